@@ -1,0 +1,93 @@
+"""Tables for accounts. Emails are stored lower-cased, which makes them unique case-insensitively."""
+
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, Relationship, SQLModel
+
+from kb.clock import utcnow
+
+
+class Role(str, enum.Enum):
+    agent = "agent"
+    author = "author"
+    expert = "expert"
+    admin = "admin"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True}, index=False)
+    display_name: str = Field(max_length=120)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    role_rows: list["UserRole"] = Relationship(
+        back_populates="user",
+        sa_relationship_kwargs={"lazy": "selectin", "cascade": "all, delete-orphan"},
+    )
+
+    @property
+    def roles(self) -> set[Role]:
+        return {Role(r.role) for r in self.role_rows}
+
+    def has_role(self, *roles: Role) -> bool:
+        mine = self.roles
+        return any(r in mine for r in roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.admin in self.roles
+
+
+class UserRole(SQLModel, table=True):
+    __tablename__ = "user_role"
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    role: str = Field(primary_key=True, max_length=16)
+
+    user: "User" = Relationship(back_populates="role_rows")
+
+
+class UserSession(SQLModel, table=True):
+    """A server-side browser session; the cookie holds a signed random token, we keep its hash."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    user_agent: str = Field(default="", max_length=300)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed and successful sign-ins, kept for throttling."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (sa.Index("ix_login_attempt_email_at", "email", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    ip: str = Field(default="", max_length=64)
+    succeeded: bool = False
+    at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,83 @@
+"""Request and response models for accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from kb.accounts.models import Role
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserBase(BaseModel):
+    email: EmailStr
+    display_name: str = Field(min_length=1, max_length=120)
+
+    @field_validator("display_name")
+    @classmethod
+    def _strip_name(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("Enter a display name.")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class UserCreate(UserBase):
+    roles: list[Role] = Field(min_length=1)
+    password: str | None = Field(default=None, max_length=200)
+
+    @field_validator("password")
+    @classmethod
+    def _password_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < MIN_PASSWORD_LENGTH:
+            raise ValueError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
+        return value
+
+
+class UserUpdate(BaseModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    is_active: bool | None = None
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    display_name: str
+    is_active: bool
+    roles: list[Role]
+    created_at: datetime
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _sorted_roles(cls, value):
+        order = list(Role)
+        return sorted((Role(r) for r in value), key=order.index)
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TokenPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret token. It is shown only once.")

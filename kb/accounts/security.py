@@ -1,0 +1,32 @@
+"""Password hashing (argon2 via pwdlib) and random tokens stored as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from pwdlib import PasswordHash
+
+_hasher = PasswordHash.recommended()
+# Verified when the email is unknown, so a wrong email costs as much time as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-but-same-cost")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    if not password_hash:
+        _hasher.verify(password, _DUMMY_HASH)
+        return False
+    return _hasher.verify(password, password_hash)
+
+
+def new_token(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def token_hash(token: str) -> str:
+    """Tokens carry 256 random bits, so a fast hash is enough (and lets us look them up)."""
+    return hashlib.sha256(token.encode()).hexdigest()

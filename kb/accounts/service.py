@@ -1,0 +1,242 @@
+"""Account operations. The only place that changes users, sessions and tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from kb.accounts import security
+from kb.accounts.models import ApiToken, LoginAttempt, Role, User, UserRole, UserSession
+from kb.accounts.schemas import TokenCreate, UserCreate, UserUpdate
+from kb.clock import utcnow
+from kb.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized, ValidationFailed
+
+SESSION_PREFIX = "kbs"
+API_TOKEN_PREFIX = "kb"
+
+
+def _require_admin(actor: User | None) -> None:
+    # actor None means the operator at the command line (bootstrap), who may do anything.
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("Only an administrator can manage users.")
+
+
+def get_user(*, session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("That user does not exist.")
+    return user
+
+
+def find_user_by_email(*, session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def list_users(*, session: Session, actor: User) -> list[User]:
+    _require_admin(actor)
+    return list(session.exec(select(User).order_by(User.display_name)))
+
+
+def create_user(*, session: Session, actor: User | None, data: UserCreate) -> User:
+    _require_admin(actor)
+    if find_user_by_email(session=session, email=data.email) is not None:
+        raise Conflict(f"A user with the email {data.email} already exists.", field="email")
+    user = User(
+        email=data.email,
+        display_name=data.display_name,
+        password_hash=security.hash_password(data.password) if data.password else None,
+    )
+    user.role_rows = [UserRole(role=r.value) for r in sorted(set(data.roles), key=list(Role).index)]
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Another request created the same email between our check and the insert.
+        raise Conflict(f"A user with the email {data.email} already exists.", field="email") from None
+    return user
+
+
+def update_user(*, session: Session, actor: User, user: User, data: UserUpdate) -> User:
+    _require_admin(actor)
+    if data.display_name is not None:
+        name = " ".join(data.display_name.split())
+        if not name:
+            raise ValidationFailed("Enter a display name.", field="display_name")
+        user.display_name = name
+    if data.roles is not None:
+        set_roles(session=session, actor=actor, user=user, roles=data.roles)
+    if data.is_active is not None and data.is_active != user.is_active:
+        (activate_user if data.is_active else deactivate_user)(session=session, actor=actor, user=user)
+    session.flush()
+    return user
+
+
+def set_roles(*, session: Session, actor: User, user: User, roles: list[Role]) -> User:
+    _require_admin(actor)
+    wanted = {Role(r) for r in roles}
+    if not wanted:
+        raise ValidationFailed("Give the user at least one role.", field="roles")
+    if actor is not None and actor.id == user.id and Role.admin not in wanted:
+        raise Conflict("You cannot remove your own administrator role; ask another administrator.")
+    current = {Role(r.role): r for r in user.role_rows}
+    for role, row in current.items():
+        if role not in wanted:
+            user.role_rows.remove(row)
+    for role in wanted - current.keys():
+        user.role_rows.append(UserRole(role=role.value))
+    session.flush()
+    return user
+
+
+def deactivate_user(*, session: Session, actor: User, user: User) -> User:
+    _require_admin(actor)
+    if actor is not None and actor.id == user.id:
+        raise Conflict("You cannot deactivate your own account.")
+    user.is_active = False
+    # Sessions and tokens stop working at once, not when they expire.
+    session.exec(delete(UserSession).where(UserSession.user_id == user.id))
+    session.exec(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    session.flush()
+    return user
+
+
+def activate_user(*, session: Session, actor: User, user: User) -> User:
+    _require_admin(actor)
+    user.is_active = True
+    session.flush()
+    return user
+
+
+def set_password(*, session: Session, actor: User | None, user: User, password: str) -> None:
+    if actor is not None and actor.id != user.id:
+        _require_admin(actor)
+    if len(password) < 8:
+        raise ValidationFailed("Use a password of at least 8 characters.", field="password")
+    user.password_hash = security.hash_password(password)
+    session.flush()
+
+
+# --- signing in -----------------------------------------------------------------------------
+
+
+def _recent_failures(session: Session, *, column, value: str, since) -> int:
+    last_success = session.exec(
+        select(func.max(LoginAttempt.at)).where(column == value, LoginAttempt.succeeded.is_(True))
+    ).one()
+    start = max(since, last_success) if last_success else since
+    return session.exec(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)
+    ).one()
+
+
+def authenticate(
+    *, session: Session, email: str, password: str, ip: str = "", max_failures: int = 5, lockout_minutes: int = 15
+) -> User:
+    """Check a password; after ``max_failures`` failures in a row the email is locked for a while."""
+    email = email.strip().lower()
+    now = utcnow()
+    since = now - timedelta(minutes=lockout_minutes)
+    by_email = _recent_failures(session, column=LoginAttempt.email, value=email, since=since)
+    by_ip = _recent_failures(session, column=LoginAttempt.ip, value=ip, since=since) if ip else 0
+    if by_email >= max_failures or by_ip >= max_failures * 4:
+        raise Throttled(
+            f"Too many failed sign-in attempts. Wait {lockout_minutes} minutes and try again, "
+            "or ask an administrator to reset your password.",
+            retry_after=lockout_minutes * 60,
+        )
+    user = find_user_by_email(session=session, email=email)
+    ok = security.verify_password(password, user.password_hash if user else None)
+    if not ok or user is None or not user.is_active:
+        session.add(LoginAttempt(email=email, ip=ip, succeeded=False, at=now))
+        session.flush()
+        raise Unauthorized("The email or password is not right.")
+    session.add(LoginAttempt(email=email, ip=ip, succeeded=True, at=now))
+    session.flush()
+    return user
+
+
+def start_session(
+    *, session: Session, user: User, max_age_hours: int, user_agent: str = "", replaces: str | None = None
+) -> str:
+    """A new session at every sign-in; the one the browser had before stops working."""
+    if replaces:
+        end_session(session=session, token=replaces)
+    token = security.new_token(SESSION_PREFIX)
+    session.add(
+        UserSession(
+            token_hash=security.token_hash(token),
+            user_id=user.id,
+            expires_at=utcnow() + timedelta(hours=max_age_hours),
+            user_agent=user_agent[:300],
+        )
+    )
+    session.flush()
+    return token
+
+
+def end_session(*, session: Session, token: str) -> None:
+    session.exec(delete(UserSession).where(UserSession.token_hash == security.token_hash(token)))
+    session.flush()
+
+
+def user_for_session(*, session: Session, token: str) -> User | None:
+    row = session.exec(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == security.token_hash(token), UserSession.expires_at > utcnow())
+    ).first()
+    return row if row is not None and row.is_active else None
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def create_api_token(*, session: Session, actor: User | None, user: User, data: TokenCreate) -> tuple[ApiToken, str]:
+    if actor is not None and actor.id != user.id:
+        raise Forbidden("You can only create API tokens for yourself.")
+    if not user.is_active:
+        raise Conflict("This account is deactivated; it cannot have API tokens.")
+    raw = security.new_token(API_TOKEN_PREFIX)
+    token = ApiToken(user_id=user.id, name=data.name.strip(), token_hash=security.token_hash(raw), prefix=raw[:10])
+    session.add(token)
+    session.flush()
+    return token, raw
+
+
+def list_api_tokens(*, session: Session, actor: User, user: User) -> list[ApiToken]:
+    if actor.id != user.id:
+        _require_admin(actor)
+    return list(
+        session.exec(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc()))
+    )
+
+
+def revoke_api_token(*, session: Session, actor: User, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.id and not actor.is_admin):
+        raise NotFound("That API token does not exist.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+    return token
+
+
+def user_for_api_token(*, session: Session, raw: str) -> User | None:
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == security.token_hash(raw))).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.is_active:
+        return None
+    token.last_used_at = utcnow()
+    return user

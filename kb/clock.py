@@ -1,0 +1,9 @@
+"""Time in one place: timezone-aware UTC (SQLModel stores and returns UTC on every database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,164 @@
+"""The one Markdown renderer for pages, editor preview and search snippets.
+
+markdown-it refuses raw HTML and unsafe URLs; nh3 then re-checks the HTML against
+an allowlist, in case a parser or plugin bug lets something through."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from urllib.parse import unquote
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from mdit_py_plugins.anchors import anchors_plugin
+from mdit_py_plugins.tasklists import tasklists_plugin
+
+__all__ = ["MAX_BODY_CHARS", "BodyTooLarge", "render", "plain_text", "excerpt"]
+
+MAX_BODY_CHARS = 200_000
+MAX_NESTING = 20  # caps recursion depth, which bounds the work per character of nested input
+
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+# Browsers skip tab/newline anywhere in a URL and controls at its ends; strip all (stricter).
+_IGNORED = re.compile(r"[\x00-\x20\x7f-\x9f]+")
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
+_DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[a-z0-9+/]*={0,2}")
+_ALIGN_STYLE = re.compile(r"text-align:\s*(?:left|right|center);?")
+_LANG_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,50}")
+_SLUG_DROP = re.compile(r"[^\w\- ]")
+
+
+class BodyTooLarge(ValueError):
+    """The Markdown body exceeds MAX_BODY_CHARS."""
+
+
+def _url_ok(url: str, *, image: bool) -> bool:
+    """Allow relative, http(s) and mailto URLs; data: only as an inline raster image."""
+    flat = _IGNORED.sub("", unquote(url)).lower()  # undo %-, case and whitespace tricks
+    if flat.startswith("data:"):
+        return image and _DATA_IMAGE.fullmatch(flat) is not None
+    scheme = _SCHEME.match(flat)
+    return scheme is None or scheme.group(1) in _SAFE_SCHEMES
+
+
+class _KbMarkdown(MarkdownIt):
+    # validateLink cannot tell links from images, so it admits data:image here and
+    # _drop_data_links removes it from ordinary links afterwards.
+    def validateLink(self, url: str) -> bool:
+        return _url_ok(url, image=True)
+
+
+def _drop_data_links(state: StateCore) -> None:
+    """Turn links (incl. autolinks) to data: URLs back into their plain text."""
+    for token in state.tokens:
+        if token.type != "inline" or not token.children:
+            continue
+        kept: list[Token] = []
+        dropping = False  # links cannot nest, so the next link_close is ours
+        for child in token.children:
+            href = str(child.attrGet("href") or "")
+            if child.type == "link_open" and not _url_ok(href, image=False):
+                dropping = True
+            elif child.type == "link_close" and dropping:
+                dropping = False
+            else:
+                kept.append(child)
+        token.children = kept
+
+
+def _slugify(title: str) -> str:
+    slug = _SLUG_DROP.sub("", title.strip().lower()).replace(" ", "-")
+    return slug[:80] or "section"  # never emit an empty id
+
+
+_MD = (
+    _KbMarkdown("commonmark", {"html": False, "linkify": False, "maxNesting": MAX_NESTING})
+    .enable(["table", "strikethrough"])
+    .use(tasklists_plugin)  # checkboxes rendered disabled
+    .use(anchors_plugin, min_level=1, max_level=6, slug_func=_slugify, permalink=False)
+)
+_MD.core.ruler.after("inline", "kb_drop_data_links", _drop_data_links)
+
+
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    # nh3 only checks URL schemes globally; these are the per-tag rules.
+    if attr in ("href", "src"):
+        return value if _url_ok(value, image=tag == "img") else None
+    if attr == "style":  # only markdown-it's table alignment
+        return value if _ALIGN_STYLE.fullmatch(value) else None
+    if tag == "code" and attr == "class":
+        return value if _LANG_CLASS.fullmatch(value) else None
+    if tag == "input" and attr == "type":
+        return "checkbox"
+    if tag == "ol" and attr == "start":
+        return value if value.isdigit() and len(value) <= 9 else None
+    return value
+
+
+_CLEANER = nh3.Cleaner(
+    tags=set("p h1 h2 h3 h4 h5 h6 a img ul ol li blockquote pre code em strong del s table"
+             " thead tbody tr th td hr br input span div sup sub".split()),
+    attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"style"},
+                "td": {"style"}, "code": {"class"}, "ol": {"start"}, "input": {"type", "checked"},
+                **{f"h{n}": {"id"} for n in range(1, 7)}},
+    # "class" must not also be in `attributes` for these tags: nh3 panics at clean time.
+    allowed_classes={"ul": {"contains-task-list"}, "li": {"task-list-item"},
+                     "input": {"task-list-item-checkbox"}},
+    # One forced attribute only: several are emitted in random (hash) order per process.
+    set_tag_attribute_values={"input": {"disabled": "disabled"}},
+    attribute_filter=_attribute_filter,
+    filter_style_properties={"text-align"},
+    url_schemes={"http", "https", "mailto", "data"},  # data: narrowed by _attribute_filter
+    link_rel="noopener noreferrer nofollow",
+)
+
+
+def _check_size(text: str) -> None:
+    if len(text) > MAX_BODY_CHARS:
+        raise BodyTooLarge(f"body is {len(text)} characters; the limit is {MAX_BODY_CHARS}")
+
+
+def render(text: str) -> str:
+    """Render Markdown to sanitised HTML. Raises BodyTooLarge over MAX_BODY_CHARS."""
+    _check_size(text)
+    return _CLEANER.clean(_MD.render(text))
+
+
+def _inline_text(children: Sequence[Token]) -> Iterator[str]:
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            yield child.content
+        elif child.type in ("softbreak", "hardbreak"):
+            yield " "
+        elif child.type == "image" and child.children:  # keep alt text searchable
+            yield from _inline_text(child.children)
+
+
+def plain_text(text: str) -> str:
+    """Visible text with collapsed whitespace. Not HTML: escape it when embedding."""
+    _check_size(text)
+    parts: list[str] = []
+    for token in _MD.parse(text):
+        if token.type == "inline" and token.children:
+            parts.extend(_inline_text(token.children))
+        elif token.type in ("fence", "code_block"):
+            parts.append(token.content)
+        parts.append(" ")  # block boundary
+    # Angle brackets are dropped so a snippet can never read as markup.
+    return " ".join("".join(parts).replace("<", " ").replace(">", " ").split())
+
+
+def excerpt(text: str, length: int = 200) -> str:
+    """plain_text cut at a word boundary to at most `length` chars, ending in "…"."""
+    if length < 1:
+        raise ValueError("length must be positive")
+    plain = plain_text(text)
+    if len(plain) <= length:
+        return plain
+    head = plain[: length - 1]  # reserve one char for the ellipsis
+    if plain[length - 1] != " " and " " in head:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" .,;:!?-") + "…"

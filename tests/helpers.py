@@ -1,0 +1,55 @@
+"""Helpers for tests that act like a browser or an API client."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+PASSWORD = "correct-horse-battery"
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD):
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+
+
+def form_post(client: TestClient, path: str, data: dict | None = None, *, page: str = "/", **kwargs):
+    """POST a form the way a browser does: with the CSRF token from a page of the site."""
+    token = csrf_from(client.get(page).text)
+    return client.post(path, data={**(data or {}), "csrf_token": token}, follow_redirects=False, **kwargs)
+
+
+def api_token_for(db, user) -> str:
+    from kb.accounts import service as accounts
+    from kb.accounts.schemas import TokenCreate
+
+    _, raw = accounts.create_api_token(session=db, actor=user, user=user, data=TokenCreate(name="test"))
+    db.commit()
+    return raw
+
+
+def rows(db, model, **filters) -> list:
+    """All rows of a table matching equality filters, read fresh from the database."""
+    from sqlmodel import select
+
+    db.expire_all()
+    statement = select(model)
+    for name, value in filters.items():
+        statement = statement.where(getattr(model, name) == value)
+    return list(db.exec(statement))

@@ -1,0 +1,52 @@
+"""JSON API: the current user, users (admins) and API tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from kb.accounts import service as accounts
+from kb.accounts.schemas import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserPublic, UserUpdate
+from web.deps import AdminApi, ApiUser, SessionDep
+
+router = APIRouter(tags=["accounts"])
+
+
+def _public(user) -> UserPublic:
+    return UserPublic.model_validate({**user.model_dump(), "roles": user.roles})
+
+
+@router.get("/me", response_model=UserPublic)
+def me(user: ApiUser):
+    return _public(user)
+
+
+@router.get("/users", response_model=list[UserPublic])
+def list_users(session: SessionDep, actor: AdminApi):
+    return [_public(u) for u in accounts.list_users(session=session, actor=actor)]
+
+
+@router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+def create_user(data: UserCreate, session: SessionDep, actor: AdminApi):
+    return _public(accounts.create_user(session=session, actor=actor, data=data))
+
+
+@router.patch("/users/{user_id}", response_model=UserPublic)
+def update_user(user_id: int, data: UserUpdate, session: SessionDep, actor: AdminApi):
+    user = accounts.get_user(session=session, user_id=user_id)
+    return _public(accounts.update_user(session=session, actor=actor, user=user, data=data))
+
+
+@router.get("/tokens", response_model=list[TokenPublic])
+def list_tokens(session: SessionDep, user: ApiUser):
+    return accounts.list_api_tokens(session=session, actor=user, user=user)
+
+
+@router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
+def create_token(data: TokenCreate, session: SessionDep, user: ApiUser):
+    token, raw = accounts.create_api_token(session=session, actor=user, user=user, data=data)
+    return TokenCreated.model_validate({**TokenPublic.model_validate(token).model_dump(), "token": raw})
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenPublic)
+def revoke_token(token_id: int, session: SessionDep, user: ApiUser):
+    return accounts.revoke_api_token(session=session, actor=user, token_id=token_id)

@@ -1,0 +1,98 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from kb.db import get_engine, session_factory
+from kb.schema import load_all_models
+from kb.settings import Settings, get_settings
+from search.health import search_health
+from web import errors
+from web.api import accounts as api_accounts
+from web.csrf import CSRFMiddleware
+from web.deps import PageUser
+from web.headers import DOCS_PATH, SecurityHeadersMiddleware
+from web.routes import admin, auth, profile
+from web.templating import render
+
+STATIC_DIR = Path(__file__).parent / "static"
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    load_all_models()
+    app = FastAPI(
+        title="kb API",
+        version="1",
+        description="Knowledge base for customer service: articles, forum, certification workflow and search.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or get_engine(settings.sqlalchemy_url)
+    app.state.sessionmaker = session_factory(app.state.engine)
+
+    app.add_middleware(
+        CSRFMiddleware,
+        secret_key=settings.secret_key,
+        secure=settings.cookies_secure,
+        max_body=(settings.max_upload_mb + 1) * 1024 * 1024,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
+    errors.install(app)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in (auth.router, profile.router, admin.router):
+        app.include_router(router)
+    app.include_router(_pages())
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(api_accounts.router)
+    app.include_router(api)
+    return app
+
+
+def _pages() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    def home(request: Request, user: PageUser):
+        roles = sorted(user.roles, key=lambda r: r.value)
+        return render(request, "home.html", {"roles": roles, "role_names": {r.value for r in roles}})
+
+    @router.get("/healthz")
+    def healthz(request: Request):
+        database = "ok"
+        try:
+            with request.app.state.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # report, don't raise: this is what a load balancer polls
+            database = f"down ({type(exc).__name__})"
+        search = search_health(request.app.state.settings)
+        status = "ok" if database == "ok" and search["status"] == "ok" else "degraded"
+        if database != "ok":
+            status = "down"
+        return JSONResponse(
+            {"status": status, "database": database, "search": search},
+            status_code=503 if status == "down" else 200,
+        )
+
+    @router.get(DOCS_PATH)
+    def api_docs():
+        return HTMLResponse(
+            "<!doctype html><html><head><meta charset=utf-8><title>kb API</title>"
+            "<link rel=icon href=/static/favicon.svg></head><body>"
+            f"<redoc spec-url='{API_PREFIX}/openapi.json'></redoc>"
+            "<script src='/static/vendor/redoc.standalone.js'></script></body></html>"
+        )
+
+    return router

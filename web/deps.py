@@ -1,0 +1,128 @@
+"""Request dependencies: the unit of work, the signed-in user, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from itsdangerous import BadSignature, TimestampSigner
+from sqlmodel import Session
+
+from kb.accounts import service as accounts
+from kb.accounts.models import Role, User
+from kb.errors import Forbidden, Unauthorized
+from kb.settings import Settings
+from web.csrf import SESSION_COOKIE
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What pages show about the signed-in user; safe to use after the request's session closed."""
+
+    id: int
+    email: str
+    display_name: str
+    roles: frozenset[Role]
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        return cls(id=user.id, email=user.email, display_name=user.display_name, roles=frozenset(user.roles))
+
+    def has_role(self, *roles: Role) -> bool:
+        return any(r in self.roles for r in roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.admin in self.roles
+
+
+class LoginRequired(Exception):
+    """An HTML page needs a signed-in user; the handler redirects to the login page."""
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One unit of work per request: services flush, this commits or rolls back."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def session_signer(settings: Settings) -> TimestampSigner:
+    return TimestampSigner(settings.secret_key, salt="kb.session")
+
+
+def session_token(request: Request) -> str | None:
+    """The raw session token from the signed cookie, or None when absent or tampered with."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    settings: Settings = request.app.state.settings
+    try:
+        return session_signer(settings).unsign(raw, max_age=settings.session_max_age_hours * 3600).decode()
+    except (BadSignature, UnicodeDecodeError):
+        return None
+
+
+def optional_user(request: Request, session: SessionDep) -> User | None:
+    token = session_token(request)
+    user = accounts.user_for_session(session=session, token=token) if token else None
+    request.state.user = Viewer.of(user) if user is not None else None
+    return user
+
+
+def page_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from your profile page or `kb user token`.")
+
+
+def api_user(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> User:
+    if credentials is None:
+        raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
+    user = accounts.user_for_api_token(session=session, raw=credentials.credentials)
+    if user is None:
+        raise Unauthorized("This API token is not valid: it is unknown, revoked, or its user is deactivated.")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+PageUser = Annotated[User, Depends(page_user)]
+ApiUser = Annotated[User, Depends(api_user)]
+
+
+def require_admin_page(user: PageUser) -> User:
+    if not user.has_role(Role.admin):
+        raise Forbidden("This page is for administrators.")
+    return user
+
+
+def require_admin_api(user: ApiUser) -> User:
+    if not user.has_role(Role.admin):
+        raise Forbidden("This operation is for administrators.")
+    return user
+
+
+AdminPage = Annotated[User, Depends(require_admin_page)]
+AdminApi = Annotated[User, Depends(require_admin_api)]

@@ -1,0 +1,87 @@
+"""One mapping from domain errors to HTTP: JSON under /api/, HTML pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kb.errors import DomainError, Throttled
+from kb.messages import validation_messages
+from web.deps import LoginRequired
+from web.templating import render
+
+log = logging.getLogger("kb.web")
+
+TITLES = {
+    400: "Bad request",
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported file type",
+    422: "Please check your input",
+    429: "Too many attempts",
+    500: "Something went wrong",
+}
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+def error_response(request: Request, status_code: int, message: str, *, field: str | None = None, headers=None):
+    if wants_json(request):
+        body = {"detail": message}
+        if field:
+            body["field"] = field
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    context = {"status_code": status_code, "title": TITLES.get(status_code, "Error"), "message": message}
+    response = render(request, "error.html", context, status_code=status_code)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+        return error_response(request, exc.status_code, exc.message, field=exc.field, headers=headers)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(request: Request, exc: RequestValidationError):
+        messages = validation_messages(list(exc.errors()))
+        if wants_json(request):
+            return JSONResponse({"detail": " ".join(messages.values()), "errors": messages}, status_code=422)
+        return error_response(request, 422, " ".join(messages.values()))
+
+    @app.exception_handler(ValidationError)
+    async def _model_validation(request: Request, exc: ValidationError):
+        messages = validation_messages(list(exc.errors()))
+        if wants_json(request):
+            return JSONResponse({"detail": " ".join(messages.values()), "errors": messages}, status_code=422)
+        return error_response(request, 422, " ".join(messages.values()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is nothing at this address. Check the link, or start again from the home page."
+        return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "An unexpected error happened; it has been logged. Try again in a moment.")

@@ -1,0 +1,29 @@
+"""Navigation by role, in one place. Each item shows when the user holds any of its roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kb.accounts.models import Role, User
+
+EVERYONE = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    roles: frozenset[Role] = EVERYONE
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("Home", "/"),
+    NavItem("Users", "/admin/users", frozenset({Role.admin})),
+)
+
+
+def nav_for(user: User | None) -> list[NavItem]:
+    if user is None:
+        return []
+    roles = user.roles
+    return [item for item in NAV if roles & item.roles]

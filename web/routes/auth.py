@@ -1,0 +1,91 @@
+"""Sign in and sign out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from kb.accounts import service as accounts
+from kb.errors import Throttled, Unauthorized
+from web.csrf import SESSION_COOKIE
+from web.deps import OptionalUser, SessionDep, SettingsDep, session_signer, session_token
+from web.templating import render
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths, so the login page cannot be used to send people elsewhere.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _login_page(request: Request, settings, *, email="", next_url="/", errors=None, status_code=200):
+    context = {"email": email, "next_url": next_url, "errors": errors or {}, "demo": not settings.is_production}
+    return render(request, "login.html", context, status_code=status_code)
+
+
+@router.get("/login", include_in_schema=False)
+def login_form(request: Request, settings: SettingsDep, user: OptionalUser, next: str = "/"):
+    if user is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_page(request, settings, next_url=_safe_next(next))
+
+
+@router.post("/login", include_in_schema=False)
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+):
+    next_url = _safe_next(next)
+    ip = request.client.host if request.client else ""
+    try:
+        user = accounts.authenticate(
+            session=session,
+            email=email,
+            password=password,
+            ip=ip,
+            max_failures=settings.login_max_failures,
+            lockout_minutes=settings.login_lockout_minutes,
+        )
+    except Throttled as exc:
+        response = _login_page(request, settings, email=email, next_url=next_url, errors={"form": exc.message}, status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except Unauthorized as exc:
+        return _login_page(request, settings, email=email, next_url=next_url, errors={"form": exc.message}, status_code=401)
+    token = accounts.start_session(
+        session=session,
+        user=user,
+        max_age_hours=settings.session_max_age_hours,
+        user_agent=request.headers.get("user-agent", ""),
+        replaces=session_token(request),
+    )
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_signer(settings).sign(token).decode(),
+        max_age=settings.session_max_age_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookies_secure,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, session: SessionDep, settings: SettingsDep):
+    token = session_token(request)
+    if token:
+        accounts.end_session(session=session, token=token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.cookies_secure)
+    return response

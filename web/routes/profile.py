@@ -1,0 +1,69 @@
+"""The signed-in user's own profile: API tokens and password."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from kb.accounts import security
+from kb.accounts import service as accounts
+from kb.accounts.schemas import TokenCreate
+from kb.errors import DomainError
+from web.deps import PageUser, SessionDep
+from kb.messages import validation_messages
+from web.templating import render
+
+router = APIRouter(prefix="/profile")
+
+
+def _page(request: Request, session, user, *, new_token=None, errors=None, flashes=None, status_code=200):
+    context = {
+        "tokens": accounts.list_api_tokens(session=session, actor=user, user=user),
+        "new_token": new_token,
+        "errors": errors or {},
+        "flashes": flashes or [],
+    }
+    return render(request, "profile.html", context, status_code=status_code)
+
+
+@router.get("", include_in_schema=False)
+def profile(request: Request, session: SessionDep, user: PageUser, done: str | None = None):
+    messages = {"revoked": "The token was revoked.", "password": "Your password was changed."}
+    flashes = [{"kind": "success", "text": messages[done]}] if done in messages else []
+    return _page(request, session, user, flashes=flashes)
+
+
+@router.post("/tokens", include_in_schema=False)
+def create_token(request: Request, session: SessionDep, user: PageUser, name: Annotated[str, Form(max_length=200)] = ""):
+    try:
+        _, raw = accounts.create_api_token(session=session, actor=user, user=user, data=TokenCreate(name=name))
+    except ValidationError as exc:
+        return _page(request, session, user, errors=validation_messages(exc.errors()), status_code=422)
+    # Shown once, on this response only: we keep just its hash.
+    return _page(request, session, user, new_token=raw)
+
+
+@router.post("/tokens/{token_id}/revoke", include_in_schema=False)
+def revoke_token(session: SessionDep, user: PageUser, token_id: int):
+    accounts.revoke_api_token(session=session, actor=user, token_id=token_id)
+    return RedirectResponse("/profile?done=revoked", status_code=303)
+
+
+@router.post("/password", include_in_schema=False)
+def change_password(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    current_password: Annotated[str, Form(max_length=200)] = "",
+    new_password: Annotated[str, Form(max_length=200)] = "",
+):
+    if not security.verify_password(current_password, user.password_hash):
+        return _page(request, session, user, errors={"current_password": "Your current password is not right."}, status_code=422)
+    try:
+        accounts.set_password(session=session, actor=user, user=user, password=new_password)
+    except DomainError as exc:
+        return _page(request, session, user, errors={exc.field or "form": exc.message}, status_code=exc.status_code)
+    return RedirectResponse("/profile?done=password", status_code=303)

@@ -1,0 +1,20 @@
+"""Jinja2 environment shared by every page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+
+from web.csrf import token_for
+from web.nav import nav_for
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals["csrf_token"] = token_for
+templates.env.globals["nav_for"] = nav_for
+
+
+def render(request: Request, name: str, context: dict | None = None, *, status_code: int = 200):
+    ctx = {"user": getattr(request.state, "user", None), **(context or {})}
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
