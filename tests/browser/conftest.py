@@ -1,0 +1,181 @@
+"""Fixtures for browser tests: kb served by uvicorn in a thread, driven by a real Chromium.
+
+pytest-playwright is not used: these fixtures start Playwright's sync API themselves. Playwright
+runs its own event loop in the main thread, so the server runs in a separate thread with its own
+loop (``uvicorn.Server.run`` creates one there).
+
+Every test here is marked ``browser``. Without Chromium they are skipped, unless
+``REQUIRE_BROWSER`` is set (as CI does), in which case they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+BROWSER_DIR = Path(__file__).resolve().parent
+DEFAULT_TIMEOUT_MS = 10_000
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if BROWSER_DIR in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+class _ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the main thread belongs to pytest
+        pass
+
+
+@pytest.fixture
+def live_server(app):
+    """The test ``app`` (bound to the test engine) served on a free 127.0.0.1 port; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # bound before the thread starts: no race for the port
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5
+    )
+    server = _ThreadedServer(config)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # reported to the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name=f"kb-live-server-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if errors or not thread.is_alive():
+            sock.close()
+            pytest.fail(f"the test server did not start: {errors[0] if errors else 'thread ended'}")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(5)
+            sock.close()
+            pytest.fail("the test server did not start within 15 s")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        assert not thread.is_alive(), "the test server did not stop within 10 s"
+
+
+# --- the browser ------------------------------------------------------------------------------
+
+
+def _browser_required() -> bool:
+    return os.environ.get("REQUIRE_BROWSER", "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = shutil.which("chromium")
+    if executable is None:
+        if _browser_required():
+            pytest.fail(
+                "Chromium is required (REQUIRE_BROWSER=1) but was not found; install it with apt-get install -y chromium"
+            )
+        pytest.skip("Chromium not found on PATH (apt-get install -y chromium); set REQUIRE_BROWSER=1 to fail instead")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _is_error_page_status(message) -> bool:
+    """Chromium logs 'Failed to load resource: ... status of 4xx' for every non-2xx document too.
+
+    Pages that answer a form with 401/422 and re-render it are normal here; what matters are
+    failed scripts, styles and images, which still count as errors (see ``failed_responses``).
+    """
+    return message.text.startswith("Failed to load resource: the server responded with a status of")
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh context and page per test. Fails the test if the page had JS errors or CSP violations."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
+    problems: list[str] = []
+
+    def on_console(message):
+        if message.type == "error" and not _is_error_page_status(message):
+            location = message.location or {}
+            problems.append(f"console error: {message.text} ({location.get('url', '?')}:{location.get('lineNumber', '?')})")
+
+    def on_page_error(error):
+        problems.append(f"page error: {error}")
+
+    def on_response(response):
+        # Subresources (scripts, styles, images, fetches) must load; documents may be 4xx on purpose.
+        if response.status >= 400 and response.request.resource_type != "document":
+            problems.append(f"{response.request.resource_type} {response.url} answered {response.status}")
+
+    def on_request_failed(request):
+        # ERR_ABORTED is a load cut short by the next navigation, not a fault of the page.
+        if request.resource_type != "document" and "ERR_ABORTED" not in (request.failure or ""):
+            problems.append(f"{request.resource_type} {request.url} failed: {request.failure}")
+
+    pg = context.new_page()
+    pg.on("console", on_console)
+    pg.on("pageerror", on_page_error)
+    pg.on("response", on_response)
+    pg.on("requestfailed", on_request_failed)
+    try:
+        yield pg
+    finally:
+        context.close()
+    assert not problems, "the page had errors:\n" + "\n".join(problems)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def login_as(page, base_url: str, email: str, password: str) -> None:
+    """Sign in through the real login form and wait until the browser has left the login page."""
+    page.goto(f"{base_url}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+@pytest.fixture(name="login_as")
+def login_as_fixture():
+    """``login_as(page, base_url, email, password)`` for tests, without importing a conftest."""
+    return login_as

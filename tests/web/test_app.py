@@ -1,0 +1,75 @@
+"""App-wide behaviour: security headers, health, API docs, error pages."""
+
+from tests.helpers import login
+
+
+def test_security_headers_on_pages(client):
+    response = client.get("/login")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_no_inline_scripts_in_pages(client, make_user):
+    user = make_user("admin")
+    login(client, user.email)
+    for path in ("/", "/profile", "/admin/users", "/login"):
+        html = client.get(path).text
+        assert "<script>" not in html and " onclick=" not in html and " onload=" not in html, path
+
+
+def test_healthz_reports_database_and_search(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["search"]["backend"] == "embedded" and body["search"]["status"] == "ok"
+
+
+def test_healthz_is_degraded_when_search_is_down(app, client, settings):
+    app.state.settings = settings.model_copy(
+        update={"search_backend": "meilisearch", "search_url": "http://127.0.0.1:9", "search_key": "x"}
+    )
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded" and body["search"]["status"] == "down"
+
+
+def test_openapi_and_docs(client):
+    spec = client.get("/api/v1/openapi.json")
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    assert "/api/v1/me" in paths and "/api/v1/users" in paths
+    assert "/login" not in paths  # HTML pages are not part of the API
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 200 and "redoc.standalone.js" in docs.text
+    assert client.get("/static/vendor/redoc.standalone.js").status_code == 200
+
+
+def test_unknown_page_is_a_friendly_html_404(client, make_user):
+    response = client.get("/no/such/page", headers={"accept": "text/html"})
+    assert response.status_code == 404
+    assert "There is nothing at this address" in response.text
+    assert "<html" in response.text
+
+
+def test_unknown_api_path_is_json_404(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/json")
+    assert "detail" in response.json()
+
+
+def test_malformed_json_is_a_422_not_a_500(client, make_user, bearer):
+    headers = {**bearer(make_user("admin")), "content-type": "application/json"}
+    response = client.post("/api/v1/users", content=b"{not json", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+def test_static_assets_are_vendored(client):
+    assert client.get("/static/vendor/htmx.min.js").status_code == 200
+    assert client.get("/static/kb.css").status_code == 200
