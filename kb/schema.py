@@ -7,6 +7,7 @@ import importlib
 # Listed by name so that ``kb`` does not import other project packages at module level.
 MODEL_MODULES = (
     "kb.accounts.models",
+    "kb.content.models",
 )
 
 

@@ -67,7 +67,13 @@ class CSRFMiddleware:
         scope.setdefault("state", {})["csrf_seed"] = seed
 
         if scope["method"] not in SAFE_METHODS and not scope["path"].startswith("/api/"):
-            receive, ok = await self._check(scope, receive, seed, cookies.get(SESSION_COOKIE, ""))
+            try:
+                receive, ok = await self._check(scope, receive, seed, cookies.get(SESSION_COOKIE, ""))
+            except _TooLarge:
+                limit = self.max_body // (1024 * 1024) - 1
+                response = _refusal(scope, 413, f"The upload is too large. Files can be at most {limit} MB.")
+                await response(scope, receive, send)
+                return
             if not ok:
                 response = _refusal(scope)
                 await response(scope, receive, send)
@@ -92,8 +98,7 @@ class CSRFMiddleware:
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         declared = int(headers.get(b"content-length", b"0") or 0)
         if declared > self.max_body:
-            # Too large to buffer: let the app answer (it refuses large bodies with 413).
-            return receive, False
+            raise _TooLarge()
         chunks: list[bytes] = []
         more = True
         while more:
@@ -131,13 +136,17 @@ class CSRFMiddleware:
         return replay, bool(supplied) and hmac.compare_digest(supplied, expected)
 
 
-def _refusal(scope: Scope):
+class _TooLarge(Exception):
+    pass
+
+
+def _refusal(scope: Scope, status: int = 403, message: str = REFUSED):
     accept = dict(scope.get("headers", [])).get(b"accept", b"").decode("latin-1")
     if "text/html" in accept:
         return HTMLResponse(
             "<!doctype html><title>Refused</title><link rel=stylesheet href=/static/kb.css>"
-            f"<main class='container error-page'><p class=status>403</p><p>{REFUSED}</p>"
+            f"<main class='container error-page'><p class=status>{status}</p><p>{message}</p>"
             "<p><a href='/'>Back to kb</a></p></main>",
-            status_code=403,
+            status_code=status,
         )
-    return JSONResponse({"detail": REFUSED, "code": "csrf"}, status_code=403)
+    return JSONResponse({"detail": message}, status_code=status)

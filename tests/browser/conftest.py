@@ -115,13 +115,17 @@ def browser():
             chromium.close()
 
 
-def _is_error_page_status(message) -> bool:
-    """Chromium logs 'Failed to load resource: ... status of 4xx' for every non-2xx document too.
+def _is_error_document_status(message, error_documents: set[str]) -> bool:
+    """Chromium logs 'Failed to load resource: ... status of 4xx' for non-2xx documents too.
 
-    Pages that answer a form with 401/422 and re-render it are normal here; what matters are
-    failed scripts, styles and images, which still count as errors (see ``failed_responses``).
+    Pages that answer a form with 401/422 or refuse with 403 are normal here, so that message is
+    ignored for such documents only; failed scripts, styles and images still count as errors
+    (``on_response`` below reports them).
     """
-    return message.text.startswith("Failed to load resource: the server responded with a status of")
+    location = (message.location or {}).get("url", "")
+    return location in error_documents and message.text.startswith(
+        "Failed to load resource: the server responded with a status of"
+    )
 
 
 @pytest.fixture
@@ -131,18 +135,21 @@ def page(browser):
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
     problems: list[str] = []
+    error_documents: set[str] = set()
+    console_errors = []
 
     def on_console(message):
-        if message.type == "error" and not _is_error_page_status(message):
-            location = message.location or {}
-            problems.append(f"console error: {message.text} ({location.get('url', '?')}:{location.get('lineNumber', '?')})")
+        if message.type == "error":  # judged at the end, when every response has been seen
+            console_errors.append(message)
 
     def on_page_error(error):
         problems.append(f"page error: {error}")
 
     def on_response(response):
         # Subresources (scripts, styles, images, fetches) must load; documents may be 4xx on purpose.
-        if response.status >= 400 and response.request.resource_type != "document":
+        if response.status >= 400 and response.request.resource_type == "document":
+            error_documents.add(response.url)
+        elif response.status >= 400:
             problems.append(f"{response.request.resource_type} {response.url} answered {response.status}")
 
     def on_request_failed(request):
@@ -159,6 +166,10 @@ def page(browser):
         yield pg
     finally:
         context.close()
+    for message in console_errors:
+        if not _is_error_document_status(message, error_documents):
+            location = message.location or {}
+            problems.append(f"console error: {message.text} ({location.get('url', '?')}:{location.get('lineNumber', '?')})")
     assert not problems, "the page had errors:\n" + "\n".join(problems)
 
 
@@ -166,13 +177,15 @@ def page(browser):
 
 
 def login_as(page, base_url: str, email: str, password: str) -> None:
-    """Sign in through the real login form and wait until the browser has left the login page."""
+    """Sign in through the real login form and wait for the answer page to load.
+
+    With a wrong password the browser stays on the login page, which then shows the error.
+    """
     page.goto(f"{base_url}/login")
     page.fill("#email", email)
     page.fill("#password", password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 @pytest.fixture(name="login_as")

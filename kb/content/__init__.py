@@ -1,0 +1,1 @@
+"""Knowledge content: articles, forum questions and answers, revisions, tags, attachments."""

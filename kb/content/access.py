@@ -1,0 +1,51 @@
+"""Who may see and change content. One place, used by pages, API, search and CLI alike.
+
+Articles are private drafts until certified: before that only their authors and admins see them
+(reviewers join in ``workflow``). Forum questions and answers are visible to every signed-in
+user; their verification state is shown beside them.
+"""
+
+from __future__ import annotations
+
+from kb.accounts.models import Role, User
+from kb.content.models import Entry, EntryKind, Revision, RevisionState
+
+WRITER_ROLES = (Role.author, Role.expert, Role.admin)
+PUBLISHED_STATES = {RevisionState.certified.value, RevisionState.superseded.value}
+
+
+def is_forum(entry: Entry) -> bool:
+    return entry.kind in (EntryKind.question.value, EntryKind.answer.value)
+
+
+def can_view_entry(user: User, entry: Entry) -> bool:
+    if user.is_admin or entry.author_id == user.id or is_forum(entry):
+        return True
+    return entry.certified_revision_id is not None
+
+
+def can_view_revision(user: User, entry: Entry, revision: Revision) -> bool:
+    if user.is_admin or revision.author_id == user.id or entry.author_id == user.id or is_forum(entry):
+        return True
+    return revision.state in PUBLISHED_STATES
+
+
+def can_write_articles(user: User) -> bool:
+    return user.has_role(*WRITER_ROLES)
+
+
+def can_edit(user: User, entry: Entry) -> bool:
+    """Articles are a wiki for writers; forum posts belong to whoever wrote them."""
+    if user.is_admin:
+        return True
+    if entry.kind == EntryKind.article.value:
+        return can_write_articles(user) and can_view_entry(user, entry)
+    return entry.author_id == user.id
+
+
+def can_answer(user: User) -> bool:
+    return user.has_role(*WRITER_ROLES)
+
+
+def can_accept(user: User, question: Entry) -> bool:
+    return question.author_id == user.id or user.has_role(Role.expert, Role.admin)

@@ -1,0 +1,68 @@
+"""The editor's autosaved working copy, one per user and entry (or per new, unsaved entry)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from kb.accounts.models import User
+from kb.clock import utcnow
+from kb.content import access
+from kb.content.models import EditorDraft, Entry, EntryKind
+from kb.content.service import check_body_size
+from kb.errors import Forbidden, NotFound
+
+
+def autosave(
+    *, session: Session, actor: User, kind: EntryKind, title: str, body: str, tags: str,
+    draft_id: int | None = None, entry: Entry | None = None, base_revision_id: int | None = None,
+) -> EditorDraft:
+    """Keep what the author typed; nothing here becomes history until they save."""
+    check_body_size(body)
+    if entry is not None and not access.can_edit(actor, entry):
+        raise Forbidden("You cannot edit this entry.")
+    if entry is None and kind == EntryKind.article and not access.can_write_articles(actor):
+        raise Forbidden("Only authors, experts and admins can write articles.")
+    draft = None
+    if draft_id is not None:
+        draft = session.get(EditorDraft, draft_id)
+        if draft is None or draft.user_id != actor.id:
+            raise NotFound("That draft does not exist.")
+    elif entry is not None:
+        draft = draft_for(session=session, actor=actor, entry=entry)
+    if draft is None:
+        draft = EditorDraft(user_id=actor.id, kind=kind.value, entry_id=entry.id if entry else None)
+        session.add(draft)
+    draft.title, draft.body, draft.tags = title[:200], body, tags[:500]
+    draft.base_revision_id = base_revision_id
+    draft.updated_at = utcnow()
+    session.flush()
+    return draft
+
+
+def draft_for(*, session: Session, actor: User, entry: Entry) -> EditorDraft | None:
+    return session.exec(
+        select(EditorDraft).where(EditorDraft.user_id == actor.id, EditorDraft.entry_id == entry.id)
+    ).first()
+
+
+def get_draft(*, session: Session, actor: User, draft_id: int) -> EditorDraft:
+    draft = session.get(EditorDraft, draft_id)
+    if draft is None or draft.user_id != actor.id:
+        raise NotFound("That draft does not exist.")
+    return draft
+
+
+def my_new_drafts(*, session: Session, actor: User) -> list[EditorDraft]:
+    """Autosaved articles that were never saved."""
+    return list(session.exec(
+        select(EditorDraft)
+        .where(EditorDraft.user_id == actor.id, EditorDraft.entry_id.is_(None))
+        .order_by(EditorDraft.updated_at.desc())
+    ))
+
+
+def discard(*, session: Session, actor: User, draft: EditorDraft) -> None:
+    if draft.user_id != actor.id:
+        raise NotFound("That draft does not exist.")
+    session.delete(draft)
+    session.flush()

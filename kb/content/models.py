@@ -1,0 +1,123 @@
+"""Tables for knowledge content. Revisions are immutable once written; entries point at them."""
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from kb.clock import utcnow
+
+
+class EntryKind(str, enum.Enum):
+    article = "article"
+    question = "question"
+    answer = "answer"
+
+
+class RevisionState(str, enum.Enum):
+    """Per-revision workflow state; the transitions between them live in ``workflow``."""
+
+    draft = "draft"
+    in_review = "in_review"
+    changes_requested = "changes_requested"
+    approved = "approved"
+    certified = "certified"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    superseded = "superseded"
+
+
+class Tag(SQLModel, table=True):
+    """A normalised tag; tags double as expertise topics."""
+
+    __tablename__ = "tag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Entry(SQLModel, table=True):
+    __tablename__ = "entry"
+    __table_args__ = (sa.Index("ix_entry_kind_activity", "kind", "activity_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    # An answer belongs to a question.
+    parent_id: int | None = Field(default=None, foreign_key="entry.id", index=True, ondelete="CASCADE")
+    author_id: int = Field(foreign_key="user_account.id", index=True)
+    latest_revision_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("revision.id", use_alter=True), nullable=True)
+    )
+    certified_revision_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("revision.id", use_alter=True), nullable=True)
+    )
+    # On a question: its accepted answer.
+    accepted_answer_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("entry.id", use_alter=True), nullable=True)
+    )
+    # On an article promoted from a forum answer: that answer (attribution and link back).
+    promoted_from_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("entry.id", use_alter=True), nullable=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    # Last change to the entry or (for a question) to its answers: "most active" ordering.
+    activity_at: datetime = Field(default_factory=utcnow)
+
+
+class Revision(SQLModel, table=True):
+    __tablename__ = "revision"
+    __table_args__ = (sa.UniqueConstraint("entry_id", "number", name="uq_revision_entry_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    number: int
+    # The revision this one was edited from (None for the first).
+    parent_id: int | None = Field(default=None, foreign_key="revision.id")
+    title: str = Field(max_length=200)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    author_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    state: str = Field(default=RevisionState.draft.value, max_length=24, index=True)
+
+
+class RevisionTag(SQLModel, table=True):
+    __tablename__ = "revision_tag"
+
+    revision_id: int = Field(foreign_key="revision.id", primary_key=True, ondelete="CASCADE")
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True, index=True)
+    position: int = 0
+
+
+class EditorDraft(SQLModel, table=True):
+    """The editor's autosaved working copy: private scratch, not history. Saving makes a Revision."""
+
+    __tablename__ = "editor_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=16)
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", index=True, ondelete="CASCADE")
+    parent_id: int | None = Field(default=None, foreign_key="entry.id", ondelete="CASCADE")
+    base_revision_id: int | None = Field(default=None, foreign_key="revision.id", ondelete="SET NULL")
+    title: str = Field(default="", max_length=200)
+    body: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    tags: str = Field(default="", max_length=500)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Attachment(SQLModel, table=True):
+    """An uploaded file, stored by content hash under the data directory."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    content_type: str = Field(max_length=100)
+    filename: str = Field(max_length=200)
+    # Set when the attachment is used by an entry; until then only its uploader can see it.
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", index=True, ondelete="SET NULL")
+    uploader_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)

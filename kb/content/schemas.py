@@ -1,0 +1,108 @@
+"""Request and response models for content."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kb.content.tags import normalise_tags
+
+
+class _Text(BaseModel):
+    # Body size is checked by the service (413 with a clear message), not here (422).
+    body: str
+
+    @field_validator("body")
+    @classmethod
+    def _body_present(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("Write something in the body.")
+        return value.replace("\r\n", "\n")
+
+
+class _Titled(_Text):
+    title: str = Field(max_length=200)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("title")
+    @classmethod
+    def _title_present(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("Give it a title.")
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _split_tags(cls, value):
+        return normalise_tags(value if value is not None else [])
+
+
+class ArticleCreate(_Titled):
+    pass
+
+
+class QuestionCreate(_Titled):
+    pass
+
+
+class AnswerCreate(_Text):
+    pass
+
+
+class RevisionCreate(_Titled):
+    """A new revision of an entry; ``base_revision_id`` is the revision the edit started from."""
+
+    base_revision_id: int | None = None
+    title: str = Field(default="", max_length=200)
+
+    @field_validator("title")
+    @classmethod
+    def _title_present(cls, value: str) -> str:  # answers have no title of their own
+        return " ".join(value.split())
+
+
+class RevisionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    entry_id: int
+    number: int
+    parent_id: int | None
+    title: str
+    body: str
+    tags: list[str] = []
+    author_id: int
+    state: str
+    created_at: datetime
+
+
+class RevisionSummary(BaseModel):
+    id: int
+    number: int
+    state: str
+
+
+class EntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    parent_id: int | None
+    author_id: int
+    latest_revision_id: int | None
+    certified_revision_id: int | None
+    accepted_answer_id: int | None
+    promoted_from_id: int | None
+    created_at: datetime
+    activity_at: datetime
+    revision: RevisionPublic | None = Field(default=None, description="The revision this caller sees.")
+
+
+class DiffPublic(BaseModel):
+    revision_id: int
+    against_id: int
+    title: str = Field(description="Inline HTML diff of the titles (<ins>/<del>).")
+    tags: str
+    body: str = Field(description="Inline HTML word diff of the Markdown bodies.")

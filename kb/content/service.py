@@ -1,0 +1,244 @@
+"""Entries and revisions: the only place that writes them. Revisions are never edited."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from kb.accounts.models import User
+from kb.clock import utcnow
+from kb.content import access
+from kb.content.diff import inline_diff
+from kb.content.models import Attachment, Entry, EntryKind, Revision, RevisionState, RevisionTag, Tag
+from kb.content.schemas import ArticleCreate, DiffPublic, RevisionCreate
+from kb.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationFailed
+from kb.events import Event, publish
+from kb.markdown import MAX_BODY_CHARS
+
+ATTACHMENT_LINK = "/attachments/"
+_ATTACHMENT_ID = re.compile(r"/attachments/(\d+)")
+
+
+def check_body_size(body: str) -> None:
+    if len(body) > MAX_BODY_CHARS:
+        raise TooLarge(
+            f"The text is too long ({len(body):,} characters; the limit is {MAX_BODY_CHARS:,}). "
+            "Split it into several articles.",
+            field="body",
+        )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def get_entry(*, session: Session, actor: User, entry_id: int, kind: EntryKind | None = None) -> Entry:
+    """The entry if this user may see it; otherwise NotFound, so its existence does not leak."""
+    entry = session.get(Entry, entry_id)
+    if entry is None or (kind and entry.kind != kind.value) or not access.can_view_entry(actor, entry):
+        raise NotFound("That entry does not exist, or you cannot see it.")
+    return entry
+
+
+def get_revision(*, session: Session, actor: User, revision_id: int) -> tuple[Entry, Revision]:
+    revision = session.get(Revision, revision_id)
+    entry = session.get(Entry, revision.entry_id) if revision else None
+    if revision is None or entry is None or not access.can_view_revision(actor, entry, revision):
+        raise NotFound("That revision does not exist, or you cannot see it.")
+    return entry, revision
+
+
+def visible_revision(*, session: Session, actor: User, entry: Entry) -> Revision | None:
+    """Authors and admins see the latest revision; everyone else the certified one (forum: latest)."""
+    latest = session.get(Revision, entry.latest_revision_id) if entry.latest_revision_id else None
+    if latest is not None and access.can_view_revision(actor, entry, latest):
+        return latest
+    return session.get(Revision, entry.certified_revision_id) if entry.certified_revision_id else None
+
+
+def list_revisions(*, session: Session, actor: User, entry: Entry) -> list[Revision]:
+    revisions = session.exec(select(Revision).where(Revision.entry_id == entry.id).order_by(Revision.number.desc()))
+    return [r for r in revisions if access.can_view_revision(actor, entry, r)]
+
+
+def tags_of(*, session: Session, revision_ids: list[int]) -> dict[int, list[str]]:
+    """Tags per revision, in the author's order."""
+    result: dict[int, list[str]] = {rid: [] for rid in revision_ids}
+    if not revision_ids:
+        return result
+    rows = session.exec(
+        select(RevisionTag.revision_id, Tag.name)
+        .join(Tag, Tag.id == RevisionTag.tag_id)
+        .where(RevisionTag.revision_id.in_(revision_ids))
+        .order_by(RevisionTag.revision_id, RevisionTag.position)
+    )
+    for revision_id, name in rows:
+        result[revision_id].append(name)
+    return result
+
+
+def suggest_tags(*, session: Session, prefix: str = "", limit: int = 10) -> list[str]:
+    """Existing tags starting with ``prefix``, most used first."""
+    usage = func.count(RevisionTag.revision_id)
+    statement = select(Tag.name).join(RevisionTag, RevisionTag.tag_id == Tag.id, isouter=True).group_by(Tag.name)
+    if prefix:
+        statement = statement.where(Tag.name.startswith(prefix.strip().lower()))
+    return list(session.exec(statement.order_by(usage.desc(), Tag.name).limit(limit)))
+
+
+def diff(*, session: Session, actor: User, revision_id: int, against_id: int) -> DiffPublic:
+    entry, revision = get_revision(session=session, actor=actor, revision_id=revision_id)
+    other_entry, other = get_revision(session=session, actor=actor, revision_id=against_id)
+    if other_entry.id != entry.id:
+        raise ValidationFailed("Both revisions must belong to the same entry.", field="against")
+    tags = tags_of(session=session, revision_ids=[other.id, revision.id])
+    return DiffPublic(
+        revision_id=revision.id,
+        against_id=other.id,
+        title=inline_diff(other.title, revision.title),
+        tags=inline_diff(", ".join(tags[other.id]), ", ".join(tags[revision.id])),
+        body=inline_diff(other.body, revision.body),
+    )
+
+
+def list_articles(*, session: Session, actor: User, mine: bool = False, limit: int = 50, offset: int = 0) -> list[Entry]:
+    statement = select(Entry).where(Entry.kind == EntryKind.article.value)
+    if mine:
+        statement = statement.where(Entry.author_id == actor.id)
+    elif not actor.is_admin:
+        statement = statement.where((Entry.certified_revision_id.is_not(None)) | (Entry.author_id == actor.id))
+    return list(session.exec(statement.order_by(Entry.activity_at.desc()).limit(limit).offset(offset)))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _tag_ids(session: Session, names: list[str]) -> list[int]:
+    ids = []
+    for name in names:
+        tag = session.exec(select(Tag).where(Tag.name == name)).first()
+        if tag is None:
+            tag = Tag(name=name)
+            try:
+                with session.begin_nested():
+                    session.add(tag)
+                    session.flush()
+            except IntegrityError:  # created by a concurrent request: reuse it
+                tag = session.exec(select(Tag).where(Tag.name == name)).one()
+        ids.append(tag.id)
+    return ids
+
+
+def _write_revision(
+    session: Session, *, entry: Entry, number: int, parent_id: int | None, title: str, body: str, tags: list[str],
+    author: User,
+) -> Revision:
+    check_body_size(body)
+    revision = Revision(entry_id=entry.id, number=number, parent_id=parent_id, title=title, body=body,
+                        author_id=author.id, state=RevisionState.draft.value)
+    session.add(revision)
+    session.flush()
+    _add_tags_and_files(session, revision=revision, entry=entry, tags=tags, author=author)
+    return revision
+
+
+def _add_tags_and_files(session: Session, *, revision: Revision, entry: Entry, tags: list[str], author: User) -> None:
+    for position, tag_id in enumerate(_tag_ids(session, tags)):
+        session.add(RevisionTag(revision_id=revision.id, tag_id=tag_id, position=position))
+    _claim_attachments(session, body=revision.body, entry=entry, author=author)
+    session.flush()
+
+
+def _claim_attachments(session: Session, *, body: str, entry: Entry, author: User) -> None:
+    """Attachments the author uploaded while composing now belong to this entry."""
+    if ATTACHMENT_LINK not in body:
+        return
+    session.exec(
+        update(Attachment)
+        .where(Attachment.uploader_id == author.id, Attachment.entry_id.is_(None))
+        .where(Attachment.id.in_(_attachment_ids(body)))
+        .values(entry_id=entry.id)
+    )
+
+
+def _attachment_ids(body: str) -> list[int]:
+    return [int(n) for n in _ATTACHMENT_ID.findall(body)]
+
+
+def create_entry(
+    *, session: Session, actor: User, kind: EntryKind, title: str, body: str, tags: list[str],
+    parent: Entry | None = None, promoted_from: Entry | None = None,
+) -> Entry:
+    """A new entry with its first revision (a draft)."""
+    check_body_size(body)
+    now = utcnow()
+    entry = Entry(kind=kind.value, parent_id=parent.id if parent else None, author_id=actor.id,
+                  promoted_from_id=promoted_from.id if promoted_from else None, created_at=now, activity_at=now)
+    session.add(entry)
+    session.flush()
+    revision = _write_revision(session, entry=entry, number=1, parent_id=None, title=title, body=body, tags=tags,
+                               author=actor)
+    entry.latest_revision_id = revision.id
+    session.flush()
+    publish(session, Event("entry.created", entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
+                           data={"kind": kind.value}))
+    return entry
+
+
+def create_article(*, session: Session, actor: User, data: ArticleCreate) -> Entry:
+    if not access.can_write_articles(actor):
+        raise Forbidden("Only authors, experts and admins can write articles.")
+    return create_entry(session=session, actor=actor, kind=EntryKind.article, title=data.title, body=data.body,
+                        tags=data.tags)
+
+
+def save_revision(*, session: Session, actor: User, entry: Entry, data: RevisionCreate) -> Revision:
+    """A new revision from ``data.base_revision_id``; 409 if someone saved another one since."""
+    if not access.can_edit(actor, entry):
+        raise Forbidden("You cannot edit this entry.")
+    if entry.kind != EntryKind.answer.value and not data.title:
+        raise ValidationFailed("Give it a title.", field="title")
+    latest = session.get(Revision, entry.latest_revision_id)
+    base_id = data.base_revision_id if data.base_revision_id is not None else latest.id
+    if base_id != latest.id:
+        raise Conflict(
+            f"Someone saved a newer version (revision {latest.number}) while you were editing. "
+            "Compare both versions and merge your changes.",
+            field="base_revision_id",
+            details={"latest_revision_id": latest.id, "base_revision_id": base_id},
+        )
+    check_body_size(data.body)
+    revision = Revision(entry_id=entry.id, number=latest.number + 1, parent_id=latest.id, title=data.title,
+                        body=data.body, author_id=actor.id, state=RevisionState.draft.value)
+    # Two saves from the same base race for the same number: the unique constraint picks one,
+    # and the conditional update below makes sure the entry moves forward exactly once.
+    try:
+        with session.begin_nested():
+            session.add(revision)
+            session.flush()
+            moved = session.exec(
+                update(Entry)
+                .where(Entry.id == entry.id, Entry.latest_revision_id == latest.id)
+                .values(latest_revision_id=revision.id, activity_at=utcnow())
+            ).rowcount
+            if moved != 1:
+                raise IntegrityError("entry moved", None, Exception())
+    except IntegrityError:
+        session.expire(entry)
+        raise Conflict(
+            "Someone saved a newer version while you were editing. Compare both versions and merge your changes.",
+            field="base_revision_id",
+            details={"latest_revision_id": entry.latest_revision_id, "base_revision_id": base_id},
+        ) from None
+    _add_tags_and_files(session, revision=revision, entry=entry, tags=data.tags, author=actor)
+    session.refresh(entry)
+    if entry.parent_id:
+        touch_activity(session=session, entry_id=entry.parent_id)
+    publish(session, Event("revision.created", entry_id=entry.id, revision_id=revision.id, actor_id=actor.id))
+    return revision
+
+
+def touch_activity(*, session: Session, entry_id: int) -> None:
+    session.exec(update(Entry).where(Entry.id == entry_id).values(activity_at=utcnow()))
