@@ -16,7 +16,9 @@ from markdown_it.token import Token
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
-__all__ = ["MAX_BODY_CHARS", "BodyTooLarge", "render", "plain_text", "excerpt"]
+from kb.errors import TooLarge
+
+__all__ = ["MAX_BODY_CHARS", "BodyTooLarge", "check_size", "render", "plain_text", "excerpt"]
 
 MAX_BODY_CHARS = 200_000
 MAX_NESTING = 20  # caps recursion depth, which bounds the work per character of nested input
@@ -31,8 +33,8 @@ _LANG_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,50}")
 _SLUG_DROP = re.compile(r"[^\w\- ]")
 
 
-class BodyTooLarge(ValueError):
-    """The Markdown body exceeds MAX_BODY_CHARS."""
+class BodyTooLarge(TooLarge, ValueError):
+    """The Markdown body exceeds MAX_BODY_CHARS (a 413 wherever it surfaces)."""
 
 
 def _url_ok(url: str, *, image: bool) -> bool:
@@ -116,14 +118,18 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def _check_size(text: str) -> None:
+def check_size(text: str) -> None:
     if len(text) > MAX_BODY_CHARS:
-        raise BodyTooLarge(f"body is {len(text)} characters; the limit is {MAX_BODY_CHARS}")
+        raise BodyTooLarge(
+            f"The text is too long ({len(text):,} characters; the limit is {MAX_BODY_CHARS:,}). "
+            "Split it into several articles.",
+            field="body",
+        )
 
 
 def render(text: str) -> str:
     """Render Markdown to sanitised HTML. Raises BodyTooLarge over MAX_BODY_CHARS."""
-    _check_size(text)
+    check_size(text)
     return _CLEANER.clean(_MD.render(text))
 
 
@@ -139,7 +145,7 @@ def _inline_text(children: Sequence[Token]) -> Iterator[str]:
 
 def plain_text(text: str) -> str:
     """Visible text with collapsed whitespace. Not HTML: escape it when embedding."""
-    _check_size(text)
+    check_size(text)
     parts: list[str] = []
     for token in _MD.parse(text):
         if token.type == "inline" and token.children:

@@ -16,10 +16,11 @@ from kb.settings import Settings, get_settings
 from search.health import search_health
 from web import errors
 from web.api import accounts as api_accounts
+from web.api import attachments as api_attachments
 from web.csrf import CSRFMiddleware
 from web.deps import PageUser
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
-from web.routes import admin, auth, profile
+from web.routes import admin, articles, attachments, auth, editor, forum, profile
 from web.templating import render
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -51,12 +52,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     errors.install(app)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (auth.router, profile.router, admin.router):
+    for router in (
+        auth.router, profile.router, admin.router, editor.router, articles.router, forum.router, attachments.router,
+    ):
         app.include_router(router)
     app.include_router(_pages())
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(api_accounts.router)
+    api.include_router(api_attachments.router)
     app.include_router(api)
     return app
 

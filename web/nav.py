@@ -18,6 +18,9 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/"),
+    NavItem("Articles", "/articles"),
+    NavItem("Forum", "/questions"),
+    NavItem("Write", "/articles/new", frozenset({Role.author, Role.expert, Role.admin})),
     NavItem("Users", "/admin/users", frozenset({Role.admin})),
 )
 

@@ -14,21 +14,16 @@ from kb.content import access
 from kb.content.diff import inline_diff
 from kb.content.models import Attachment, Entry, EntryKind, Revision, RevisionState, RevisionTag, Tag
 from kb.content.schemas import ArticleCreate, DiffPublic, RevisionCreate
-from kb.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationFailed
+from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from kb.events import Event, publish
-from kb.markdown import MAX_BODY_CHARS
+from kb.markdown import check_size as check_markdown_size
 
 ATTACHMENT_LINK = "/attachments/"
 _ATTACHMENT_ID = re.compile(r"/attachments/(\d+)")
 
 
 def check_body_size(body: str) -> None:
-    if len(body) > MAX_BODY_CHARS:
-        raise TooLarge(
-            f"The text is too long ({len(body):,} characters; the limit is {MAX_BODY_CHARS:,}). "
-            "Split it into several articles.",
-            field="body",
-        )
+    check_markdown_size(body)
 
 
 # --- reading ---------------------------------------------------------------------------------

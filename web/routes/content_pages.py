@@ -1,0 +1,55 @@
+"""Helpers shared by the content pages: what a page shows about an entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from kb.accounts.models import User
+from kb.content import access
+from kb.content import service as content
+from kb.content.models import Entry, EntryKind, Revision
+from kb.markdown import render as render_markdown
+
+
+@dataclass
+class EntryView:
+    entry: Entry
+    revision: Revision
+    tags: list[str]
+    html: str
+    author: User
+    revision_author: User
+    can_edit: bool
+
+    @property
+    def is_latest(self) -> bool:
+        return self.revision.id == self.entry.latest_revision_id
+
+    @property
+    def is_certified(self) -> bool:
+        return self.revision.id == self.entry.certified_revision_id
+
+
+def entry_view(session: Session, actor: User, entry: Entry, revision: Revision | None = None) -> EntryView:
+    revision = revision or content.visible_revision(session=session, actor=actor, entry=entry)
+    return EntryView(
+        entry=entry,
+        revision=revision,
+        tags=content.tags_of(session=session, revision_ids=[revision.id])[revision.id],
+        html=render_markdown(revision.body),
+        author=session.get(User, entry.author_id),
+        revision_author=session.get(User, revision.author_id),
+        can_edit=access.can_edit(actor, entry),
+    )
+
+
+def entry_url(entry: Entry, query: str = "") -> str:
+    """The page that shows an entry (answers live in their question's thread)."""
+    suffix = f"?{query}" if query else ""
+    if entry.kind == EntryKind.article.value:
+        return f"/articles/{entry.id}{suffix}"
+    if entry.kind == EntryKind.question.value:
+        return f"/questions/{entry.id}{suffix}"
+    return f"/questions/{entry.parent_id}{suffix}#answer-{entry.id}"

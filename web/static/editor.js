@@ -1,0 +1,146 @@
+// The article/answer editor: toolbar, autosave, image paste/drop upload, unsaved-changes warning.
+// The live preview is plain htmx (hx-post="/preview" on the textarea).
+(() => {
+  "use strict";
+  const form = document.getElementById("editor-form");
+  if (!form) return;
+  const body = document.getElementById("body");
+  const status = document.getElementById("autosave-status");
+  const fileInput = document.getElementById("file-input");
+  const csrf = form.querySelector("input[name=csrf_token]").value;
+  const AUTOSAVE_MS = 1500;
+  let changedSinceAutosave = false;
+  let unsaved = false;
+  let submitting = false;
+  let inFlight = null;
+
+  const field = (name) => form.querySelector(`[name="${name}"]`);
+  const say = (text) => { if (status) status.textContent = text; };
+
+  // --- toolbar -------------------------------------------------------------------------------
+  const SNIPPETS = {
+    bold: { before: "**", after: "**", placeholder: "bold text" },
+    italic: { before: "_", after: "_", placeholder: "italic text" },
+    heading: { line: "## ", placeholder: "Heading" },
+    link: { before: "[", after: "](https://)", placeholder: "link text" },
+    list: { line: "- ", placeholder: "item" },
+    numbered: { line: "1. ", placeholder: "item" },
+    code: { before: "\n```\n", after: "\n```\n", placeholder: "code" },
+    table: { block: "\n| Column | Column |\n| --- | --- |\n| Cell | Cell |\n" },
+  };
+
+  function insert(text, selectFrom, selectTo) {
+    body.focus();
+    const start = body.selectionStart;
+    body.setRangeText(text, start, body.selectionEnd, "end");
+    if (selectFrom !== undefined) body.setSelectionRange(start + selectFrom, start + selectTo);
+    body.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function applySnippet(name) {
+    const s = SNIPPETS[name];
+    const selected = body.value.slice(body.selectionStart, body.selectionEnd);
+    if (s.block) return insert(s.block);
+    if (s.line) {
+      const lines = (selected || s.placeholder).split("\n").map((l) => s.line + l).join("\n");
+      const atLineStart = body.selectionStart === 0 || body.value[body.selectionStart - 1] === "\n";
+      return insert((atLineStart ? "" : "\n") + lines);
+    }
+    const inner = selected || s.placeholder;
+    insert(s.before + inner + s.after, s.before.length, s.before.length + inner.length);
+  }
+
+  form.querySelectorAll("[data-md]").forEach((button) =>
+    button.addEventListener("click", () => applySnippet(button.dataset.md)));
+  body.addEventListener("keydown", (event) => {
+    if (!(event.ctrlKey || event.metaKey)) return;
+    if (event.key === "b") { event.preventDefault(); applySnippet("bold"); }
+    if (event.key === "i") { event.preventDefault(); applySnippet("italic"); }
+  });
+
+  // --- autosave ------------------------------------------------------------------------------
+  function draftData() {
+    const data = new FormData();
+    data.set("kind", form.dataset.kind);
+    if (form.dataset.entryId) data.set("entry_id", form.dataset.entryId);
+    for (const name of ["draft_id", "base_revision_id", "title", "tags", "body"]) {
+      const input = field(name);
+      if (input && input.value !== "") data.set(name, input.value);
+    }
+    if (!data.has("body")) data.set("body", "");
+    return data;
+  }
+
+  async function autosave({ keepalive = false } = {}) {
+    if (!changedSinceAutosave || inFlight) return;
+    changedSinceAutosave = false;
+    say("Saving draft…");
+    inFlight = fetch("/drafts/autosave", {
+      method: "POST", body: draftData(), keepalive, credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Accept": "application/json" },
+    }).then(async (response) => {
+      const reply = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(reply.detail || `HTTP ${response.status}`);
+      field("draft_id").value = reply.draft_id;
+      say(`Draft autosaved at ${new Date().toLocaleTimeString()}`);
+    }).catch((error) => {
+      changedSinceAutosave = true;
+      say(`Draft not autosaved: ${error.message}`);
+    }).finally(() => { inFlight = null; });
+    return inFlight;
+  }
+
+  form.addEventListener("input", () => { changedSinceAutosave = true; unsaved = true; });
+  setInterval(autosave, AUTOSAVE_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") autosave({ keepalive: true });
+  });
+
+  // --- leaving with unsaved changes ----------------------------------------------------------
+  form.addEventListener("submit", () => { submitting = true; });
+  window.addEventListener("beforeunload", (event) => {
+    if (!unsaved || submitting) return;
+    autosave({ keepalive: true });
+    event.preventDefault();
+    event.returnValue = "";
+  });
+
+  // --- images and files: paste, drop, or choose ----------------------------------------------
+  async function upload(file) {
+    const data = new FormData();
+    data.set("file", file, file.name || "pasted-image.png");
+    if (form.dataset.entryId) data.set("entry_id", form.dataset.entryId);
+    say(`Uploading ${file.name || "image"}…`);
+    try {
+      const response = await fetch("/attachments", {
+        method: "POST", body: data, credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf, "Accept": "application/json" },
+      });
+      const reply = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(reply.detail || `upload failed (HTTP ${response.status})`);
+      insert(`\n${reply.markdown}\n`);
+      say(`Uploaded ${reply.filename}`);
+    } catch (error) {
+      say(`Upload refused: ${error.message}`);
+    }
+  }
+
+  body.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (files.length === 0) return;
+    event.preventDefault();
+    files.forEach(upload);
+  });
+  body.addEventListener("dragover", (event) => event.preventDefault());
+  body.addEventListener("drop", (event) => {
+    const files = [...(event.dataTransfer?.files || [])];
+    if (files.length === 0) return;
+    event.preventDefault();
+    files.forEach(upload);
+  });
+  if (fileInput) fileInput.addEventListener("change", () => {
+    [...fileInput.files].forEach(upload);
+    fileInput.value = "";
+  });
+
+})();
