@@ -26,7 +26,9 @@ def validation_messages(errors: list[dict]) -> dict[str, str]:
     """Field name -> the first sentence a person should read about it."""
     messages: dict[str, str] = {}
     for error in errors:
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        loc = [str(p) for p in error.get("loc", ())]
+        if len(loc) > 1 and loc[0] in ("body", "query", "path", "form", "header", "cookie"):
+            loc = loc[1:]  # FastAPI puts where the value came from first
         key = next((p for p in loc if not p.isdigit()), "form")
         messages.setdefault(key, _message(error))
     return messages

@@ -36,11 +36,13 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
 
 
-def error_response(request: Request, status_code: int, message: str, *, field: str | None = None, headers=None):
+def error_response(request: Request, status_code: int, message: str, *, field: str | None = None, headers=None,
+                   details: dict | None = None):
     if wants_json(request):
         body = {"detail": message}
         if field:
             body["field"] = field
+        body.update(details or {})
         return JSONResponse(body, status_code=status_code, headers=headers)
     context = {"status_code": status_code, "title": TITLES.get(status_code, "Error"), "message": message}
     response = render(request, "error.html", context, status_code=status_code)
@@ -53,7 +55,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
-        return error_response(request, exc.status_code, exc.message, field=exc.field, headers=headers)
+        return error_response(request, exc.status_code, exc.message, field=exc.field, headers=headers,
+                              details=exc.details)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired):
