@@ -16,6 +16,7 @@ from kb.settings import Settings, get_settings
 from search.health import search_health
 from web import errors
 from web.api import accounts as api_accounts
+from web.api import content as api_content
 from web.api import attachments as api_attachments
 from web.csrf import CSRFMiddleware
 from web.deps import PageUser
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(api_accounts.router)
+    api.include_router(api_content.router)
     api.include_router(api_attachments.router)
     app.include_router(api)
     return app

@@ -100,10 +100,15 @@ class CSRFMiddleware:
         if declared > self.max_body:
             raise _TooLarge()
         chunks: list[bytes] = []
+        received = 0
         more = True
         while more:
             message = await receive()
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body:  # a chunked body without Content-Length
+                raise _TooLarge()
+            chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
         sent = False
