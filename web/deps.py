@@ -61,7 +61,9 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_db)]
+# scope="function": commit before the response is sent, so a redirect never outruns its data
+# and a failed commit is never reported as success.
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def session_signer(settings: Settings) -> TimestampSigner:

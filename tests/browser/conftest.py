@@ -43,11 +43,6 @@ def pytest_collection_modifyitems(config, items):
 # --- the server -------------------------------------------------------------------------------
 
 
-class _ThreadedServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the main thread belongs to pytest
-        pass
-
-
 @pytest.fixture
 def live_server(app):
     """The test ``app`` (bound to the test engine) served on a free 127.0.0.1 port; yields its base URL."""
@@ -58,7 +53,7 @@ def live_server(app):
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5
     )
-    server = _ThreadedServer(config)
+    server = uvicorn.Server(config)  # off the main thread it installs no signal handlers
     errors: list[BaseException] = []
 
     def run():

@@ -1,6 +1,8 @@
 """App-wide behaviour: security headers, health, API docs, error pages."""
 
-from tests.helpers import login
+from fastapi.testclient import TestClient
+
+from tests.helpers import PASSWORD, csrf_from, login
 
 
 def test_security_headers_on_pages(client):
@@ -73,3 +75,26 @@ def test_malformed_json_is_a_422_not_a_500(client, make_user, bearer):
 def test_static_assets_are_vendored(client):
     assert client.get("/static/vendor/htmx.min.js").status_code == 200
     assert client.get("/static/kb.css").status_code == 200
+
+
+def test_a_failed_commit_is_never_reported_as_success(app, client, make_user):
+    """The unit of work commits before the response leaves, so a failing commit becomes an error."""
+    user = make_user()
+    original = app.state.sessionmaker
+
+    def failing_sessionmaker():
+        session = original()
+
+        def commit():
+            raise RuntimeError("database went away during commit")
+
+        session.commit = commit
+        return session
+
+    with TestClient(app, raise_server_exceptions=False) as browser:
+        token = csrf_from(browser.get("/login").text)
+        app.state.sessionmaker = failing_sessionmaker
+        response = browser.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token},
+                                follow_redirects=False)
+    assert response.status_code == 500
+    assert "kb_session" not in response.headers.get("set-cookie", "")

@@ -31,8 +31,11 @@ def _users_page(request: Request, session, actor, *, form=None, errors=None, sta
 
 
 @router.get("/users", include_in_schema=False)
-def users(request: Request, session: SessionDep, actor: AdminPage, created: str | None = None):
-    flashes = [{"kind": "success", "text": f"Created {created}."}] if created else []
+def users(request: Request, session: SessionDep, actor: AdminPage, created: int | None = None):
+    flashes = []
+    if created is not None:
+        new_user = accounts.get_user(session=session, user_id=created)
+        flashes.append({"kind": "success", "text": f"Created {new_user.email}."})
     return _users_page(request, session, actor, flashes=flashes)
 
 
@@ -55,7 +58,7 @@ def create_user(
     except DomainError as exc:
         errors = {exc.field or "form": exc.message}
         return _users_page(request, session, actor, form=form, errors=errors, status_code=exc.status_code)
-    return RedirectResponse(f"/admin/users?created={user.email}", status_code=303)
+    return RedirectResponse(f"/admin/users?created={user.id}", status_code=303)
 
 
 def _edit_page(request, user, *, errors=None, status_code=200, flashes=None):
