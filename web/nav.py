@@ -30,3 +30,10 @@ def nav_for(user: User | None) -> list[NavItem]:
         return []
     roles = user.roles
     return [item for item in NAV if roles & item.roles]
+
+
+def current_item(items: list[NavItem], path: str) -> NavItem | None:
+    """The item whose path is the longest prefix of ``path`` ("/articles/new" is Write, not Articles)."""
+    matches = [i for i in items if path == i.path or (i.path != "/" and path.startswith(i.path + "/"))]
+    exact = [i for i in matches if i.path == path]
+    return exact[0] if exact else max(matches, key=lambda i: len(i.path), default=None)

@@ -98,3 +98,12 @@ def test_a_failed_commit_is_never_reported_as_success(app, client, make_user):
                                 follow_redirects=False)
     assert response.status_code == 500
     assert "kb_session" not in response.headers.get("set-cookie", "")
+
+
+def test_navigation_fits_the_role_and_marks_the_current_page(client, make_user):
+    author = make_user("author")
+    login(client, author.email)
+    html = client.get("/articles/new").text
+    assert '<a href="/articles/new" aria-current="page">Write</a>' in html
+    assert '<a href="/articles">Articles</a>' in html
+    assert "/admin/users" not in html
