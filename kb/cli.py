@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="kb: knowledge base for customer service.", no_args_is_help=True, add_completion=False,
@@ -34,7 +36,8 @@ def _engine():
 
 
 def _fail(message: str, code: int = 1):
-    err.print(f"[red]Error:[/red] {message}")
+    # Plain text (paths may contain [brackets]), on one line so scripts can grep it.
+    err.print("[red]Error:[/red]", escape(message), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -76,19 +79,148 @@ def serve(
 def demo() -> None:
     """Load the demo accounts and content (development mode only; safe to run twice)."""
     from kb.db import unit_of_work
-    from kb.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo_accounts
+    from kb.demo import DEMO_ACCOUNTS, DEMO_AUTHORS, DEMO_PASSWORD, load_demo_accounts, load_demo_content
+    from kb.errors import DomainError
 
     if _settings().is_production:
         _fail("demo data is only for development mode (KB_ENV=development).", 2)
-    with unit_of_work(_engine()) as session:
-        created = load_demo_accounts(session)
+    try:
+        with unit_of_work(_engine()) as session:
+            created = load_demo_accounts(session)
+            content = load_demo_content(session)
+    except DomainError as exc:
+        _fail(exc.message)
     console.print(f"Demo accounts: {len(created)} created, {len(DEMO_ACCOUNTS) - len(created)} already there.")
+    if content.articles or content.questions:
+        console.print(f"Demo content: {content.articles} articles, {content.questions} questions and "
+                      f"{content.answers} answers loaded ({content.skipped} already there).")
+    else:
+        console.print(f"Demo content: already loaded ({content.skipped} entries there).")
     table = Table(title="Demo logins (password: " + DEMO_PASSWORD + ")")
     table.add_column("Email")
     table.add_column("Roles")
-    for email, _, roles in DEMO_ACCOUNTS:
+    for email, _, roles in (*DEMO_ACCOUNTS, *DEMO_AUTHORS):
         table.add_row(email, ", ".join(r.value for r in roles))
     console.print(table)
+
+
+def _ready_engine():
+    """The engine, once the schema is known to be current (exit 2 otherwise)."""
+    from sqlalchemy.exc import OperationalError
+
+    from kb.migrate import current_revision, head_revision
+
+    engine = _engine()
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        _fail(f"cannot reach the database ({exc.orig}). Check KB_DATABASE_URL.", 2)
+    if current != head_revision():
+        _fail("the database schema is not up to date. Run `kb init` first.", 2)
+    return engine
+
+
+def _acting_user(engine, email: str | None):
+    """The user named by --as, or the first administrator."""
+    from sqlmodel import select
+
+    from kb.accounts import service as accounts
+    from kb.accounts.models import Role, User, UserRole
+    from kb.db import session_factory
+
+    with session_factory(engine)() as session:
+        if email:
+            user = accounts.find_user_by_email(session=session, email=email)
+            if user is None:
+                _fail(f"no user with the email {email}.", 2)
+            return user
+        user = session.exec(
+            select(User).join(UserRole).where(UserRole.role == Role.admin.value, User.is_active.is_(True))
+            .order_by(User.id)
+        ).first()
+        if user is None:
+            _fail("there is no administrator yet. Create one with `kb user create --role admin ...`, "
+                  "or name the importing user with --as EMAIL.", 2)
+        return user
+
+
+def _progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="Folder of Markdown files with front matter (searched recursively).",
+                                         show_default=False)],
+    as_email: Annotated[str | None, typer.Option("--as", help="Import as this user (default: the first admin).",
+                                                 show_default=False)] = None,
+) -> None:
+    """Import articles and questions from Markdown files (exit 1 when some files are refused)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb.content.transfer import import_folder
+    from kb.errors import DomainError
+
+    if not path.is_dir():
+        _fail(f"the folder {path} does not exist." if not path.exists() else f"{path} is not a folder.", 2)
+    engine = _ready_engine()
+    importer = _acting_user(engine, as_email)
+    try:
+        with _progress_bar() as bar:
+            task = bar.add_task("Importing", total=None)
+            report = import_folder(engine=engine, path=path, actor_email=importer.email,
+                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except DomainError as exc:
+        _fail(exc.message, 2)
+    except SQLAlchemyError as exc:
+        _fail(f"the database stopped the import ({getattr(exc, 'orig', exc)}). Files imported so far stay.")
+    if report.files == 0:
+        _fail(f"no Markdown files (*.md) in {path}.", 2)
+    console.print(f"Imported {report.imported:,} of {report.files:,} files ({report.articles:,} articles, "
+                  f"{report.questions:,} questions; {report.tags_created:,} new tags) as {importer.email} "
+                  f"in {report.seconds:.1f} s.", markup=False, soft_wrap=True)
+    if report.refused:
+        table = Table(title=f"{len(report.refused):,} files refused", title_justify="left")
+        table.add_column("File", overflow="fold")
+        table.add_column("Reason", overflow="fold")
+        for file, reason in report.refused:
+            table.add_row(escape(str(file)), escape(reason))
+        console.print(table)
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export(
+    path: Annotated[Path, typer.Argument(help="Folder to write the Markdown files to (created if missing).",
+                                         show_default=False)],
+    as_email: Annotated[str | None, typer.Option("--as", help="Export what this user can see (default: the first "
+                                                 "admin, who sees everything).", show_default=False)] = None,
+) -> None:
+    """Export every article and question as a Markdown file with front matter."""
+    import time
+
+    from kb.content.transfer import export_folder
+    from kb.errors import DomainError
+
+    if path.exists() and not path.is_dir():
+        _fail(f"{path} is a file; give a folder to export into.", 2)
+    engine = _ready_engine()
+    actor = _acting_user(engine, as_email)
+    started = time.perf_counter()
+    try:
+        with _progress_bar() as bar:
+            task = bar.add_task("Exporting", total=None)
+            written = export_folder(engine=engine, path=path, actor=actor,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except DomainError as exc:
+        _fail(exc.message, 2)
+    except OSError as exc:
+        _fail(f"cannot write to {path} ({exc.strerror}).", 2)
+    console.print(f"Exported {written:,} entries to {path} in {time.perf_counter() - started:.1f} s.", markup=False,
+                  soft_wrap=True)
 
 
 @user_app.command("create")

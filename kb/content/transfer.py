@@ -100,6 +100,8 @@ def read_document(path: Path) -> tuple[dict, str]:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise FormatError("It is not UTF-8 text; save it as UTF-8 and import it again.") from None
+    except OSError as exc:
+        raise FormatError(f"It cannot be read ({exc.strerror}).") from None
     return parse_document(text)
 
 
@@ -150,6 +152,7 @@ def import_folder(
 ) -> ImportReport:
     """Create an entry for every valid ``*.md`` file under ``path``: one transaction per batch."""
     started = time.perf_counter()
+    batch_size = max(1, batch_size)
     root = Path(path)
     if not root.is_dir():
         raise NotFound(f"The folder {root} does not exist.")
@@ -164,7 +167,7 @@ def import_folder(
         if not importer.is_active:
             raise Forbidden(f"The account {importer.email} is deactivated; import as another user.")
         tag_ids = dict(session.exec(select(Tag.name, Tag.id)).all())
-    for start in range(0, len(files), max(1, batch_size)):
+    for start in range(0, len(files), batch_size):
         documents = []
         for file in files[start:start + batch_size]:
             relative = file.relative_to(root)
@@ -195,13 +198,8 @@ def _validate(file: Path, relative: Path, *, importer: User, authors: dict[str, 
         raise ValidationFailed("It has no title: add a `title:` line to the front matter.")
     if not body.strip():
         raise ValidationFailed("The body is empty: write the text after the closing `---` line.")
-    tags = meta.get("tags") or []
-    if not isinstance(tags, (list, str)) or any(isinstance(t, (list, dict)) for t in (tags if isinstance(tags, list) else [])):
-        raise ValidationFailed("Tags must be a list, like `tags: [billing, refunds]`.")
-    if isinstance(tags, list):
-        tags = [str(t) for t in tags if t is not None]
     try:
-        data = IMPORTABLE_KINDS[kind].model_validate({"title": title, "body": body, "tags": tags})
+        data = IMPORTABLE_KINDS[kind].model_validate({"title": title, "body": body, "tags": _tag_list(meta)})
     except ValidationError as exc:
         messages = validation_messages(exc.errors())
         raise ValidationFailed(" ".join(f"{name}: {text}" for name, text in messages.items())) from None
@@ -210,6 +208,15 @@ def _validate(file: Path, relative: Path, *, importer: User, authors: dict[str, 
     if kind == EntryKind.article.value and not author.may_write_articles:
         raise Forbidden(f"{author.email} cannot write articles: give them the author role, or change the author.")
     return _Document(path=relative, kind=kind, title=data.title, body=data.body, tags=data.tags, author_id=author.id)
+
+
+def _tag_list(meta: dict) -> list[str] | str:
+    tags = meta.get("tags") or []
+    if isinstance(tags, str):
+        return tags  # "billing, refunds" works too
+    if not isinstance(tags, list) or any(isinstance(t, (list, dict)) for t in tags):
+        raise ValidationFailed("Tags must be a list, like `tags: [billing, refunds]`.")
+    return [str(t) for t in tags if t is not None]
 
 
 def _author_of(raw, *, importer: User, authors: dict[str, _Author]) -> _Author:

@@ -72,3 +72,119 @@ def test_demo_is_refused_in_production(initialised):
 def test_serve_refuses_an_unmigrated_database(tmp_path):
     result = run(["serve"], tmp_path)
     assert result.returncode == 1 and "Run `kb init` first" in result.stderr
+
+
+# --- kb import / kb export ------------------------------------------------------------------
+
+WIDE = {"COLUMNS": "400"}  # rich tables would otherwise wrap the reasons at 80 columns
+TRICKY_BODIES = [
+    "Trailing newlines.\n\n\n",
+    "\n\nLeading blank lines.\n",
+    "---\nStarts like front matter\n---\n",
+    "Rule\n---\ntitle: not front matter\n---\n",
+    "Unicode: café, 日本語, 🎉\n",
+    "No final newline",
+    "Tabs\tand trailing spaces   \n",
+]
+
+
+@pytest.fixture
+def with_admin(initialised):
+    result = run(["user", "create", "--email", "admin@example.com", "--name", "Admin", "--role", "admin",
+                  "--password", "long-enough-password"], initialised)
+    assert result.returncode == 0, result.stderr
+    return initialised
+
+
+def generate(folder: Path, count: int) -> dict[str, tuple[list[str], str, str]]:
+    """``count`` files; returns title -> (tags, kind, body) as the knowledge base should store them."""
+    expected = {}
+    for n in range(count):
+        title = f"Generated entry {n}: {'yes' if n % 2 else 'null'} — ünïcode"
+        tags = [f"topic-{n % 9}", "imported"][: 1 + n % 2]
+        kind = "question" if n % 5 == 0 else "article"
+        body = f"# Entry {n}\n\n" + TRICKY_BODIES[n % len(TRICKY_BODIES)]
+        text = f"---\ntitle: \"{title}\"\ntags: [{', '.join(tags)}]\nkind: {kind}\n---\n{body}"
+        if n == 7:  # a file saved on Windows: stored with LF line endings
+            text = text.replace("\n", "\r\n")
+        (folder / f"sub{n % 3}").mkdir(parents=True, exist_ok=True)
+        (folder / f"sub{n % 3}" / f"file-{n}.md").write_bytes(text.encode("utf-8"))
+        expected[title] = (tags, kind, body)
+    return expected
+
+
+def test_import_and_export_round_trip(with_admin, tmp_path_factory):
+    from kb.content.transfer import read_document
+
+    source = tmp_path_factory.mktemp("source")
+    expected = generate(source, 300)
+    imported = run(["import", str(source)], with_admin)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "Imported 300 of 300 files (240 articles, 60 questions" in imported.stdout
+    assert "as admin@example.com" in imported.stdout
+
+    target = tmp_path_factory.mktemp("export") / "new-folder"
+    exported = run(["export", str(target)], with_admin)
+    assert exported.returncode == 0, exported.stderr
+    assert "Exported 300 entries" in exported.stdout
+    found = {}
+    for path in target.iterdir():
+        meta, body = read_document(path)
+        assert path.name.endswith(f"-{meta['id']}.md") and meta["author"] == "admin@example.com"
+        found[meta["title"]] = (meta["tags"], meta["kind"], body)
+    assert found == expected
+
+
+def test_import_reports_refused_files_and_exits_1(with_admin, tmp_path_factory):
+    source = tmp_path_factory.mktemp("source")
+    (source / "good.md").write_text("---\ntitle: Good\n---\nFine\n")
+    (source / "ghost.md").write_text("---\ntitle: Ghost\nauthor: ghost@example.com\n---\nBoo\n")
+    (source / "plain.md").write_text("Just text\n")
+    result = run(["import", str(source)], with_admin, **WIDE)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Imported 1 of 3 files" in result.stdout and "2 files refused" in result.stdout
+    assert "ghost.md" in result.stdout and "No user has the email ghost@example.com" in result.stdout
+    assert "plain.md" in result.stdout and "no front matter" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_import_and_export_usage_errors_exit_2(with_admin, tmp_path_factory):
+    missing = run(["import", str(with_admin / "no-such-folder")], with_admin)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    empty = tmp_path_factory.mktemp("empty")
+    nothing = run(["import", str(empty)], with_admin)
+    assert nothing.returncode == 2 and "no Markdown files" in nothing.stderr
+    (empty / "x.md").write_text("---\ntitle: X\n---\nx\n")
+    stranger = run(["import", str(empty), "--as", "nobody@example.com"], with_admin)
+    assert stranger.returncode == 2 and "no user with the email nobody@example.com" in stranger.stderr
+    a_file = run(["export", str(empty / "x.md")], with_admin)
+    assert a_file.returncode == 2 and "is a file" in a_file.stderr
+
+
+def test_import_needs_an_admin_or_as(initialised, tmp_path_factory):
+    source = tmp_path_factory.mktemp("source")
+    (source / "x.md").write_text("---\ntitle: X\nkind: question\n---\nx\n")
+    result = run(["import", str(source)], initialised)
+    assert result.returncode == 2 and "no administrator" in result.stderr
+    assert run(["demo"], initialised).returncode == 0
+    as_agent = run(["import", str(source), "--as", "agent@example.com"], initialised)
+    assert as_agent.returncode == 0 and "0 articles, 1 questions" in as_agent.stdout
+
+
+def test_import_before_init_says_what_to_do(tmp_path):
+    result = run(["import", str(tmp_path)], tmp_path)
+    assert result.returncode == 2 and "Run `kb init` first" in result.stderr
+
+
+def test_demo_loads_content_once(initialised):
+    first = run(["demo"], initialised)
+    assert first.returncode == 0, first.stderr
+    assert "Demo content: 59 articles, 26 questions" in first.stdout and "maria.lopez@example.com" in first.stdout
+    again = run(["demo"], initialised)
+    assert again.returncode == 0 and "Demo content: already loaded (85 entries there)" in again.stdout
+
+
+def test_import_export_help(tmp_path):
+    for args in (["import", "--help"], ["export", "--help"]):
+        result = run(args, tmp_path)
+        assert result.returncode == 0 and "--as" in result.stdout, args
