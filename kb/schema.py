@@ -8,6 +8,7 @@ import importlib
 MODEL_MODULES = (
     "kb.accounts.models",
     "kb.content.models",
+    "workflow.models",
 )
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from pwdlib import PasswordHash
 
 _hasher = PasswordHash.recommended()
-# Verified when the email is unknown, so a wrong email costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-but-same-cost")
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified when the email is unknown, so a wrong email costs as much time as a wrong password.
+    # Computed on first use: hashing at import would slow every CLI command down.
+    return _hasher.hash("not-a-real-password-but-same-cost")
 
 
 def hash_password(password: str) -> str:
@@ -18,7 +24,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     if not password_hash:
-        _hasher.verify(password, _DUMMY_HASH)
+        _hasher.verify(password, _dummy_hash())
         return False
     return _hasher.verify(password, password_hash)
 

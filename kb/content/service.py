@@ -142,19 +142,19 @@ def _write_revision(
 def _add_tags_and_files(session: Session, *, revision: Revision, entry: Entry, tags: list[str], author: User) -> None:
     for position, tag_id in enumerate(_tag_ids(session, tags)):
         session.add(RevisionTag(revision_id=revision.id, tag_id=tag_id, position=position))
-    _claim_attachments(session, body=revision.body, entry=entry, author=author)
+    claim_attachments(session, body=revision.body, entry_id=entry.id, author_id=author.id)
     session.flush()
 
 
-def _claim_attachments(session: Session, *, body: str, entry: Entry, author: User) -> None:
+def claim_attachments(session: Session, *, body: str, entry_id: int, author_id: int) -> None:
     """Attachments the author uploaded while composing now belong to this entry."""
     if ATTACHMENT_LINK not in body:
         return
     session.exec(
         update(Attachment)
-        .where(Attachment.uploader_id == author.id, Attachment.entry_id.is_(None))
+        .where(Attachment.uploader_id == author_id, Attachment.entry_id.is_(None))
         .where(Attachment.id.in_(_attachment_ids(body)))
-        .values(entry_id=entry.id)
+        .values(entry_id=entry_id)
     )
 
 

@@ -44,9 +44,9 @@ from sqlmodel import Session, select
 from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.content import access
-from kb.content.models import Attachment, Entry, EntryKind, Revision, RevisionState, RevisionTag, Tag
+from kb.content.models import Entry, EntryKind, Revision, RevisionState, RevisionTag, Tag
 from kb.content.schemas import ArticleCreate, QuestionCreate
-from kb.content.service import ATTACHMENT_LINK, _attachment_ids, check_body_size, tags_of
+from kb.content.service import check_body_size, claim_attachments, tags_of
 from kb.db import session_factory, unit_of_work
 from kb.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from kb.events import Event, publish
@@ -292,13 +292,7 @@ def _insert_documents(session: Session, documents: list[_Document], *, tag_ids: 
     if tag_rows:
         session.exec(insert(RevisionTag.__table__), params=tag_rows)
     for document, entry_id, revision_id in zip(documents, entry_ids, revision_ids, strict=True):
-        if ATTACHMENT_LINK in document.body:
-            session.exec(
-                update(Attachment)
-                .where(Attachment.uploader_id == document.author_id, Attachment.entry_id.is_(None))
-                .where(Attachment.id.in_(_attachment_ids(document.body)))
-                .values(entry_id=entry_id)
-            )
+        claim_attachments(session, body=document.body, entry_id=entry_id, author_id=document.author_id)
         publish(session, Event("entry.created", entry_id=entry_id, revision_id=revision_id,
                                actor_id=document.author_id, data={"kind": document.kind}))
     return created
