@@ -1,0 +1,162 @@
+"""Workflow tables: policy (definition) apart from runtime state (reviews, certifications, flags),
+an append-only audit trail, and notifications."""
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from kb.clock import utcnow
+
+
+class Action(str, enum.Enum):
+    submit = "submit"
+    withdraw = "withdraw"
+    approve = "approve"
+    request_changes = "request-changes"
+    reject = "reject"
+    resubmit = "resubmit"
+    certify = "certify"
+
+
+class CertificationStatus(str, enum.Enum):
+    active = "active"
+    needs_reverification = "needs_reverification"
+    archived = "archived"
+
+
+class Policy(SQLModel, table=True):
+    """Review rules: one global row (tag_id NULL) and optional per-topic overrides."""
+
+    __tablename__ = "workflow_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tag_id: int | None = Field(default=None, foreign_key="tag.id", ondelete="CASCADE",
+                               sa_column_kwargs={"unique": True})
+    required_approvals: int = Field(default=1, ge=1, le=10)
+    validity_days: int = Field(default=90, ge=1, le=3650)
+    reminder_days: int = Field(default=14, ge=0, le=365)
+    approval_certifies: bool = False
+    # When true, only designated experts of the topic may review (approve, request changes, reject).
+    experts_only_review: bool = False
+
+
+class TopicExpert(SQLModel, table=True):
+    """An admin's designation of a user as expert of a topic (tag)."""
+
+    __tablename__ = "topic_expert"
+
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE", index=True)
+    designated_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Review(SQLModel, table=True):
+    """One reviewer's decision on one revision; each reviewer counts once per revision."""
+
+    __tablename__ = "review"
+    __table_args__ = (sa.UniqueConstraint("revision_id", "reviewer_id", name="uq_review_revision_reviewer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    revision_id: int = Field(foreign_key="revision.id", index=True, ondelete="CASCADE")
+    reviewer_id: int = Field(foreign_key="user_account.id", index=True)
+    decision: str = Field(max_length=24)
+    comment: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Certification(SQLModel, table=True):
+    """The live certification of an entry (its certified revision is ``entry.certified_revision_id``)."""
+
+    __tablename__ = "certification"
+
+    entry_id: int = Field(foreign_key="entry.id", primary_key=True, ondelete="CASCADE")
+    revision_id: int = Field(foreign_key="revision.id")
+    certified_by: int = Field(foreign_key="user_account.id")
+    certified_at: datetime
+    valid_until: datetime = Field(index=True)
+    status: str = Field(default=CertificationStatus.active.value, max_length=24, index=True)
+    reminder_sent_at: datetime | None = None
+    reverified_by: int | None = Field(default=None, foreign_key="user_account.id")
+    reverified_at: datetime | None = None
+    archived_by: int | None = Field(default=None, foreign_key="user_account.id")
+    archived_at: datetime | None = None
+    version: int = 1
+
+
+class WorkflowEvent(SQLModel, table=True):
+    """The audit trail. Append-only: rows are written once and never changed or deleted."""
+
+    __tablename__ = "workflow_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    revision_id: int | None = Field(default=None, foreign_key="revision.id", ondelete="CASCADE")
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id")
+    action: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str | None = Field(default=None, max_length=32)
+    comment: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    # What the actor's action means, e.g. "approved as reviewer", "certified as expert of billing".
+    signature: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class FlagReason(str, enum.Enum):
+    outdated = "outdated"
+    incorrect = "incorrect"
+    unclear = "unclear"
+    duplicate = "duplicate"
+
+
+class FlagStatus(str, enum.Enum):
+    open = "open"
+    resolved = "resolved"
+    dismissed = "dismissed"
+
+
+class Flag(SQLModel, table=True):
+    __tablename__ = "flag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    revision_id: int | None = Field(default=None, foreign_key="revision.id", ondelete="SET NULL")
+    flagger_id: int = Field(foreign_key="user_account.id", index=True)
+    reason: str = Field(max_length=16)
+    comment: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    status: str = Field(default=FlagStatus.open.value, max_length=16, index=True)
+    resolution: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    resolved_by: int | None = Field(default=None, foreign_key="user_account.id")
+    resolved_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class NotificationMode(str, enum.Enum):
+    immediate = "immediate"
+    daily = "daily"
+    off = "off"
+
+
+class Notification(SQLModel, table=True):
+    __tablename__ = "notification"
+    __table_args__ = (sa.Index("ix_notification_user_read", "user_id", "read_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    kind: str = Field(max_length=32)
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", ondelete="CASCADE")
+    message: str = Field(max_length=500)
+    link: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime | None = None
+    emailed_at: datetime | None = None
+
+
+class NotificationPreference(SQLModel, table=True):
+    __tablename__ = "notification_preference"
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    mode: str = Field(default=NotificationMode.immediate.value, max_length=16)
+    last_digest_at: datetime | None = None

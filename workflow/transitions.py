@@ -1,0 +1,82 @@
+"""The state machine in one place: which action leads from which state to which, and who may take it.
+
+``allowed_actions`` is the single answer to "what can this user do with this revision?": the
+pages draw their buttons from it and the service authorises with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kb.accounts.models import Role, User
+from kb.content.models import Entry, EntryKind, Revision, RevisionState
+from workflow.models import Action
+
+S = RevisionState
+# action -> (states it may start from, state it leads to). Approve may stay in review until enough
+# reviewers approved; certify also supersedes the entry's previous certified revision.
+TRANSITIONS: dict[Action, tuple[frozenset[RevisionState], RevisionState]] = {
+    Action.submit: (frozenset({S.draft}), S.in_review),
+    Action.withdraw: (frozenset({S.in_review, S.approved, S.changes_requested}), S.withdrawn),
+    Action.approve: (frozenset({S.in_review}), S.approved),
+    Action.request_changes: (frozenset({S.in_review}), S.changes_requested),
+    Action.reject: (frozenset({S.in_review}), S.rejected),
+    Action.resubmit: (frozenset({S.changes_requested}), S.in_review),
+    Action.certify: (frozenset({S.approved}), S.certified),
+}
+REVIEW_ACTIONS = frozenset({Action.approve, Action.request_changes, Action.reject})
+COMMENT_REQUIRED = {Action.request_changes: "Say what should change.", Action.reject: "Give a reason for rejecting."}
+REVIEWED_KINDS = frozenset({EntryKind.article.value, EntryKind.answer.value})
+
+
+@dataclass(frozen=True)
+class ReviewContext:
+    """What the rules need to know beyond the user, entry and revision."""
+
+    experts_only_review: bool = False
+    is_topic_expert: bool = False  # designated expert of one of the entry's topics
+    already_reviewed: bool = False  # this user already reviewed this revision
+    is_latest: bool = True
+
+
+def is_owner(user: User, entry: Entry, revision: Revision) -> bool:
+    return user.id in (revision.author_id, entry.author_id)
+
+
+def may_review(user: User, revision: Revision, ctx: ReviewContext) -> bool:
+    """Reviewers are experts (or admins), never the revision's author; a policy may require topic experts."""
+    if revision.author_id == user.id:
+        return False
+    if user.has_role(Role.admin):
+        return True
+    if not user.has_role(Role.expert):
+        return False
+    return ctx.is_topic_expert or not ctx.experts_only_review
+
+
+def may_certify(user: User, revision: Revision, ctx: ReviewContext) -> bool:
+    """Designated experts of one of the entry's topics, or admins; never for their own work."""
+    return revision.author_id != user.id and (ctx.is_topic_expert or user.has_role(Role.admin))
+
+
+def allowed_actions(user: User, entry: Entry, revision: Revision, ctx: ReviewContext) -> list[Action]:
+    if entry.kind not in REVIEWED_KINDS or not user.is_active:
+        return []
+    state = RevisionState(revision.state)
+    allowed = []
+    for action, (sources, _) in TRANSITIONS.items():
+        if state not in sources:
+            continue
+        if action is Action.submit:
+            ok = ctx.is_latest and (is_owner(user, entry, revision) or user.has_role(Role.admin))
+        elif action is Action.withdraw:
+            ok = is_owner(user, entry, revision) or user.has_role(Role.admin)
+        elif action is Action.resubmit:
+            ok = ctx.is_latest and (is_owner(user, entry, revision) or user.has_role(Role.admin))
+        elif action in REVIEW_ACTIONS:
+            ok = may_review(user, revision, ctx) and not (action is Action.approve and ctx.already_reviewed)
+        else:  # certify
+            ok = may_certify(user, revision, ctx)
+        if ok:
+            allowed.append(action)
+    return allowed
