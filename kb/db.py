@@ -35,7 +35,10 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
 
 
 def _begin_sqlite(connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # Writers take the write lock up front: a deferred transaction that read first could not
+    # upgrade later ("database is locked") when another writer committed in between.
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -62,14 +65,19 @@ def get_engine(url: str | None = None) -> Engine:
     return make_engine(url)
 
 
+def writer(engine: Engine) -> Engine:
+    """The engine for transactions that will write (SQLite: BEGIN IMMEDIATE; others: unchanged)."""
+    return engine.execution_options(sqlite_immediate=True)
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)
 
 
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit when the block succeeds, roll back when it raises."""
-    session = session_factory(engine)()
+    """One writing transaction: commit when the block succeeds, roll back when it raises."""
+    session = session_factory(writer(engine))()
     try:
         yield session
         session.commit()

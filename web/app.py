@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from kb.db import get_engine, session_factory
+from kb.db import get_engine, session_factory, writer
 from kb.schema import load_all_models
 from kb.settings import Settings, get_settings
 from search.health import search_health
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.sqlalchemy_url)
+    app.state.write_engine = writer(app.state.engine)
     app.state.sessionmaker = session_factory(app.state.engine)
 
     app.add_middleware(

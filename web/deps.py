@@ -49,7 +49,9 @@ def get_settings(request: Request) -> Settings:
 
 def get_db(request: Request) -> Iterator[Session]:
     """One unit of work per request: services flush, this commits or rolls back."""
-    session: Session = request.app.state.sessionmaker()
+    state = request.app.state
+    writes = request.method not in ("GET", "HEAD", "OPTIONS")
+    session: Session = state.sessionmaker(bind=state.write_engine) if writes else state.sessionmaker()
     try:
         yield session
         session.commit()

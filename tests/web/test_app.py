@@ -82,8 +82,8 @@ def test_a_failed_commit_is_never_reported_as_success(app, client, make_user):
     user = make_user()
     original = app.state.sessionmaker
 
-    def failing_sessionmaker():
-        session = original()
+    def failing_sessionmaker(**kwargs):
+        session = original(**kwargs)
 
         def commit():
             raise RuntimeError("database went away during commit")
