@@ -48,7 +48,7 @@ def rows(db, model, **filters) -> list:
     """All rows of a table matching equality filters, read fresh from the database."""
     from sqlmodel import select
 
-    db.expire_all()
+    db.commit()  # ends the session's snapshot (SQLite WAL readers otherwise see old data) and expires objects
     statement = select(model)
     for name, value in filters.items():
         statement = statement.where(getattr(model, name) == value)

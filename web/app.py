@@ -17,11 +17,14 @@ from search.health import search_health
 from web import errors
 from web.api import accounts as api_accounts
 from web.api import content as api_content
+from web.api import workflow as api_workflow
 from web.api import attachments as api_attachments
+from web.api import workflow_entries as api_workflow_entries
 from web.csrf import CSRFMiddleware
 from web.deps import PageUser
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
-from web.routes import admin, articles, attachments, auth, editor, forum, profile
+from web.routes import flags, inbox
+from web.routes import admin, articles, attachments, auth, editor, forum, profile, review
 from web.templating import render
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -55,7 +58,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (
-        auth.router, profile.router, admin.router, editor.router, articles.router, forum.router, attachments.router,
+        auth.router,
+        profile.router,
+        admin.router,
+        editor.router,
+        articles.router,
+        forum.router,
+        attachments.router,
+        review.router,
+        inbox.router,
+        flags.router,
     ):
         app.include_router(router)
     app.include_router(_pages())
@@ -63,7 +75,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(api_accounts.router)
     api.include_router(api_content.router)
+    api.include_router(api_workflow.router)
     api.include_router(api_attachments.router)
+    api.include_router(api_workflow_entries.router)
     app.include_router(api)
     return app
 

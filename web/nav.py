@@ -21,6 +21,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Articles", "/articles"),
     NavItem("Forum", "/questions"),
     NavItem("Write", "/articles/new", frozenset({Role.author, Role.expert, Role.admin})),
+    NavItem("Review", "/review", frozenset({Role.expert, Role.admin})),
     NavItem("Users", "/admin/users", frozenset({Role.admin})),
 )
 

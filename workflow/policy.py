@@ -8,6 +8,8 @@ from sqlmodel import Session, select
 
 from kb.accounts.models import Role, User, UserRole
 from kb.content.models import RevisionTag, Tag
+from kb.content.tags import normalise_tag
+from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from workflow.models import Policy, TopicExpert
 
 
@@ -63,3 +65,87 @@ def topic_experts(session: Session, tag_ids: list[int]) -> list[User]:
         select(User).join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == Role.expert.value, User.is_active.is_(True)).distinct()
     ))
+
+
+# --- changing the definition (administrators) ------------------------------------------------
+
+
+def _require_admin(actor: User | None) -> None:
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("Only administrators can change review policies and topic experts.")
+
+
+def _tag(session: Session, name: str) -> Tag:
+    tag = session.exec(select(Tag).where(Tag.name == normalise_tag(name))).first()
+    if tag is None:
+        raise NotFound(f"There is no topic called “{name}”. Topics are the tags used on articles.")
+    return tag
+
+
+def designate_expert(*, session: Session, actor: User | None, topic: str, user: User) -> TopicExpert:
+    """Make ``user`` a designated expert of ``topic`` (actor None: the command line)."""
+    _require_admin(actor)
+    if not user.has_role(Role.expert, Role.admin):
+        raise Conflict(f"{user.display_name} does not have the expert role; give them that role first.")
+    tag = _tag(session, topic)
+    row = session.get(TopicExpert, (tag.id, user.id))
+    if row is None:
+        row = TopicExpert(tag_id=tag.id, user_id=user.id, designated_by=actor.id if actor else None)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def remove_expert(*, session: Session, actor: User | None, topic: str, user: User) -> None:
+    _require_admin(actor)
+    row = session.get(TopicExpert, (_tag(session, topic).id, user.id))
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def experts_by_topic(session: Session) -> dict[str, list[User]]:
+    rows = session.exec(select(Tag.name, User).join(TopicExpert, TopicExpert.tag_id == Tag.id)
+                        .join(User, User.id == TopicExpert.user_id).order_by(Tag.name, User.display_name))
+    result: dict[str, list[User]] = {}
+    for name, user in rows:
+        result.setdefault(name, []).append(user)
+    return result
+
+
+def policies(session: Session) -> tuple[Policy, dict[str, Policy]]:
+    """The global policy (default values when never saved) and the per-topic overrides by topic name."""
+    base = session.exec(select(Policy).where(Policy.tag_id.is_(None))).first() or Policy()
+    overrides = {name: p for p, name in session.exec(select(Policy, Tag.name).join(Tag, Tag.id == Policy.tag_id))}
+    return base, overrides
+
+
+def set_policy(*, session: Session, actor: User | None, topic: str | None, required_approvals: int,
+               validity_days: int, reminder_days: int, approval_certifies: bool, experts_only_review: bool) -> Policy:
+    """Save the global policy (topic None) or a topic's override."""
+    _require_admin(actor)
+    if not 1 <= required_approvals <= 10:
+        raise ValidationFailed("Required approvals must be between 1 and 10.", field="required_approvals")
+    if not 1 <= validity_days <= 3650:
+        raise ValidationFailed("Validity must be between 1 and 3650 days.", field="validity_days")
+    if not 0 <= reminder_days < validity_days:
+        raise ValidationFailed("The reminder must come before the certification expires.", field="reminder_days")
+    tag_id = _tag(session, topic).id if topic else None
+    policy = session.exec(select(Policy).where(Policy.tag_id.is_(None) if tag_id is None
+                                               else Policy.tag_id == tag_id)).first()
+    if policy is None:
+        policy = Policy(tag_id=tag_id)
+        session.add(policy)
+    policy.required_approvals, policy.validity_days, policy.reminder_days = (
+        required_approvals, validity_days, reminder_days)
+    policy.approval_certifies, policy.experts_only_review = approval_certifies, experts_only_review
+    session.flush()
+    return policy
+
+
+def remove_policy(*, session: Session, actor: User | None, topic: str) -> None:
+    _require_admin(actor)
+    policy = session.exec(select(Policy).where(Policy.tag_id == _tag(session, topic).id)).first()
+    if policy is not None:
+        session.delete(policy)
+        session.flush()

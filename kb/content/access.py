@@ -1,8 +1,8 @@
 """Who may see and change content. One place, used by pages, API, search and CLI alike.
 
-Articles are private drafts until certified: before that only their authors and admins see them
-(reviewers join in ``workflow``). Forum questions and answers are visible to every signed-in
-user; their verification state is shown beside them.
+Articles are private drafts until certified: before that only their authors and admins see them,
+and experts see revisions submitted for review. Forum questions and answers are visible to every
+signed-in user; their verification state is shown beside them.
 """
 
 from __future__ import annotations
@@ -12,22 +12,28 @@ from kb.content.models import Entry, EntryKind, Revision, RevisionState
 
 WRITER_ROLES = (Role.author, Role.expert, Role.admin)
 PUBLISHED_STATES = {RevisionState.certified.value, RevisionState.superseded.value}
+# Revisions experts may read because they are (or were just) in review.
+REVIEW_STATES = {RevisionState.in_review.value, RevisionState.approved.value, RevisionState.changes_requested.value}
 
 
 def is_forum(entry: Entry) -> bool:
     return entry.kind in (EntryKind.question.value, EntryKind.answer.value)
 
 
-def can_view_entry(user: User, entry: Entry) -> bool:
+def is_reviewer(user: User) -> bool:
+    return user.has_role(Role.expert, Role.admin)
+
+
+def can_view_entry(user: User, entry: Entry, *, has_revision_in_review: bool = False) -> bool:
     if user.is_admin or entry.author_id == user.id or is_forum(entry):
         return True
-    return entry.certified_revision_id is not None
+    return entry.certified_revision_id is not None or (has_revision_in_review and is_reviewer(user))
 
 
 def can_view_revision(user: User, entry: Entry, revision: Revision) -> bool:
     if user.is_admin or revision.author_id == user.id or entry.author_id == user.id or is_forum(entry):
         return True
-    return revision.state in PUBLISHED_STATES
+    return revision.state in PUBLISHED_STATES or (revision.state in REVIEW_STATES and is_reviewer(user))
 
 
 def can_write_articles(user: User) -> bool:

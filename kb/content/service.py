@@ -32,9 +32,19 @@ def check_body_size(body: str) -> None:
 def get_entry(*, session: Session, actor: User, entry_id: int, kind: EntryKind | None = None) -> Entry:
     """The entry if this user may see it; otherwise NotFound, so its existence does not leak."""
     entry = session.get(Entry, entry_id)
-    if entry is None or (kind and entry.kind != kind.value) or not access.can_view_entry(actor, entry):
+    if entry is None or (kind and entry.kind != kind.value) or not _may_view(session, actor, entry):
         raise NotFound("That entry does not exist, or you cannot see it.")
     return entry
+
+
+def _may_view(session: Session, actor: User, entry: Entry) -> bool:
+    if access.can_view_entry(actor, entry):
+        return True
+    if not access.is_reviewer(actor):
+        return False
+    in_review = session.exec(select(Revision.id).where(Revision.entry_id == entry.id,
+                                                       Revision.state.in_(access.REVIEW_STATES))).first()
+    return access.can_view_entry(actor, entry, has_revision_in_review=in_review is not None)
 
 
 def get_revision(*, session: Session, actor: User, revision_id: int) -> tuple[Entry, Revision]:
@@ -50,7 +60,11 @@ def visible_revision(*, session: Session, actor: User, entry: Entry) -> Revision
     latest = session.get(Revision, entry.latest_revision_id) if entry.latest_revision_id else None
     if latest is not None and access.can_view_revision(actor, entry, latest):
         return latest
-    return session.get(Revision, entry.certified_revision_id) if entry.certified_revision_id else None
+    if entry.certified_revision_id:
+        return session.get(Revision, entry.certified_revision_id)
+    # A reviewer may see an earlier revision that is in review while a newer draft exists.
+    newest_first = session.exec(select(Revision).where(Revision.entry_id == entry.id).order_by(Revision.number.desc()))
+    return next((r for r in newest_first if access.can_view_revision(actor, entry, r)), None)
 
 
 def list_revisions(*, session: Session, actor: User, entry: Entry) -> list[Revision]:

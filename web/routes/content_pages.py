@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
@@ -11,6 +11,8 @@ from kb.content import access
 from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision
 from kb.markdown import render as render_markdown
+from workflow import service as workflow
+from workflow.models import Action, Certification
 
 
 @dataclass
@@ -22,6 +24,10 @@ class EntryView:
     author: User
     revision_author: User
     can_edit: bool
+    certification: Certification | None = None
+    certifier: User | None = None
+    # Workflow actions this user may take on the latest revision (drawn as buttons).
+    actions: list[Action] = field(default_factory=list)
 
     @property
     def is_latest(self) -> bool:
@@ -34,6 +40,8 @@ class EntryView:
 
 def entry_view(session: Session, actor: User, entry: Entry, revision: Revision | None = None) -> EntryView:
     revision = revision or content.visible_revision(session=session, actor=actor, entry=entry)
+    certification = session.get(Certification, entry.id)
+    latest = session.get(Revision, entry.latest_revision_id)
     return EntryView(
         entry=entry,
         revision=revision,
@@ -42,6 +50,9 @@ def entry_view(session: Session, actor: User, entry: Entry, revision: Revision |
         author=session.get(User, entry.author_id),
         revision_author=session.get(User, revision.author_id),
         can_edit=access.can_edit(actor, entry),
+        certification=certification,
+        certifier=session.get(User, certification.certified_by) if certification else None,
+        actions=workflow.actions_for(session, actor=actor, entry=entry, revision=latest) if latest else [],
     )
 
 

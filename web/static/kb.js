@@ -1,7 +1,8 @@
 // Small progressive enhancements; every page works without them.
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+  const question = event.submitter?.dataset.confirm || (form instanceof HTMLFormElement && form.dataset.confirm);
+  if (question && !window.confirm(question)) {
     event.preventDefault();
   }
 });

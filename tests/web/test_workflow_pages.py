@@ -1,0 +1,121 @@
+"""The review workflow through the pages and the API, as authors, experts and agents see it."""
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kb.content.models import Revision
+from kb.content.schemas import ArticleCreate
+from kb.content.service import create_article
+from tests.helpers import form_post, login, rows
+from workflow.models import TopicExpert, WorkflowEvent
+from workflow.policy import designate_expert
+
+
+@pytest.fixture
+def people(db, make_user):
+    author = make_user("author", name="Avery Author")
+    expert = make_user("expert", name="Erin Expert")
+    agent = make_user("agent", name="Alex Agent")
+    entry = create_article(session=db, actor=author, data=ArticleCreate(
+        title="Refunds for cancelled orders", body="Refund within 30 days.", tags=["refunds"]))
+    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    db.commit()
+    return {"author": author, "expert": expert, "agent": agent, "entry": entry}
+
+
+def browser(app, user):
+    client = TestClient(app)
+    login(client, user.email)
+    return client
+
+
+def test_author_to_certified_as_seen_by_everyone(app, db, people):
+    entry = people["entry"]
+    author, expert, agent = browser(app, people["author"]), browser(app, people["expert"]), browser(app, people["agent"])
+    page = author.get(f"/articles/{entry.id}").text
+    assert 'data-action="submit"' in page
+    rev1 = entry.latest_revision_id
+    assert form_post(author, f"/revisions/{rev1}/submit", page=f"/articles/{entry.id}").status_code == 303
+
+    board = expert.get("/review").text
+    assert "Refunds for cancelled orders" in board
+    review = expert.get(f"/review/{rev1}").text
+    assert 'data-action="approve"' in review and 'data-action="request-changes"' in review
+    no_comment = form_post(expert, f"/revisions/{rev1}/request-changes", {"comment": ""}, page=f"/review/{rev1}")
+    assert no_comment.status_code == 422 and "Say what should change." in no_comment.text
+    asked = form_post(expert, f"/revisions/{rev1}/request-changes", {"comment": "Mention the 14-day rule."},
+                      page=f"/review/{rev1}")
+    assert asked.status_code == 303
+
+    # The author edits (a new revision) and submits it.
+    edit = author.get(f"/entries/{entry.id}/edit").text
+    base = re.search(r'name="base_revision_id" value="(\d+)"', edit).group(1)
+    form_post(author, f"/entries/{entry.id}/revisions", {"title": "Refunds for cancelled orders", "tags": "refunds",
+              "body": "Refund within 30 days; 14 days for opened electronics.", "base_revision_id": base},
+              page=f"/entries/{entry.id}/edit")
+    db.expire_all()
+    rev2 = rows(db, Revision, entry_id=entry.id, number=2)[0].id
+    assert form_post(author, f"/revisions/{rev2}/submit", page=f"/articles/{entry.id}").status_code == 303
+    # The author sees no review buttons on their own work.
+    own = author.get(f"/review/{rev2}").text
+    assert 'data-action="approve"' not in own and 'data-action="certify"' not in own
+    assert form_post(expert, f"/revisions/{rev2}/approve", page=f"/review/{rev2}").status_code == 303
+    assert form_post(expert, f"/revisions/{rev2}/certify", page=f"/review/{rev2}").status_code == 303
+
+    seen = agent.get(f"/articles/{entry.id}").text
+    assert "14 days for opened electronics" in seen
+    assert "Certified" in seen and "Erin Expert" in seen and 'class="valid-until"' in seen
+    events = [e.action for e in rows(db, WorkflowEvent, entry_id=entry.id)]
+    # Submitting revision 2 closes revision 1 (changes requested) as withdrawn, "replaced by revision 2".
+    assert events == ["submit", "request-changes", "withdraw", "submit", "approve", "certify"]
+    audit = author.get(f"/entries/{entry.id}/audit").text
+    assert "certified as expert of refunds" in audit and "Mention the 14-day rule." in audit
+
+
+def test_author_cannot_approve_or_certify_own_work_over_the_api(client, db, people, bearer, make_user):
+    author = people["author"]
+    headers = bearer(author)
+    rev = people["entry"].latest_revision_id
+    assert client.post(f"/api/v1/revisions/{rev}/submit", headers=headers).json()["state"] == "in_review"
+    assert client.get(f"/api/v1/revisions/{rev}/actions", headers=headers).json() == ["withdraw"]
+    refused = client.post(f"/api/v1/revisions/{rev}/approve", headers=headers)
+    assert refused.status_code == 403 and "your own work" in refused.json()["detail"]
+    expert_headers = bearer(people["expert"])
+    assert client.post(f"/api/v1/revisions/{rev}/approve", headers=expert_headers).json()["state"] == "approved"
+    assert client.post(f"/api/v1/revisions/{rev}/certify", headers=headers).status_code == 403
+    again = client.post(f"/api/v1/revisions/{rev}/approve", headers=expert_headers)
+    assert again.status_code == 409
+    certified = client.post(f"/api/v1/revisions/{rev}/certify", headers=expert_headers).json()
+    assert certified["state"] == "certified" and certified["certified_revision_id"] == rev
+
+
+def test_agents_keep_seeing_the_certified_revision_while_a_newer_one_is_in_review(client, db, people, bearer):
+    headers = {k: bearer(people[k]) for k in ("author", "expert", "agent")}
+    entry_id, rev1 = people["entry"].id, people["entry"].latest_revision_id
+    for who, action in (("author", "submit"), ("expert", "approve"), ("expert", "certify")):
+        assert client.post(f"/api/v1/revisions/{rev1}/{action}", headers=headers[who]).status_code == 200
+    new = client.post(f"/api/v1/entries/{entry_id}/revisions", headers=headers["author"], json={
+        "title": "Refunds for cancelled orders", "body": "New rules coming.", "tags": ["refunds"],
+        "base_revision_id": rev1}).json()
+    client.post(f"/api/v1/revisions/{new['id']}/submit", headers=headers["author"])
+    assert client.get(f"/api/v1/entries/{entry_id}", headers=headers["agent"]).json()["revision"]["id"] == rev1
+    assert client.get(f"/api/v1/entries/{entry_id}", headers=headers["expert"]).json()["revision"]["id"] == new["id"]
+    client.post(f"/api/v1/revisions/{new['id']}/approve", headers=headers["expert"])
+    client.post(f"/api/v1/revisions/{new['id']}/certify", headers=headers["expert"])
+    seen = client.get(f"/api/v1/entries/{entry_id}", headers=headers["agent"]).json()
+    assert seen["revision"]["id"] == new["id"] and seen["certified_revision_id"] == new["id"]
+    states = {r["id"]: r["state"] for r in client.get(f"/api/v1/entries/{entry_id}/revisions",
+                                                      headers=headers["author"]).json()}
+    assert states == {rev1: "superseded", new["id"]: "certified"}
+
+
+def test_only_topic_experts_or_admins_certify(client, db, people, bearer, make_user):
+    other_expert = make_user("expert")  # an expert, but not of "refunds"
+    rev = people["entry"].latest_revision_id
+    client.post(f"/api/v1/revisions/{rev}/submit", headers=bearer(people["author"]))
+    assert client.post(f"/api/v1/revisions/{rev}/approve", headers=bearer(other_expert)).status_code == 200
+    refused = client.post(f"/api/v1/revisions/{rev}/certify", headers=bearer(other_expert))
+    assert refused.status_code == 403 and "designated experts" in refused.json()["detail"]
+    assert len(rows(db, TopicExpert)) == 1

@@ -1,0 +1,92 @@
+"""Review: the reviewer dashboard, the review page, workflow buttons and the audit history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import select
+
+from kb.accounts.models import User
+from kb.content import access
+from kb.content import service as content
+from kb.content.diff import side_by_side
+from kb.content.models import Revision
+from kb.errors import DomainError, Forbidden
+from web.deps import PageUser, SessionDep
+from web.routes.content_pages import entry_url, entry_view
+from web.templating import render
+from workflow import audit, dashboard
+from workflow import service as workflow
+from workflow.models import Action, Review
+
+router = APIRouter(include_in_schema=False)
+ACTION_LABELS = {
+    Action.submit: "Submit for review", Action.resubmit: "Resubmit", Action.withdraw: "Withdraw",
+    Action.approve: "Approve", Action.request_changes: "Request changes", Action.reject: "Reject",
+    Action.certify: "Certify",
+}
+
+
+@router.get("/review")
+def review_dashboard(request: Request, session: SessionDep, user: PageUser):
+    if not access.is_reviewer(user):
+        raise Forbidden("The review dashboard is for experts and administrators.")
+    board = dashboard.build(session=session, actor=user)
+    return render(request, "review_dashboard.html", {"board": board, "counts": board.counts(),
+                                                     "entry_url": entry_url})
+
+
+def _review_page(request, session, user: User, revision_id: int, *, errors=None, comment="", status_code=200,
+                 flashes=None):
+    entry, revision = content.get_revision(session=session, actor=user, revision_id=revision_id)
+    view = entry_view(session, user, entry, revision)
+    compare_id = entry.certified_revision_id if entry.certified_revision_id != revision.id else revision.parent_id
+    compare = session.get(Revision, compare_id) if compare_id else None
+    context = {
+        "view": view,
+        "compare": compare,
+        "diff": side_by_side(compare.body, revision.body) if compare else None,
+        "actions": [(a, ACTION_LABELS[a]) for a in workflow.actions_for(session, actor=user, entry=entry,
+                                                                       revision=revision)],
+        "reviews": [(r, session.get(User, r.reviewer_id)) for r in
+                    session.exec(select(Review).where(Review.revision_id == revision.id))],
+        "events": [(e, session.get(User, e.actor_id) if e.actor_id else None)
+                   for e in audit.history(session, entry.id) if e.revision_id == revision.id],
+        "entry_url": entry_url(entry),
+        "errors": errors or {},
+        "comment": comment,
+        "flashes": flashes or [],
+    }
+    return render(request, "review.html", context, status_code=status_code)
+
+
+@router.get("/review/{revision_id}")
+def review_page(request: Request, session: SessionDep, user: PageUser, revision_id: int,
+                done: Action | None = None):
+    flashes = [{"kind": "success", "text": f"Done: {ACTION_LABELS[done].lower()}."}] if done else []
+    return _review_page(request, session, user, revision_id, flashes=flashes)
+
+
+@router.post("/revisions/{revision_id}/{action}")
+def take_action(request: Request, session: SessionDep, user: PageUser, revision_id: int, action: Action,
+                comment: Annotated[str, Form(max_length=5000)] = ""):
+    try:
+        with session.begin_nested():
+            revision = workflow.transition(session=session, actor=user, revision_id=revision_id, action=action,
+                                           comment=comment)
+    except DomainError as exc:
+        return _review_page(request, session, user, revision_id, errors={exc.field or "form": exc.message},
+                            comment=comment, status_code=exc.status_code)
+    return RedirectResponse(f"/review/{revision.id}?done={action.value}", status_code=303)
+
+
+@router.get("/entries/{entry_id}/audit")
+def audit_history(request: Request, session: SessionDep, user: PageUser, entry_id: int):
+    entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
+    events = [(e, session.get(User, e.actor_id) if e.actor_id else None) for e in audit.history(session, entry.id)]
+    revisions = {r.id: r for r in content.list_revisions(session=session, actor=user, entry=entry)}
+    view = entry_view(session, user, entry)
+    return render(request, "audit.html", {"view": view, "events": events, "revisions": revisions,
+                                          "entry_url": entry_url(entry)})
