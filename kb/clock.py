@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+__all__ = ["UTC", "utcnow"]
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

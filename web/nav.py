@@ -23,6 +23,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Write", "/articles/new", frozenset({Role.author, Role.expert, Role.admin})),
     NavItem("Review", "/review", frozenset({Role.expert, Role.admin})),
     NavItem("Users", "/admin/users", frozenset({Role.admin})),
+    NavItem("Topics", "/admin/topics", frozenset({Role.admin})),
 )
 
 

@@ -1,0 +1,80 @@
+"""Admins designate topic experts, set review policies and export the audit trail."""
+
+import csv
+import io
+from datetime import date
+
+import pytest
+
+from kb.content.schemas import ArticleCreate
+from kb.content.service import create_article
+from tests.helpers import form_post, login, rows
+from workflow.models import Action, Policy, TopicExpert
+from workflow.service import transition
+
+
+@pytest.fixture
+def setup(db, make_user):
+    admin, expert, author = make_user("admin"), make_user("expert", name="Erin"), make_user("author")
+    entry = create_article(session=db, actor=author, data=ArticleCreate(title="Parcel lost", body="Steps.",
+                                                                        tags=["shipping"]))
+    db.commit()
+    return {"admin": admin, "expert": expert, "author": author, "entry": entry}
+
+
+def test_admin_designates_and_removes_a_topic_expert(client, db, setup):
+    login(client, setup["admin"].email)
+    page = client.get("/admin/topics").text
+    assert "shipping" in page
+    added = form_post(client, "/admin/topics/shipping/experts", {"email": setup["expert"].email}, page="/admin/topics")
+    assert added.status_code == 303
+    assert [(t.user_id) for t in rows(db, TopicExpert)] == [setup["expert"].id]
+    assert "Erin" in client.get("/admin/topics").text
+    removed = form_post(client, f"/admin/topics/shipping/experts/{setup['expert'].id}/remove", page="/admin/topics")
+    assert removed.status_code == 303 and rows(db, TopicExpert) == []
+
+
+@pytest.mark.parametrize(("email", "message"), [("ghost@example.com", "No user with the email"),
+                                                 (None, "does not have the expert role")])
+def test_bad_expert_designations_are_explained(client, db, setup, email, message):
+    login(client, setup["admin"].email)
+    response = form_post(client, "/admin/topics/shipping/experts", {"email": email or setup["author"].email},
+                         page="/admin/topics")
+    assert response.status_code in (404, 409) and message in response.text
+    assert rows(db, TopicExpert) == []
+
+
+def test_policy_per_topic_and_validation(client, db, setup):
+    login(client, setup["admin"].email)
+    saved = form_post(client, "/admin/policy", {"topic": "shipping", "required_approvals": 2, "validity_days": 30,
+                                                 "reminder_days": 7}, page="/admin/topics")
+    assert saved.status_code == 303
+    policy = rows(db, Policy)[0]
+    assert (policy.required_approvals, policy.validity_days, policy.reminder_days) == (2, 30, 7)
+    bad = form_post(client, "/admin/policy", {"topic": "", "required_approvals": 1, "validity_days": 10,
+                                               "reminder_days": 20}, page="/admin/topics")
+    assert bad.status_code == 422 and "reminder must come before" in bad.text
+    assert len(rows(db, Policy)) == 1
+
+
+def test_non_admins_get_403_on_workflow_admin(client, setup):
+    login(client, setup["expert"].email)
+    assert client.get("/admin/topics").status_code == 403
+    assert client.get("/admin/audit").status_code == 403
+    assert client.get("/admin/audit.csv?start=2026-01-01&end=2026-12-31").status_code == 403
+    assert form_post(client, "/admin/topics/shipping/experts", {"email": setup["expert"].email}).status_code == 403
+
+
+def test_audit_csv_export_of_a_date_range(client, db, setup):
+    transition(session=db, actor=setup["author"], revision_id=setup["entry"].latest_revision_id, action=Action.submit)
+    db.commit()
+    login(client, setup["admin"].email)
+    today = date.today().isoformat()
+    response = client.get(f"/admin/audit.csv?start={today}&end={today}")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["action"], r["to_state"], r["actor"]) for r in table] == [("submit", "in_review", setup["author"].email)]
+    empty = client.get("/admin/audit.csv?start=2020-01-01&end=2020-01-31")
+    assert len(list(csv.DictReader(io.StringIO(empty.text)))) == 0
+    backwards = client.get(f"/admin/audit.csv?start={today}&end=2020-01-01")
+    assert backwards.status_code == 422
