@@ -9,6 +9,7 @@ the files, so the demo looks like content people wrote.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from kb.accounts import security
 from kb.accounts import service as accounts
 from kb.accounts.models import Role, User
 from kb.accounts.schemas import UserCreate
+from kb.clock import travel, utcnow
 from kb.content.forum import accept_answer, answer_question, ask_question
 from kb.content.models import Entry, EntryKind, Revision
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate
@@ -66,7 +68,8 @@ def _create_missing(session: Session, accounts_list) -> list[str]:
     for email, name, roles in accounts_list:
         if accounts.find_user_by_email(session=session, email=email) is None:
             data = UserCreate(email=email, display_name=name, roles=roles)
-            user = accounts.create_user(session=session, actor=None, data=data)
+            with travel(utcnow() - timedelta(days=120)):  # colleagues joined before they wrote anything
+                user = accounts.create_user(session=session, actor=None, data=data)
             user.password_hash = _demo_password_hash()
             created.append(email)
     session.flush()
@@ -97,28 +100,40 @@ def load_demo_content(session: Session, folder: Path = DEMO_CONTENT) -> DemoCont
     existing = set(
         session.exec(select(Entry.kind, Revision.title).join(Revision, Revision.id == Entry.latest_revision_id)).all()
     )
-    for path in sorted((folder / "articles").glob("*.md")):
+    articles = sorted((folder / "articles").glob("*.md"))
+    for index, path in enumerate(articles):
         meta, body = read_document(path)
         data = ArticleCreate(title=meta["title"], body=body, tags=meta.get("tags") or [])
         if (EntryKind.article.value, data.title) in existing:
             report.skipped += 1
             continue
-        create_article(session=session, actor=user(meta["author"]), data=data)
+        with travel(_written_at(index, len(articles))):
+            create_article(session=session, actor=user(meta["author"]), data=data)
         report.articles += 1
-    for path in sorted((folder / "threads").glob("*.md")):
+    threads = sorted((folder / "threads").glob("*.md"))
+    for index, path in enumerate(threads):
         meta, body = read_document(path)
         data = QuestionCreate(title=meta["title"], body=body, tags=meta.get("tags") or [])
         if (EntryKind.question.value, data.title) in existing:
             report.skipped += 1
             continue
         asker = user(meta["author"])
-        question = ask_question(session=session, actor=asker, data=data)
+        asked_at = _written_at(index, len(threads))
+        with travel(asked_at):
+            question = ask_question(session=session, actor=asker, data=data)
         report.questions += 1
-        for item in meta.get("answers") or []:
-            answer = answer_question(session=session, actor=user(item["author"]), question=question,
-                                     data=AnswerCreate(body=item["body"]))
-            report.answers += 1
-            if item.get("accepted"):
-                accept_answer(session=session, actor=asker, answer=answer)
-                report.accepted += 1
+        for number, item in enumerate(meta.get("answers") or [], start=1):
+            with travel(asked_at + timedelta(hours=3 * number)):
+                answer = answer_question(session=session, actor=user(item["author"]), question=question,
+                                         data=AnswerCreate(body=item["body"]))
+                report.answers += 1
+                if item.get("accepted"):
+                    accept_answer(session=session, actor=asker, answer=answer)
+                    report.accepted += 1
     return report
+
+
+def _written_at(index: int, count: int) -> datetime:
+    """When the demo pretends an item was written: between ~100 and 8 days ago, most of it recent."""
+    share = (count - index) / max(count, 1)
+    return utcnow() - timedelta(days=8 + 92 * share * share, hours=index % 9)
