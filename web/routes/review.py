@@ -42,7 +42,9 @@ def _review_page(request, session, user: User, revision_id: int, *, errors=None,
                  flashes=None):
     entry, revision = content.get_revision(session=session, actor=user, revision_id=revision_id)
     view = entry_view(session, user, entry, revision)
-    compare_id = entry.certified_revision_id if entry.certified_revision_id != revision.id else revision.parent_id
+    # Reviewers compare with what agents see now (the certified revision), else with the previous one.
+    certified = entry.certified_revision_id
+    compare_id = certified if certified not in (None, revision.id) else revision.parent_id
     compare = session.get(Revision, compare_id) if compare_id else None
     context = {
         "view": view,
