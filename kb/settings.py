@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_upload_mb: int = 10
     smtp_url: str | None = None
     base_url: str = "http://127.0.0.1:8000"
+    # How often ``kb serve`` runs expiry, reminders and email delivery; 0 turns it off.
+    periodic_seconds: int = 60
+    mail_from: str = "kb@localhost"
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -16,6 +16,7 @@ from kb.accounts.models import Role, User
 from kb.errors import Forbidden, Unauthorized
 from kb.settings import Settings
 from web.csrf import SESSION_COOKIE
+from workflow import inbox
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,13 @@ class Viewer:
     email: str
     display_name: str
     roles: frozenset[Role]
+    # Unread notifications, counted once per request for the top bar's inbox bubble.
+    unread: int = 0
 
     @classmethod
-    def of(cls, user: User) -> Viewer:
-        return cls(id=user.id, email=user.email, display_name=user.display_name, roles=frozenset(user.roles))
+    def of(cls, user: User, *, unread: int = 0) -> Viewer:
+        return cls(id=user.id, email=user.email, display_name=user.display_name, roles=frozenset(user.roles),
+                   unread=unread)
 
     def has_role(self, *roles: Role) -> bool:
         return any(r in self.roles for r in roles)
@@ -87,7 +91,10 @@ def session_token(request: Request) -> str | None:
 def optional_user(request: Request, session: SessionDep) -> User | None:
     token = session_token(request)
     user = accounts.user_for_session(session=session, token=token) if token else None
-    request.state.user = Viewer.of(user) if user is not None else None
+    if user is None:
+        request.state.user = None
+    else:
+        request.state.user = Viewer.of(user, unread=inbox.unread_count(session=session, actor=user))
     return user
 
 

@@ -16,6 +16,15 @@ templates.env.globals["nav_for"] = nav_for
 templates.env.globals["current_nav"] = current_item
 
 
+def unread_notifications(request: Request) -> int:
+    """The signed-in user's unread count, read from the database by ``optional_user`` for this request."""
+    viewer = getattr(request.state, "user", None)
+    return getattr(viewer, "unread", 0)
+
+
+templates.env.globals["unread_notifications"] = unread_notifications
+
+
 def render(request: Request, name: str, context: dict | None = None, *, status_code: int = 200):
     ctx = {"user": getattr(request.state, "user", None), **(context or {})}
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
