@@ -15,6 +15,8 @@ app = typer.Typer(help="kb: knowledge base for customer service.", no_args_is_he
                   pretty_exceptions_show_locals=False)
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+expert_app = typer.Typer(help="Designate topic experts (who may certify in a topic).", no_args_is_help=True)
+app.add_typer(expert_app, name="expert")
 console = Console()
 err = Console(stderr=True)
 
@@ -31,7 +33,9 @@ def _settings():
 
 def _engine():
     from kb.db import get_engine
+    from workflow import periodic
 
+    periodic.register()  # reactions to domain events (flags closed on certification, ...)
     return get_engine(_settings().sqlalchemy_url)
 
 
@@ -84,10 +88,13 @@ def demo() -> None:
 
     if _settings().is_production:
         _fail("demo data is only for development mode (KB_ENV=development).", 2)
+    from workflow.demo import load_demo_workflow
+
     try:
         with unit_of_work(_engine()) as session:
             created = load_demo_accounts(session)
             content = load_demo_content(session)
+            states = load_demo_workflow(session)
     except DomainError as exc:
         _fail(exc.message)
     console.print(f"Demo accounts: {len(created)} created, {len(DEMO_ACCOUNTS) - len(created)} already there.")
@@ -96,6 +103,10 @@ def demo() -> None:
                       f"{content.answers} answers loaded ({content.skipped} already there).")
     else:
         console.print(f"Demo content: already loaded ({content.skipped} entries there).")
+    if not states.skipped:
+        summary = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(states.states.items()))
+        console.print(f"Demo workflow: articles {summary}; {states.flags} flagged; "
+                      f"{states.needs_reverification} need re-verification.")
     table = Table(title="Demo logins (password: " + DEMO_PASSWORD + ")")
     table.add_column("Email")
     table.add_column("Roles")
@@ -223,6 +234,41 @@ def export(
                   soft_wrap=True)
 
 
+@app.command()
+def expire(
+    now: Annotated[str | None, typer.Option("--now", help="Act as if it were this time (ISO 8601, e.g. "
+                                            "2030-01-31T09:00; UTC unless an offset is given). For tests and "
+                                            "dry rehearsals.", show_default=False)] = None,
+) -> None:
+    """Send expiry reminders and mark expired certifications as needing re-verification (run it daily)."""
+    from datetime import datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb.db import unit_of_work
+    from kb.errors import DomainError
+    from workflow.expiry import as_utc, sweep
+
+    moment = None
+    if now is not None:
+        try:
+            moment = as_utc(datetime.fromisoformat(now))
+        except ValueError:
+            _fail(f"--now {now!r} is not an ISO 8601 date or time, such as 2030-01-31 or 2030-01-31T09:00.", 2)
+    engine = _ready_engine()
+    try:
+        with unit_of_work(engine) as session:
+            report = sweep(session=session, now=moment)
+    except DomainError as exc:
+        _fail(exc.message)
+    except SQLAlchemyError as exc:
+        _fail(f"the database stopped the sweep ({getattr(exc, 'orig', exc)}); nothing was changed. Run it again.")
+    reminders, stale = report.reminders_sent, report.needs_reverification
+    console.print(f"Sent {reminders} expiry reminder{'' if reminders == 1 else 's'}; "
+                  f"{stale} {'entry now needs' if stale == 1 else 'entries now need'} re-verification.",
+                  markup=False, soft_wrap=True)
+
+
 @user_app.command("create")
 def user_create(
     email: Annotated[str, typer.Option(help="Email address (used to sign in).")],
@@ -274,6 +320,61 @@ def user_token(
         _fail(exc.message)
     # The token alone on stdout, so scripts can capture it.
     print(raw)
+
+
+def _designation(email: str, topic: str, *, remove: bool) -> str:
+    from kb.accounts import service as accounts
+    from kb.db import unit_of_work
+    from kb.errors import DomainError
+    from workflow import policy
+
+    try:
+        with unit_of_work(_ready_engine()) as session:
+            user = accounts.find_user_by_email(session=session, email=email)
+            if user is None:
+                _fail(f"no user with the email {email}.", 2)
+            change = policy.remove_expert if remove else policy.designate_expert
+            change(session=session, actor=None, topic=topic, user=user)
+            return user.display_name
+    except DomainError as exc:
+        _fail(exc.message)
+
+
+@expert_app.command("add")
+def expert_add(
+    email: Annotated[str, typer.Option(help="The expert's email.")],
+    topic: Annotated[list[str], typer.Option(help="A topic (tag). Repeat for several.")],
+) -> None:
+    """Designate a user (with the expert role) as expert of one or more topics."""
+    for name in topic:
+        who = _designation(email, name, remove=False)
+        console.print(f"{who} is now a designated expert of {name}.")
+
+
+@expert_app.command("remove")
+def expert_remove(
+    email: Annotated[str, typer.Option(help="The expert's email.")],
+    topic: Annotated[list[str], typer.Option(help="A topic (tag). Repeat for several.")],
+) -> None:
+    """Stop designating a user as expert of topics."""
+    for name in topic:
+        who = _designation(email, name, remove=True)
+        console.print(f"{who} is no longer a designated expert of {name}.")
+
+
+@expert_app.command("list")
+def expert_list() -> None:
+    """Designated experts per topic."""
+    from kb.db import session_factory
+    from workflow import policy
+
+    with session_factory(_ready_engine())() as session:
+        table = Table(title="Designated experts")
+        table.add_column("Topic")
+        table.add_column("Experts")
+        for topic, users in policy.experts_by_topic(session).items():
+            table.add_row(topic, ", ".join(f"{u.display_name} <{u.email}>" for u in users))
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry

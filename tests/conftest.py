@@ -82,7 +82,8 @@ def db(engine):
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(env="development", data_dir=tmp_path / "data", secret_key=TEST_SECRET)
+    # Periodic jobs off: tests run them explicitly, so nothing changes data behind their back.
+    return Settings(env="development", data_dir=tmp_path / "data", secret_key=TEST_SECRET, periodic_seconds=0)
 
 
 @pytest.fixture

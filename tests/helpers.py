@@ -48,7 +48,8 @@ def rows(db, model, **filters) -> list:
     """All rows of a table matching equality filters, read fresh from the database."""
     from sqlmodel import select
 
-    db.commit()  # ends the session's snapshot (SQLite WAL readers otherwise see old data) and expires objects
+    db.commit()  # ends the session's snapshot (SQLite WAL readers otherwise see old data)
+    db.expire_all()  # the factory keeps objects after commit; read them again
     statement = select(model)
     for name, value in filters.items():
         statement = statement.where(getattr(model, name) == value)

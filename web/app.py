@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -24,8 +28,9 @@ from web.csrf import CSRFMiddleware
 from web.deps import PageUser
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
 from web.routes import flags, inbox
-from web.routes import admin, articles, attachments, auth, editor, forum, profile, review
+from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review
 from web.templating import render
+from workflow import periodic
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -35,6 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     load_all_models()
     app = FastAPI(
+        lifespan=_lifespan,
         title="kb API",
         version="1",
         description="Knowledge base for customer service: articles, forum, certification workflow and search.",
@@ -61,6 +67,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         auth.router,
         profile.router,
         admin.router,
+        admin_workflow.router,
         editor.router,
         articles.router,
         forum.router,
@@ -80,6 +87,30 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(api_workflow_entries.router)
     app.include_router(api)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Start the periodic jobs (expiry, reminders, email) unless the settings turn them off."""
+    periodic.register()
+    task = None
+    seconds = app.state.settings.periodic_seconds
+    if seconds > 0:
+        task = asyncio.create_task(_every(seconds, app))
+    yield
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def _every(seconds: int, app: FastAPI) -> None:
+    while True:
+        try:
+            await run_in_threadpool(periodic.run_once, app.state.engine, app.state.settings)
+        except Exception:  # a failing job must not stop the next run
+            logging.getLogger("kb.periodic").exception("periodic jobs failed")
+        await asyncio.sleep(seconds)
 
 
 def _pages() -> APIRouter:

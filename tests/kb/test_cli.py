@@ -37,6 +37,7 @@ def test_init_demo_and_token(initialised):
     assert "agent@example.com" in demo.stdout and "demo-password" in demo.stdout
     again = run(["demo"], initialised)
     assert "0 created, 4 already there" in again.stdout
+    assert "Demo workflow" in demo.stdout and "Demo workflow" not in again.stdout  # loaded once
     token = run(["user", "token", "--email", "admin@example.com"], initialised)
     assert token.returncode == 0 and token.stdout.strip().startswith("kb_")
 
@@ -188,3 +189,18 @@ def test_import_export_help(tmp_path):
     for args in (["import", "--help"], ["export", "--help"]):
         result = run(args, tmp_path)
         assert result.returncode == 0 and "--as" in result.stdout, args
+
+
+def test_expert_designation_from_the_command_line(initialised):
+    assert run(["demo"], initialised).returncode == 0
+    added = run(["expert", "add", "--email", "admin@example.com", "--topic", "refunds", "--topic", "billing"],
+                initialised)
+    assert added.returncode == 0 and "Ada Admin is now a designated expert of refunds" in added.stdout
+    listed = run(["expert", "list"], initialised)
+    assert "refunds" in listed.stdout and "admin@example.com" in listed.stdout
+    agent = run(["expert", "add", "--email", "agent@example.com", "--topic", "refunds"], initialised)
+    assert agent.returncode == 1 and "does not have the expert role" in agent.stderr
+    unknown = run(["expert", "add", "--email", "admin@example.com", "--topic", "astrology"], initialised)
+    assert unknown.returncode == 1 and "no topic called" in unknown.stderr
+    removed = run(["expert", "remove", "--email", "admin@example.com", "--topic", "refunds"], initialised)
+    assert removed.returncode == 0

@@ -107,3 +107,34 @@ def test_navigation_fits_the_role_and_marks_the_current_page(client, make_user):
     assert '<a href="/articles/new" aria-current="page">Write</a>' in html
     assert '<a href="/articles">Articles</a>' in html
     assert "/admin/users" not in html
+
+
+def test_serve_runs_the_periodic_jobs(engine, db, settings, make_user):
+    """kb serve's background task runs expiry and mail on a timer (here every second)."""
+    import time
+
+    from kb.content.schemas import ArticleCreate
+    from kb.content.service import create_article
+    from web.app import create_app
+    from workflow.models import Action, Certification
+    from workflow.policy import designate_expert
+    from workflow.service import transition
+
+    author, expert = make_user("author"), make_user("expert")
+    entry = create_article(session=db, actor=author, data=ArticleCreate(title="T", body="B", tags=["billing"]))
+    designate_expert(session=db, actor=None, topic="billing", user=expert)
+    for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
+        transition(session=db, actor=who, revision_id=entry.latest_revision_id, action=action)
+    cert = db.get(Certification, entry.id)
+    cert.valid_until = cert.certified_at  # already expired
+    db.commit()
+    app = create_app(settings=settings.model_copy(update={"periodic_seconds": 1}), engine=engine)
+    with TestClient(app):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            db.expire_all()
+            db.commit()
+            if db.get(Certification, entry.id).status == "needs_reverification":
+                break
+            time.sleep(0.2)
+    assert db.get(Certification, entry.id).status == "needs_reverification"
