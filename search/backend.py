@@ -1,0 +1,97 @@
+"""The search contract every backend implements (embedded tantivy, Meilisearch).
+
+One ``SearchDocument`` per entry and audience: the certified revision is ``public``; a newer or
+uncertified revision is ``restricted`` to its author, reviewers (experts) and admins. Visibility
+is enforced in the query (``Viewer``), never by filtering results afterwards, so counts, facets
+and snippets never leak a draft.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+Audience = Literal["public", "restricted"]
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    id: str  # "<entry_id>:<audience>", e.g. "42:public"
+    entry_id: int
+    revision_id: int
+    kind: str  # article | question | answer
+    title: str
+    body: str  # plain text (kb.markdown.plain_text), not Markdown
+    tags: list[str]
+    audience: Audience
+    author_id: int
+    state: str  # the revision's workflow state
+    certified: bool
+    needs_reverification: bool = False
+    updated_at: datetime | None = None
+    # Quality signals for ranking (the expertise issue fills them in).
+    helpful_score: float = 0.0
+    reuse_count: int = 0
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is searching. Restricted documents are visible to their author, reviewers and admins,
+    and only when ``include_drafts`` is on."""
+
+    user_id: int
+    is_admin: bool = False
+    is_reviewer: bool = False
+    include_drafts: bool = False
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str
+    viewer: Viewer
+    tags: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    certified_only: bool = False
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: int
+    revision_id: int
+    kind: str
+    title: str  # HTML-escaped, with <mark> around matched terms
+    snippet: str  # HTML-escaped, with <mark> around matched terms
+    tags: list[str]
+    certified: bool
+    needs_reverification: bool
+    audience: Audience
+    state: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)  # {"tag": {...}, "kind": {...}}
+
+
+class SearchBackend(Protocol):
+    name: str
+
+    def index(self, docs: list[SearchDocument]) -> None:
+        """Add or replace documents (by id); visible to searches when this returns."""
+
+    def delete(self, ids: list[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+
+    def search(self, query: SearchQuery) -> SearchResults: ...
+
+    def health(self) -> dict:
+        """{"status": "ok" | "down", ...} without raising."""
+
+    def clear(self) -> None:
+        """Remove every document."""
