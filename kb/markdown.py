@@ -28,7 +28,7 @@ _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _IGNORED = re.compile(r"[\x00-\x20\x7f-\x9f]+")
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
 _DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[a-z0-9+/]*={0,2}")
-_ALIGN_STYLE = re.compile(r"text-align:\s*(?:left|right|center);?")
+_ALIGN_STYLE = re.compile(r"text-align:\s*(left|right|center);?")
 _LANG_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,50}")
 _SLUG_DROP = re.compile(r"[^\w\- ]")
 
@@ -71,6 +71,16 @@ def _drop_data_links(state: StateCore) -> None:
         token.children = kept
 
 
+def _align_classes(state: StateCore) -> None:
+    """Table alignment as classes: the Content-Security-Policy forbids inline styles."""
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open"):
+            match = _ALIGN_STYLE.fullmatch(str(token.attrGet("style") or ""))
+            if match:
+                token.attrs.pop("style", None)
+                token.attrSet("class", f"align-{match.group(1)}")
+
+
 def _slugify(title: str) -> str:
     slug = _SLUG_DROP.sub("", title.strip().lower()).replace(" ", "-")
     return slug[:80] or "section"  # never emit an empty id
@@ -83,14 +93,13 @@ _MD = (
     .use(anchors_plugin, min_level=1, max_level=6, slug_func=_slugify, permalink=False)
 )
 _MD.core.ruler.after("inline", "kb_drop_data_links", _drop_data_links)
+_MD.core.ruler.push("kb_align_classes", _align_classes)
 
 
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     # nh3 only checks URL schemes globally; these are the per-tag rules.
     if attr in ("href", "src"):
         return value if _url_ok(value, image=tag == "img") else None
-    if attr == "style":  # only markdown-it's table alignment
-        return value if _ALIGN_STYLE.fullmatch(value) else None
     if tag == "code" and attr == "class":
         return value if _LANG_CLASS.fullmatch(value) else None
     if tag == "input" and attr == "type":
@@ -103,16 +112,16 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
 _CLEANER = nh3.Cleaner(
     tags=set("p h1 h2 h3 h4 h5 h6 a img ul ol li blockquote pre code em strong del s table"
              " thead tbody tr th td hr br input span div sup sub".split()),
-    attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"style"},
-                "td": {"style"}, "code": {"class"}, "ol": {"start"}, "input": {"type", "checked"},
+    attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"},
+                "code": {"class"}, "ol": {"start"}, "input": {"type", "checked"},
                 **{f"h{n}": {"id"} for n in range(1, 7)}},
     # "class" must not also be in `attributes` for these tags: nh3 panics at clean time.
     allowed_classes={"ul": {"contains-task-list"}, "li": {"task-list-item"},
-                     "input": {"task-list-item-checkbox"}},
+                     "input": {"task-list-item-checkbox"},
+                     **{cell: {"align-left", "align-center", "align-right"} for cell in ("th", "td")}},
     # One forced attribute only: several are emitted in random (hash) order per process.
     set_tag_attribute_values={"input": {"disabled": "disabled"}},
     attribute_filter=_attribute_filter,
-    filter_style_properties={"text-align"},
     url_schemes={"http", "https", "mailto", "data"},  # data: narrowed by _attribute_filter
     link_rel="noopener noreferrer nofollow",
 )

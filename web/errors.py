@@ -33,7 +33,10 @@ TITLES = {
 }
 
 def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+    """The API, the health check, and page scripts that ask for JSON (autosave, uploads) get JSON errors."""
+    accept = request.headers.get("accept", "")
+    return (request.url.path.startswith("/api/") or request.url.path == "/healthz"
+            or ("application/json" in accept and "text/html" not in accept))
 
 
 def error_response(request: Request, status_code: int, message: str, *, field: str | None = None, headers=None,

@@ -61,6 +61,13 @@ def my_new_drafts(*, session: Session, actor: User) -> list[EditorDraft]:
     ))
 
 
+def discard_if_present(*, session: Session, actor: User, draft_id: int) -> None:
+    """Drop the user's autosaved draft after a save; it may already be gone (saved in another tab)."""
+    draft = session.get(EditorDraft, draft_id)
+    if draft is not None and draft.user_id == actor.id:
+        discard(session=session, actor=actor, draft=draft)
+
+
 def discard(*, session: Session, actor: User, draft: EditorDraft) -> None:
     if draft.user_id != actor.id:
         raise NotFound("That draft does not exist.")

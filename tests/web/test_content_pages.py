@@ -165,3 +165,22 @@ def test_tag_suggestions_complete_the_last_tag(author_client):
     _write(author_client, tags="billing, refunds")
     options = author_client.get("/tags/suggest?tags=shipping, bil").text
     assert 'value="shipping, billing"' in options
+
+
+def test_saving_when_the_draft_is_already_gone_still_saves(author_client, db):
+    token = csrf_from(author_client.get("/articles/new").text)
+    draft_id = author_client.post("/drafts/autosave", data={"kind": "article", "body": "x"},
+                                  headers={"X-CSRF-Token": token}).json()["draft_id"]
+    first = form_post(author_client, "/articles", {"title": "One", "body": "Body", "draft_id": draft_id},
+                      page="/articles/new")
+    second = form_post(author_client, "/articles", {"title": "Two", "body": "Body", "draft_id": draft_id},
+                       page="/articles/new")  # the same draft, saved from a second tab
+    assert first.status_code == 303 and second.status_code == 303
+    assert len(rows(db, Entry)) == 2
+
+
+def test_scripts_asking_for_json_get_json_errors(author_client):
+    token = csrf_from(author_client.get("/articles/new").text)
+    response = author_client.post("/drafts/autosave", data={"kind": "article", "body": "a" * 200_001},
+                                  headers={"X-CSRF-Token": token, "Accept": "application/json"})
+    assert response.status_code == 413 and "too long" in response.json()["detail"]

@@ -71,8 +71,7 @@ def create_article(request: Request, session: SessionDep, user: PageUser, title:
     except DomainError as exc:
         return _editor(request, form=form, errors={exc.field or "form": exc.message}, status_code=exc.status_code)
     if draft_id is not None:
-        drafts.discard(session=session, actor=user, draft=drafts.get_draft(session=session, actor=user,
-                                                                           draft_id=draft_id))
+        drafts.discard_if_present(session=session, actor=user, draft_id=draft_id)
     return RedirectResponse(f"/articles/{entry.id}?saved=1", status_code=303)
 
 

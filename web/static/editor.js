@@ -64,6 +64,9 @@
     data.set("kind", form.dataset.kind);
     if (form.dataset.entryId) data.set("entry_id", form.dataset.entryId);
     for (const name of ["draft_id", "base_revision_id", "title", "tags", "body"]) {
+      // An entry has one draft per user, found by its entry_id. A draft_id from the page can be
+      // stale: saving in another tab discards that draft, and sending it would then fail (404).
+      if (name === "draft_id" && form.dataset.entryId) continue;
       const input = field(name);
       if (input && input.value !== "") data.set(name, input.value);
     }
@@ -72,7 +75,7 @@
   }
 
   async function autosave({ keepalive = false } = {}) {
-    if (!changedSinceAutosave || inFlight) return;
+    if (!changedSinceAutosave || inFlight || submitting) return;
     changedSinceAutosave = false;
     say("Saving draft…");
     inFlight = fetch("/drafts/autosave", {
@@ -80,6 +83,8 @@
       headers: { "X-CSRF-Token": csrf, "Accept": "application/json" },
     }).then(async (response) => {
       const reply = await response.json().catch(() => ({}));
+      // A new article's draft was discarded meanwhile (saved in another tab): start a new one.
+      if (response.status === 404 && !form.dataset.entryId) field("draft_id").value = "";
       if (!response.ok) throw new Error(reply.detail || `HTTP ${response.status}`);
       field("draft_id").value = reply.draft_id;
       say(`Draft autosaved at ${new Date().toLocaleTimeString()}`);
@@ -97,7 +102,21 @@
   });
 
   // --- leaving with unsaved changes ----------------------------------------------------------
-  form.addEventListener("submit", () => { submitting = true; });
+  let submitQueued = false;
+  form.addEventListener("submit", (event) => {
+    submitting = true;  // no autosave from now on: the save would discard its draft, or race it
+    if (!inFlight) return;
+    // An autosave still running may be creating the draft this save must discard (its draft_id
+    // arrives with the reply): let it finish, then submit (once, however often Save is clicked).
+    event.preventDefault();
+    if (submitQueued) return;
+    submitQueued = true;
+    inFlight.finally(() => form.submit());
+  });
+  // Back to this page from the browser's cache, after saving: editing (and autosave) resumes.
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) { submitting = false; submitQueued = false; }
+  });
   window.addEventListener("beforeunload", (event) => {
     if (!unsaved || submitting) return;
     autosave({ keepalive: true });
