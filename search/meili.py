@@ -1,0 +1,341 @@
+"""Meilisearch backend (``KB_SEARCH_BACKEND=meilisearch``), with the official client.
+
+Meilisearch has no English stemming, so every document carries stemmed shadow fields
+(``title_stem``, ``tags_stem``, ``body_stem``) built by the embedded backend's analyzer (same
+stop words, same Snowball stemmer), and queries are sent as stemmed words. Those are the
+searchable attributes, in ranking order title > tags > body; the original fields are only
+displayed. Highlighting uses the shared highlighter over the original title and body, so it
+matches stems, typos, prefixes and synonyms exactly like the embedded backend and escapes HTML
+(Meilisearch's own ``_formatted`` neither stems nor escapes).
+
+Settings are applied by code on first use (and by ``reindex``). Writes wait for their task, so
+documents are visible when ``index``/``delete``/``clear`` return.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import meilisearch
+
+from search.backend import Hit, SearchDocument, SearchQuery, SearchResults, Viewer
+from search.embedded import (
+    ONE_TYPO_MIN_LEN,
+    STOP_WORDS,
+    TWO_TYPOS_MIN_LEN,
+    Highlighter,
+    ParsedQuery,
+    Synonyms,
+    epoch_ms,
+    normalize_synonyms,
+    parse_query,
+    stemmed_text,
+)
+
+PRIMARY_KEY = "pk"
+
+SEARCHABLE = ["title_stem", "tags_stem", "body_stem"]
+DISPLAYED = [
+    "id", "entry_id", "revision_id", "kind", "title", "body", "tags", "audience", "author_id", "state",
+    "certified", "needs_reverification", "updated_at", "helpful_score", "reuse_count",
+]  # fmt: skip
+FILTERABLE = ["id", "audience", "author_id", "kind", "tags", "certified", "state"]
+SORTABLE = ["updated_at", "helpful_score"]
+#: Relevance first (Meilisearch's defaults), then quality signals as tie-breakers.
+RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness", "helpful_score:desc"]
+MAX_TOTAL_HITS = 10_000
+MAX_FACET_VALUES = 1_000
+
+_PK_SAFE = re.compile(r"[A-Za-z0-9-]")
+
+
+class SearchBackendError(RuntimeError):
+    """A Meilisearch task failed or did not finish in time."""
+
+
+def encode_pk(doc_id: str) -> str:
+    """Meilisearch ids allow [A-Za-z0-9_-] only: "42:public" -> "42_3apublic" (reversible)."""
+    return "".join(c if _PK_SAFE.match(c) else "".join(f"_{b:02x}" for b in c.encode()) for c in doc_id)
+
+
+def quote(value: str) -> str:
+    """A filter string literal: double quotes, with backslashes and quotes escaped."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def visibility_filter(viewer: Viewer) -> str:
+    if not viewer.include_drafts:
+        return 'audience = "public"'
+    if viewer.is_admin or viewer.is_reviewer:
+        return '(audience = "public" OR audience = "restricted")'
+    return f'(audience = "public" OR (audience = "restricted" AND author_id = {int(viewer.user_id)}))'
+
+
+def filter_expression(query: SearchQuery) -> str:
+    parts = [visibility_filter(query.viewer)]
+    if query.tags:
+        parts.append("tags IN [" + ", ".join(quote(t) for t in query.tags) + "]")
+    if query.kinds:
+        parts.append("kind IN [" + ", ".join(quote(k) for k in query.kinds) + "]")
+    if query.certified_only:
+        parts.append("certified = true")
+    return " AND ".join(parts)
+
+
+def to_meili_document(doc: SearchDocument) -> dict[str, Any]:
+    return {
+        PRIMARY_KEY: encode_pk(doc.id),
+        "id": doc.id,
+        "entry_id": doc.entry_id,
+        "revision_id": doc.revision_id,
+        "kind": doc.kind,
+        "title": doc.title,
+        "body": doc.body,
+        "tags": list(doc.tags),
+        "audience": doc.audience,
+        "author_id": doc.author_id,
+        "state": doc.state,
+        "certified": bool(doc.certified),
+        "needs_reverification": bool(doc.needs_reverification),
+        "updated_at": epoch_ms(doc.updated_at),
+        "helpful_score": float(doc.helpful_score),
+        "reuse_count": int(doc.reuse_count),
+        "title_stem": stemmed_text(doc.title),
+        "tags_stem": [stemmed_text(t) for t in doc.tags],
+        "body_stem": stemmed_text(doc.body),
+    }
+
+
+class MeiliBackend:
+    name = "meilisearch"
+
+    def __init__(
+        self,
+        url: str,
+        key: str | None = None,
+        index_name: str = "kb_entries",
+        *,
+        synonyms: Mapping[str, Sequence[str]] | None = None,
+        matching_strategy: str = "last",
+        prune_unmatched_words: bool = True,
+        timeout: float = 10,
+        task_timeout: float = 60,
+    ):
+        self.url = url
+        self.index_name = index_name
+        self.matching_strategy = matching_strategy
+        self.prune_unmatched_words = prune_unmatched_words
+        self._client = meilisearch.Client(url, key, timeout=timeout)
+        self._health_client = meilisearch.Client(url, key, timeout=2)
+        self._task_timeout_ms = int(task_timeout * 1000)
+        self._synonyms: Synonyms = normalize_synonyms(synonyms)
+        self._ready = False
+        self._lock = threading.RLock()
+
+    # -- settings and index lifecycle -------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "searchableAttributes": SEARCHABLE,
+            "displayedAttributes": DISPLAYED,
+            "filterableAttributes": FILTERABLE,
+            "sortableAttributes": SORTABLE,
+            "rankingRules": RANKING_RULES,
+            "stopWords": sorted(STOP_WORDS),
+            "synonyms": {" ".join(k): [" ".join(a) for a in alts] for k, alts in self._synonyms.items()},
+            "typoTolerance": {
+                "enabled": True,
+                "minWordSizeForTypos": {"oneTypo": ONE_TYPO_MIN_LEN, "twoTypos": TWO_TYPOS_MIN_LEN},
+            },
+            "faceting": {"maxValuesPerFacet": MAX_FACET_VALUES},
+            "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
+        }
+
+    def _wait(self, task_info, timeout_ms: int | None = None) -> None:
+        task = self._client.wait_for_task(
+            task_info.task_uid, timeout_in_ms=timeout_ms or self._task_timeout_ms, interval_in_ms=20
+        )
+        if task.status != "succeeded":
+            error = task.error or {}
+            raise SearchBackendError(
+                f"Meilisearch task {task.uid} ({task.type}) {task.status}: {error.get('code')}: {error.get('message')}"
+            )
+
+    def _create_index(self, uid: str) -> None:
+        try:
+            self._wait(self._client.create_index(uid, {"primaryKey": PRIMARY_KEY}))
+        except SearchBackendError as exc:
+            if "index_already_exists" not in str(exc):
+                raise
+
+    def _delete_index(self, uid: str) -> None:
+        try:
+            self._wait(self._client.delete_index(uid))
+        except SearchBackendError as exc:
+            if "index_not_found" not in str(exc):
+                raise
+
+    def apply_settings(self, uid: str | None = None) -> None:
+        """Create the index if needed and apply every setting (idempotent)."""
+        uid = uid or self.index_name
+        self._create_index(uid)
+        self._wait(self._client.index(uid).update_settings(self.settings()))
+
+    def _ensure_ready(self) -> None:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    self.apply_settings()
+                    self._ready = True
+
+    @property
+    def _index(self):
+        return self._client.index(self.index_name)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def index(self, docs: list[SearchDocument]) -> None:
+        if not docs:
+            return
+        self._ensure_ready()
+        self._wait(self._index.add_documents([to_meili_document(d) for d in docs], PRIMARY_KEY))
+
+    def delete(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        self._ensure_ready()
+        expression = "id IN [" + ", ".join(quote(i) for i in ids) + "]"
+        self._wait(self._index.delete_documents(filter=expression))
+
+    def clear(self) -> None:
+        self._ensure_ready()
+        self._wait(self._index.delete_all_documents())
+
+    def set_synonyms(self, synonyms: Mapping[str, Sequence[str]]) -> None:
+        """Customers' words ({"money back": ["refund"]}), stored stemmed in the index settings."""
+        with self._lock:
+            self._synonyms = normalize_synonyms(synonyms)
+            if self._ready:
+                self._wait(self._index.update_settings({"synonyms": self.settings()["synonyms"]}))
+
+    def reindex(self, docs: Iterable[SearchDocument], batch_size: int = 1000) -> int:
+        """Build a new index (``<name>_tmp``) with the settings and every document, swap it with
+        the live one, delete the old one: searches keep answering from the old index until the
+        swap. Writes to the live index during a reindex are lost at the swap, so run it with the
+        indexer paused (or replay the outbox afterwards). Returns the number of documents."""
+        tmp = f"{self.index_name}_tmp"
+        with self._lock:
+            self._delete_index(tmp)
+            self.apply_settings(tmp)
+            target = self._client.index(tmp)
+            count = 0
+            batch: list[dict[str, Any]] = []
+            for doc in docs:
+                batch.append(to_meili_document(doc))
+                if len(batch) >= batch_size:
+                    self._wait(target.add_documents(batch, PRIMARY_KEY))
+                    count += len(batch)
+                    batch = []
+            if batch:
+                self._wait(target.add_documents(batch, PRIMARY_KEY))
+                count += len(batch)
+            self.apply_settings(self.index_name)  # the live index must exist to be swapped
+            self._wait(self._client.swap_indexes([{"indexes": [self.index_name, tmp]}]))
+            self._delete_index(tmp)
+            self._ready = True
+        return count
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        self._ensure_ready()
+        parsed = parse_query(query.text, self._synonyms)
+        limit = max(0, query.limit)
+        offset = max(0, query.offset)
+        params: dict[str, Any] = {
+            "filter": filter_expression(query),
+            "facets": ["tags", "kind"],
+            "showRankingScore": True,
+            "matchingStrategy": self.matching_strategy,
+        }
+        if parsed.is_empty:
+            params["sort"] = ["updated_at:desc"]
+        # page/hitsPerPage gives an exhaustive totalHits; an offset that is not a multiple of the
+        # limit is served by one larger page, sliced here.
+        if limit and offset % limit == 0:
+            params.update(page=offset // limit + 1, hitsPerPage=limit)
+            skip = 0
+        else:
+            params.update(page=1, hitsPerPage=offset + limit)
+            skip = offset
+        text = "" if parsed.is_empty else self._query_text(parsed, params["filter"])
+        result = self._index.search(text, params)
+        highlighter = Highlighter(parsed)
+        hits = [
+            Hit(
+                entry_id=h["entry_id"],
+                revision_id=h["revision_id"],
+                kind=h["kind"],
+                title=highlighter.highlight(h.get("title") or ""),
+                snippet=highlighter.snippet(h.get("body") or ""),
+                tags=list(h.get("tags") or []),
+                certified=bool(h.get("certified")),
+                needs_reverification=bool(h.get("needs_reverification")),
+                audience=h["audience"],
+                state=h.get("state") or "",
+                score=0.0 if parsed.is_empty else float(h.get("_rankingScore") or 0.0),
+            )
+            for h in result.get("hits", [])[skip:]
+        ]
+        distribution = result.get("facetDistribution") or {}
+        facets = {
+            "tag": {k: int(v) for k, v in (distribution.get("tags") or {}).items()},
+            "kind": {k: int(v) for k, v in (distribution.get("kind") or {}).items()},
+        }
+        return SearchResults(total=int(result.get("totalHits") or 0), hits=hits, facets=facets)
+
+    def _query_text(self, parsed: ParsedQuery, filter_expr: str) -> str:
+        """The stemmed query, without the words no visible document matches (even with a typo
+        or as a prefix): Meilisearch's matching strategies only drop words from the end (or
+        the most frequent ones), so a customer's word that is nowhere in the knowledge base
+        ("cannot log in") would otherwise empty the results. Words that are part of a synonym
+        are kept. One multi-search request counts every word."""
+        terms = parsed.terms
+        if not self.prune_unmatched_words or len(terms) < 2:
+            return parsed.stemmed()
+        protected = {i for syn in parsed.synonyms for i in syn.positions}
+        candidates = [i for i in range(len(terms)) if i not in protected]
+        if not candidates:
+            return parsed.stemmed()
+        counts = self._client.multi_search(
+            [
+                {
+                    "indexUid": self.index_name,
+                    "q": parsed.stemmed([terms[i]]),
+                    "filter": filter_expr,
+                    "limit": 0,
+                    "matchingStrategy": "all",
+                }
+                for i in candidates
+            ]
+        )["results"]
+        unmatched = {i for i, r in zip(candidates, counts) if not (r.get("estimatedTotalHits") or r.get("totalHits"))}
+        kept = [t for i, t in enumerate(terms) if i not in unmatched]
+        return parsed.stemmed(kept) if kept else parsed.stemmed()
+
+    # -- health -----------------------------------------------------------------------------
+
+    def health(self) -> dict:
+        try:
+            status = self._health_client.health().get("status")
+        except Exception as exc:  # any transport or server error means "down"
+            return {"backend": self.name, "status": "down", "error": type(exc).__name__}
+        if status != "available":
+            return {"backend": self.name, "status": "down", "error": f"meilisearch status {status!r}"}
+        return {"backend": self.name, "status": "ok"}
+
+
+__all__ = ["MeiliBackend", "SearchBackendError", "encode_pk", "filter_expression", "quote", "to_meili_document"]
