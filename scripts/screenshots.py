@@ -54,6 +54,12 @@ SHOTS: list[Shot] = [
     Shot("home", "/", "admin@example.com"),
     Shot("admin-users", "/admin/users", "admin@example.com"),
     Shot("profile", "/profile", "admin@example.com"),
+    Shot("articles", "/articles", "agent@example.com"),
+    Shot("article", "/articles/2", "agent@example.com"),
+    Shot("editor", "/entries/1/edit", "priya.nair@example.com"),
+    Shot("forum", "/questions", "agent@example.com"),
+    Shot("review-dashboard", "/review", "expert@example.com"),
+    Shot("admin-topics", "/admin/topics", "admin@example.com"),
 ]
 
 
