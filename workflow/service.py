@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from kb.accounts.models import Role, User
@@ -27,8 +28,10 @@ OPEN_STATES = (S.in_review.value, S.approved.value, S.changes_requested.value)
 def context_for(session: Session, *, actor: User, entry: Entry, revision: Revision) -> tuple[ReviewContext, EffectivePolicy]:
     tag_ids = revision_tag_ids(session, revision.id)
     policy = effective_policy(session, tag_ids)
+    # Only an approval counts: a reviewer who asked for changes may approve the resubmission.
     reviewed = session.exec(
-        select(Review.id).where(Review.revision_id == revision.id, Review.reviewer_id == actor.id)
+        select(Review.id).where(Review.revision_id == revision.id, Review.reviewer_id == actor.id,
+                                Review.decision == Action.approve.value)
     ).first() is not None
     ctx = ReviewContext(
         experts_only_review=policy.experts_only_review,
@@ -126,19 +129,27 @@ def _simple(session, *, actor, entry, revision, action, target, comment, policy)
     if action is Action.submit:
         _withdraw_older(session, actor=actor, entry=entry, keep=revision)
     if action in (Action.request_changes, Action.reject):
-        session.add(Review(revision_id=revision.id, reviewer_id=actor.id, decision=action.value, comment=comment))
-        _flush_review(session)
+        _record_review(session, revision=revision, actor=actor, decision=action, comment=comment)
     _move(session, revision, from_state, target.value)
     _after(session, actor=actor, entry=entry, revision=revision, action=action, from_state=from_state,
            comment=comment, signature=_signature(action, actor, []))
     return revision
 
 
-def _flush_review(session: Session) -> None:
-    from sqlalchemy.exc import IntegrityError
-
+def _record_review(session: Session, *, revision: Revision, actor: User, decision: Action, comment: str) -> None:
+    """One review per reviewer and revision: a later decision replaces the earlier one."""
+    review = session.exec(select(Review).where(Review.revision_id == revision.id, Review.reviewer_id == actor.id)
+                          .with_for_update()).first()
+    if review is not None:
+        if review.decision == decision.value == Action.approve.value:
+            raise Conflict("You have already approved this revision.")
+        review.decision, review.comment, review.created_at = decision.value, comment, utcnow()
+        session.flush()
+        return
     try:
-        with session.begin_nested():
+        with session.begin_nested():  # the savepoint covers the insert, so a duplicate leaves the session usable
+            session.add(Review(revision_id=revision.id, reviewer_id=actor.id, decision=decision.value,
+                               comment=comment))
             session.flush()
     except IntegrityError:
         raise Conflict("You have already reviewed this revision.") from None
@@ -157,8 +168,7 @@ def _withdraw_older(session: Session, *, actor: User, entry: Entry, keep: Revisi
 
 
 def _approve(session, *, actor, entry, revision, action, target, comment, policy) -> Revision:
-    session.add(Review(revision_id=revision.id, reviewer_id=actor.id, decision=action.value, comment=comment))
-    _flush_review(session)
+    _record_review(session, revision=revision, actor=actor, decision=action, comment=comment)
     approvals = len(list(session.exec(select(Review.id).where(Review.revision_id == revision.id,
                                                               Review.decision == Action.approve.value))))
     from_state = revision.state
@@ -181,13 +191,15 @@ def _certify(session, *, actor, entry, revision, action, target, comment, policy
     from_state = revision.state
     _move(session, revision, from_state, target.value)
     previous_id = entry.certified_revision_id
-    if previous_id is not None:
-        previous = session.get(Revision, previous_id)
-        if previous.state == S.certified.value:
-            _move(session, previous, S.certified.value, S.superseded.value)
-            audit.record(session, entry_id=entry.id, revision_id=previous.id, actor=actor, action="supersede",
-                         from_state=S.certified.value, to_state=S.superseded.value,
-                         comment=f"Superseded by revision {revision.number}.", signature="superseded on certification")
+    # Every other certified revision (normally the one the entry points at; after an archive, the
+    # archived one) is superseded, so an entry never has two certified revisions.
+    older = session.exec(select(Revision).where(Revision.entry_id == entry.id, Revision.id != revision.id,
+                                                Revision.state == S.certified.value))
+    for previous in older:
+        _move(session, previous, S.certified.value, S.superseded.value)
+        audit.record(session, entry_id=entry.id, revision_id=previous.id, actor=actor, action="supersede",
+                     from_state=S.certified.value, to_state=S.superseded.value,
+                     comment=f"Superseded by revision {revision.number}.", signature="superseded on certification")
     moved = session.exec(
         update(Entry).where(Entry.id == entry.id, Entry.certified_revision_id.is_(previous_id)
                             if previous_id is None else Entry.certified_revision_id == previous_id)

@@ -33,7 +33,9 @@ def can_view_entry(user: User, entry: Entry, *, has_revision_in_review: bool = F
 def can_view_revision(user: User, entry: Entry, revision: Revision) -> bool:
     if user.is_admin or revision.author_id == user.id or entry.author_id == user.id or is_forum(entry):
         return True
-    return revision.state in PUBLISHED_STATES or (revision.state in REVIEW_STATES and is_reviewer(user))
+    # Published revisions only while the entry is certified: archiving takes them away from agents.
+    published = revision.state in PUBLISHED_STATES and entry.certified_revision_id is not None
+    return published or (revision.state in REVIEW_STATES and is_reviewer(user))
 
 
 def can_write_articles(user: User) -> bool:
