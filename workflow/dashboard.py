@@ -21,6 +21,7 @@ class QueueItem:
     revision: Revision
     since: object  # datetime shown as "waiting since"
     note: str = ""
+    flag_id: int | None = None
 
 
 @dataclass
@@ -77,8 +78,8 @@ def build(*, session: Session, actor: User) -> Dashboard:
         select(Entry, Revision, Flag).join(Flag, Flag.entry_id == Entry.id)
         .join(Revision, Revision.id == Entry.latest_revision_id)
         .where(Flag.status == FlagStatus.open.value).order_by(Flag.created_at), Revision.id, scope)
-    board.flagged = [QueueItem(e, r, f.created_at, f"{f.reason}: {f.comment}".rstrip(": ")) for e, r, f in
-                     session.exec(flags)]
+    board.flagged = [QueueItem(e, r, f.created_at, f"{f.reason}: {f.comment}".rstrip(": "), flag_id=f.id)
+                     for e, r, f in session.exec(flags)]
 
     def certifications(status: str, until=None):
         statement = (select(Entry, Revision, Certification).join(Certification, Certification.entry_id == Entry.id)

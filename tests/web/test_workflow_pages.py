@@ -119,3 +119,26 @@ def test_only_topic_experts_or_admins_certify(client, db, people, bearer, make_u
     refused = client.post(f"/api/v1/revisions/{rev}/certify", headers=bearer(other_expert))
     assert refused.status_code == 403 and "designated experts" in refused.json()["detail"]
     assert len(rows(db, TopicExpert)) == 1
+
+
+def test_agent_flags_and_expert_dismisses_from_the_dashboard(app, db, people, bearer):
+    from workflow.models import Flag
+
+    entry = people["entry"]
+    rev = entry.latest_revision_id
+    client = TestClient(app)
+    for who, action in (("author", "submit"), ("expert", "approve"), ("expert", "certify")):
+        client.post(f"/api/v1/revisions/{rev}/{action}", headers=bearer(people[who]))
+    agent, expert = browser(app, people["agent"]), browser(app, people["expert"])
+    flagged = form_post(agent, f"/entries/{entry.id}/flags", {"reason": "outdated", "comment": "Form changed."},
+                        page=f"/articles/{entry.id}")
+    assert flagged.status_code == 303
+    assert "the topic experts have been told" in agent.get(flagged.headers["location"]).text
+    board = expert.get("/review").text
+    assert "outdated: Form changed." in board
+    flag_id = rows(db, Flag)[0].id
+    no_reason = form_post(expert, f"/flags/{flag_id}/dismiss", {"reason": ""}, page="/review")
+    assert no_reason.status_code == 422
+    dismissed = form_post(expert, f"/flags/{flag_id}/dismiss", {"reason": "Still correct."}, page="/review")
+    assert dismissed.status_code == 303 and rows(db, Flag)[0].status == "dismissed"
+    assert "Still correct." in agent.get("/inbox").text

@@ -36,7 +36,8 @@ def articles(request: Request, session: SessionDep, user: PageUser):
 
 
 @router.get("/articles/{entry_id}")
-def article(request: Request, session: SessionDep, user: PageUser, entry_id: int, saved: bool = False):
+def article(request: Request, session: SessionDep, user: PageUser, entry_id: int, saved: bool = False,
+            flagged: bool = False):
     entry = content.get_entry(session=session, actor=user, entry_id=entry_id, kind=EntryKind.article)
     view = entry_view(session, user, entry)
     promoted = None
@@ -44,6 +45,8 @@ def article(request: Request, session: SessionDep, user: PageUser, entry_id: int
         answer = session.get(type(entry), entry.promoted_from_id)
         promoted = {"url": entry_url(answer), "author": session.get(User, answer.author_id)}
     flashes = [{"kind": "success", "text": "Saved as a new revision."}] if saved else []
+    if flagged:
+        flashes.append({"kind": "success", "text": "Thank you: the topic experts have been told about your flag."})
     return render(request, "article.html", {"view": view, "promoted": promoted, "flashes": flashes})
 
 

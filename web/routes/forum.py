@@ -77,9 +77,12 @@ def _thread(request, session, user, question, *, answer_form="", errors=None, st
 
 
 @router.get("/questions/{question_id}")
-def thread(request: Request, session: SessionDep, user: PageUser, question_id: int, saved: bool = False):
+def thread(request: Request, session: SessionDep, user: PageUser, question_id: int, saved: bool = False,
+           flagged: bool = False):
     question = forum.get_question(session=session, actor=user, question_id=question_id)
     flashes = [{"kind": "success", "text": "Saved."}] if saved else []
+    if flagged:
+        flashes.append({"kind": "success", "text": "Thank you: the topic experts have been told about your flag."})
     return _thread(request, session, user, question, flashes=flashes)
 
 
