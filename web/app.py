@@ -17,15 +17,21 @@ from sqlalchemy.engine import Engine
 from kb.db import get_engine, session_factory, writer
 from kb.schema import load_all_models
 from kb.settings import Settings, get_settings
+from search import outbox
+from search.factory import backend_for
 from search.health import search_health
 from web import errors
 from web.api import accounts as api_accounts
 from web.api import content as api_content
+from web.api import search as api_search
 from web.api import workflow as api_workflow
 from web.api import attachments as api_attachments
 from web.api import workflow_entries as api_workflow_entries
 from web.csrf import CSRFMiddleware
-from web.deps import PageUser
+from kb.content import forum as forum_service
+from kb.content import service as content
+from web.deps import PageUser, SessionDep
+from web.routes.content_pages import entry_view
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
 from web.routes import flags, inbox
 from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review
@@ -34,6 +40,7 @@ from workflow import periodic
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
+INDEXER_SECONDS = 0.5  # how often kb serve drains the search outbox
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -85,20 +92,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(api_workflow.router)
     api.include_router(api_attachments.router)
     api.include_router(api_workflow_entries.router)
+    api.include_router(api_search.router)
     app.include_router(api)
     return app
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Start the periodic jobs (expiry, reminders, email) unless the settings turn them off."""
+    """Start the periodic jobs (expiry, reminders, email) and the search indexer unless the
+    settings turn them off."""
     periodic.register()
-    task = None
+    outbox.register()
+    tasks = []
     seconds = app.state.settings.periodic_seconds
     if seconds > 0:
-        task = asyncio.create_task(_every(seconds, app))
+        tasks.append(asyncio.create_task(_every(seconds, app)))
+        tasks.append(asyncio.create_task(_index_every(INDEXER_SECONDS, app)))
     yield
-    if task is not None:
+    for task in tasks:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
@@ -113,13 +124,42 @@ async def _every(seconds: int, app: FastAPI) -> None:
         await asyncio.sleep(seconds)
 
 
+async def _index_every(seconds: float, app: FastAPI) -> None:
+    """Drain the search outbox, right after this process commits outbox rows and at least every
+    ``seconds``. The embedded index has one writing process per directory: only the process
+    holding the indexer lock drains (the others keep trying to take it over)."""
+    settings = app.state.settings
+    lock = outbox.drain_lock(settings.data_dir) if settings.search_backend == "embedded" else None
+    logger = logging.getLogger("kb.search.indexer")
+    try:
+        while True:
+            try:
+                if lock is None or lock.acquire():
+                    await run_in_threadpool(outbox.drain, engine=app.state.engine, backend=backend_for(settings))
+            except Exception:  # the database is unreachable, ...: try again on the next round
+                logger.exception("search indexer failed")
+            # Woken at once by this process's commits; other processes' rows within ``seconds``.
+            await asyncio.to_thread(outbox.wait_for_changes, seconds)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
 def _pages() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
-    def home(request: Request, user: PageUser):
+    def home(request: Request, session: SessionDep, user: PageUser):
         roles = sorted(user.roles, key=lambda r: r.value)
-        return render(request, "home.html", {"roles": roles, "role_names": {r.value for r in roles}})
+        certified = [e for e in content.list_articles(session=session, actor=user, limit=50)
+                     if e.certified_revision_id][:8]
+        unanswered = forum_service.list_questions(session=session, status="unanswered", order="newest", limit=5)
+        context = {
+            "roles": roles, "role_names": {r.value for r in roles},
+            "certified": [entry_view(session, user, e) for e in certified],
+            "unanswered": [entry_view(session, user, q) for q in unanswered.questions],
+        }
+        return render(request, "home.html", context)
 
     @router.get("/healthz")
     def healthz(request: Request):

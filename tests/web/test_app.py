@@ -138,3 +138,25 @@ def test_serve_runs_the_periodic_jobs(engine, db, settings, make_user):
                 break
             time.sleep(0.2)
     assert db.get(Certification, entry.id).status == "needs_reverification"
+
+
+def test_home_shows_certified_articles_and_unanswered_questions(client, db, make_user):
+    from kb.content.forum import ask_question
+    from kb.content.schemas import ArticleCreate, QuestionCreate
+    from kb.content.service import create_article
+    from workflow.models import Action
+    from workflow.policy import designate_expert
+    from workflow.service import transition
+
+    author, expert, agent = make_user("author"), make_user("expert"), make_user("agent")
+    certified = create_article(session=db, actor=author, data=ArticleCreate(title="Certified one", body="B",
+                                                                            tags=["billing"]))
+    create_article(session=db, actor=author, data=ArticleCreate(title="Private draft", body="B", tags=["billing"]))
+    designate_expert(session=db, actor=None, topic="billing", user=expert)
+    for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
+        transition(session=db, actor=who, revision_id=certified.latest_revision_id, action=action)
+    ask_question(session=db, actor=agent, data=QuestionCreate(title="Anyone knows?", body="Help"))
+    db.commit()
+    login(client, agent.email)
+    page = client.get("/").text
+    assert "Certified one" in page and "Anyone knows?" in page and "Private draft" not in page
