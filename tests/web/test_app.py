@@ -160,3 +160,4 @@ def test_home_shows_certified_articles_and_unanswered_questions(client, db, make
     login(client, agent.email)
     page = client.get("/").text
     assert "Certified one" in page and "Anyone knows?" in page and "Private draft" not in page
+    assert "<title>Home · kb</title>" in page
