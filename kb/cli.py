@@ -33,9 +33,11 @@ def _settings():
 
 def _engine():
     from kb.db import get_engine
+    from search import outbox
     from workflow import periodic
 
     periodic.register()  # reactions to domain events (flags closed on certification, ...)
+    outbox.register()  # changes that affect search write outbox rows for the indexer
     return get_engine(_settings().sqlalchemy_url)
 
 
@@ -267,6 +269,73 @@ def expire(
     console.print(f"Sent {reminders} expiry reminder{'' if reminders == 1 else 's'}; "
                   f"{stale} {'entry now needs' if stale == 1 else 'entries now need'} re-verification.",
                   markup=False, soft_wrap=True)
+
+
+def _search_backend(settings):
+    """The configured backend; in embedded mode also the indexer lock (one writing process)."""
+    from search.factory import backend_for
+    from search.outbox import drain_lock
+
+    lock = None
+    if settings.search_backend == "embedded":
+        lock = drain_lock(settings.data_dir)
+        if not lock.acquire():
+            _fail("another process (kb serve or kb indexer) is writing the embedded search index. Stop it, "
+                  "or let it do the indexing.", 2)
+    return backend_for(settings), lock
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search index from the database (searches keep working meanwhile)."""
+    from search.service import reindex as rebuild
+
+    settings = _settings()
+    engine = _ready_engine()
+    backend, lock = _search_backend(settings)
+    try:
+        with _progress_bar() as bar:
+            task = bar.add_task("Indexing entries", total=None)
+            count = rebuild(engine=engine, backend=backend,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except Exception as exc:  # the backend is down or refused the documents
+        _fail(f"the search backend ({backend.name}) failed: {exc}")
+    finally:
+        if lock is not None:
+            lock.release()
+    console.print(f"Indexed {count:,} document{'' if count == 1 else 's'} ({backend.name} backend).", markup=False)
+
+
+@app.command()
+def indexer(
+    once: Annotated[bool, typer.Option("--once", help="Drain the outbox once and exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between drains.", min=0.05)] = 1.0,
+) -> None:
+    """Index changes from the outbox into the search backend (runs until interrupted)."""
+    import time
+
+    from search.outbox import drain
+
+    settings = _settings()
+    engine = _ready_engine()
+    backend, lock = _search_backend(settings)
+    try:
+        while True:
+            report = drain(engine=engine, backend=backend)
+            if report.rows or once:
+                line = (f"Indexed {report.entries:,} entries ({report.indexed:,} documents, "
+                        f"{report.deleted:,} deletions) from {report.rows:,} outbox rows.")
+                if report.failed:
+                    line += f" {report.failed:,} rows failed and will be retried: {report.error}"
+                console.print(line, markup=False, soft_wrap=True)
+            if once:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @user_app.command("create")

@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "kb.accounts.models",
     "kb.content.models",
     "workflow.models",
+    "search.models",
 )
 
 

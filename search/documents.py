@@ -1,0 +1,110 @@
+"""What the search index holds for an entry, built from the database (the only source of truth).
+
+Per entry at most two documents:
+
+* ``"<id>:public"``: what agents see. For articles and answers, the certified revision (none
+  while uncertified or archived); for forum questions, the latest revision.
+* ``"<id>:restricted"``: the latest revision when it is not the public one (a draft, a revision
+  in review, ...), for its author, reviewers and admins only.
+
+``search`` may not import ``workflow``: the certification's status is read through a lightweight
+table reference instead of the ``workflow.models.Certification`` model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from kb.content.models import Entry, EntryKind, Revision
+from kb.content.service import tags_of
+from kb.markdown import plain_text
+from search.backend import SearchDocument
+
+NEEDS_REVERIFICATION = "needs_reverification"
+
+_certification = sa.table("certification", sa.column("entry_id", sa.Integer), sa.column("status", sa.String))
+
+
+def doc_ids(entry_id: int) -> tuple[str, str]:
+    return f"{entry_id}:public", f"{entry_id}:restricted"
+
+
+def _certification_status(session: Session, entry_id: int) -> str | None:
+    return session.execute(
+        sa.select(_certification.c.status).where(_certification.c.entry_id == entry_id)
+    ).scalar_one_or_none()
+
+
+def _title(session: Session, entry: Entry, revision: Revision) -> str:
+    if revision.title or entry.parent_id is None:
+        return revision.title
+    parent = session.get(Entry, entry.parent_id)  # an untitled answer: name its question
+    question = session.get(Revision, parent.latest_revision_id) if parent and parent.latest_revision_id else None
+    return f"Re: {question.title}"[:200] if question else ""
+
+
+def _document(session: Session, entry: Entry, revision: Revision, *, audience: str, certified: bool,
+              needs_reverification: bool, tags: list[str]) -> SearchDocument:
+    return SearchDocument(
+        id=f"{entry.id}:{audience}",
+        entry_id=entry.id,
+        revision_id=revision.id,
+        kind=entry.kind,
+        title=_title(session, entry, revision),
+        body=plain_text(revision.body),
+        tags=list(tags),
+        audience=audience,  # type: ignore[arg-type]
+        author_id=revision.author_id,
+        state=revision.state,
+        certified=certified,
+        needs_reverification=needs_reverification,
+        updated_at=revision.created_at,
+    )
+
+
+def documents_for_entry(session: Session, entry_id: int) -> tuple[list[SearchDocument], list[str]]:
+    """(documents to index, ids of documents that must no longer exist) for one entry."""
+    public_id, restricted_id = doc_ids(entry_id)
+    entry = session.get(Entry, entry_id)
+    if entry is None or entry.latest_revision_id is None:
+        return [], [public_id, restricted_id]
+    if entry.kind == EntryKind.question.value:
+        public_revision_id = entry.latest_revision_id
+    else:
+        public_revision_id = entry.certified_revision_id
+    wanted = [rid for rid in {public_revision_id, entry.latest_revision_id} if rid is not None]
+    revisions = {r.id: r for r in session.exec(select(Revision).where(Revision.id.in_(wanted)))}
+    tags = tags_of(session=session, revision_ids=list(revisions))
+    status = _certification_status(session, entry.id) if entry.certified_revision_id else None
+
+    docs: list[SearchDocument] = []
+    deletes: list[str] = []
+    public = revisions.get(public_revision_id) if public_revision_id else None
+    if public is not None:
+        certified = public.id == entry.certified_revision_id
+        docs.append(_document(session, entry, public, audience="public", certified=certified,
+                              needs_reverification=certified and status == NEEDS_REVERIFICATION,
+                              tags=tags[public.id]))
+    else:
+        deletes.append(public_id)
+    latest = revisions.get(entry.latest_revision_id)
+    if latest is not None and (public is None or latest.id != public.id):
+        docs.append(_document(session, entry, latest, audience="restricted", certified=False,
+                              needs_reverification=False, tags=tags[latest.id]))
+    else:
+        deletes.append(restricted_id)
+    return docs, deletes
+
+
+def entry_ids(session: Session) -> list[int]:
+    return list(session.exec(select(Entry.id).order_by(Entry.id)))
+
+
+def all_documents(session: Session, ids: list[int] | None = None) -> Iterator[SearchDocument]:
+    """Every document of every entry (for a reindex), entry by entry."""
+    for entry_id in entry_ids(session) if ids is None else ids:
+        docs, _ = documents_for_entry(session, entry_id)
+        yield from docs

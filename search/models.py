@@ -1,0 +1,27 @@
+"""Search tables: the indexing outbox.
+
+Every change that affects search writes a ``SearchOutbox`` row in the same transaction as the
+change; the indexer (``search.outbox.drain``) claims pending rows, indexes the entries and marks
+the rows done, or records the failure and retries later with backoff.
+"""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from kb.clock import utcnow
+
+
+class SearchOutbox(SQLModel, table=True):
+    __tablename__ = "search_outbox"
+    __table_args__ = (sa.Index("ix_search_outbox_pending", "done_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # No foreign key: a row may outlive its entry (the indexer then deletes its documents).
+    entry_id: int = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    next_attempt_at: datetime | None = Field(default=None)
+    done_at: datetime | None = Field(default=None)

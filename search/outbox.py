@@ -1,0 +1,230 @@
+"""Outbox indexing: changes are recorded in the writer's transaction, indexed afterwards.
+
+``register()`` subscribes to the domain events that change what search should show; each event
+writes a ``SearchOutbox`` row in the service's own session (same transaction: if the change rolls
+back, so does the row; if it commits, the row is there). ``drain()`` claims pending rows in
+batches, builds the documents of their entries from the database, sends them to the backend and
+marks the rows done. A backend failure is recorded on the rows (attempts, last error, next
+attempt with exponential backoff) and never raised: a search outage never fails or loses a write.
+
+On PostgreSQL rows are claimed with ``FOR UPDATE SKIP LOCKED`` inside one transaction that lasts
+until the backend answered, so several indexers may run side by side. On SQLite (one writer at a
+time) rows are read first and marked afterwards in a short writing transaction; the embedded
+index itself allows one writer process (see ``drain_lock``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, or_, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, select
+
+from kb.clock import utcnow
+from kb.db import session_factory, unit_of_work
+from kb.events import Event, subscribe
+from search.backend import SearchBackend
+from search.documents import documents_for_entry
+from search.models import SearchOutbox
+
+log = logging.getLogger("kb.search.indexer")
+
+EVENTS = ("entry.created", "revision.created", "revision.transition", "certification.changed")
+MAX_BACKOFF_SECONDS = 300
+MAX_ERROR_CHARS = 2000
+ADVISORY_NS = 0x5EA4C4  # pg_advisory_xact_lock namespace of the indexer
+
+
+_SESSION_FLAG = "kb_search_outbox_written"
+_changes = threading.Event()
+
+
+def _record(session: Session, event: Event) -> None:
+    if event.entry_id is not None:
+        session.add(SearchOutbox(entry_id=event.entry_id))
+        session.info[_SESSION_FLAG] = True
+
+
+def _after_commit(session: OrmSession) -> None:
+    if session.info.pop(_SESSION_FLAG, False):
+        _changes.set()  # wake this process's indexer now rather than at its next round
+
+
+def register() -> None:
+    """Subscribe the outbox to the domain events that change search (idempotent)."""
+    for name in EVENTS:
+        subscribe(name, _record)
+    if not sa_event.contains(OrmSession, "after_commit", _after_commit):
+        sa_event.listen(OrmSession, "after_commit", _after_commit)
+
+
+def wait_for_changes(timeout: float) -> bool:
+    """Block until this process commits an outbox row, or ``timeout`` seconds (rows written by
+    other processes are found by the next drain after the timeout). True when woken by a commit."""
+    woken = _changes.wait(timeout)
+    _changes.clear()
+    return woken
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next attempt after ``attempts`` failures: 2, 4, 8, ... up to 300 s."""
+    return timedelta(seconds=min(2 ** max(attempts, 1), MAX_BACKOFF_SECONDS))
+
+
+@dataclass
+class DrainReport:
+    rows: int = 0  # outbox rows handled (done or failed)
+    entries: int = 0  # distinct entries among them
+    indexed: int = 0  # documents sent to backend.index
+    deleted: int = 0  # document ids sent to backend.delete
+    failed: int = 0  # rows that failed and will be retried
+    error: str | None = None  # the last backend error
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+def _pending(now: datetime):
+    return select(SearchOutbox).where(
+        SearchOutbox.done_at.is_(None),
+        or_(SearchOutbox.next_attempt_at.is_(None), SearchOutbox.next_attempt_at <= now),
+    ).order_by(SearchOutbox.id)
+
+
+def _send(session: Session, backend: SearchBackend, entry_ids: list[int], report: DrainReport) -> str | None:
+    """Index these entries; the error text on failure, None on success."""
+    report.entries += len(entry_ids)
+    try:
+        docs, deletes = [], []
+        for entry_id in entry_ids:
+            entry_docs, entry_deletes = documents_for_entry(session, entry_id)
+            docs.extend(entry_docs)
+            deletes.extend(entry_deletes)
+        backend.index(docs)
+        backend.delete(deletes)
+    except Exception as exc:  # any backend (or document) failure: record it and retry later
+        log.warning("search indexing failed for %d entries: %s", len(entry_ids), exc)
+        return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+    report.indexed += len(docs)
+    report.deleted += len(deletes)
+    return None
+
+
+def _mark(session: Session, rows: list[tuple[int, int]], error: str | None, now: datetime,
+          report: DrainReport) -> None:
+    """Rows are (id, attempts so far)."""
+    report.rows += len(rows)
+    if error is None:
+        session.exec(update(SearchOutbox).where(SearchOutbox.id.in_([i for i, _ in rows])).values(done_at=now))
+        return
+    report.failed += len(rows)
+    report.error = error
+    for row_id, attempts in rows:
+        session.exec(update(SearchOutbox).where(SearchOutbox.id == row_id).values(
+            attempts=attempts + 1, last_error=error, next_attempt_at=now + backoff(attempts + 1)))
+
+
+def _drain_batch(engine: Engine, backend: SearchBackend, batch_size: int, now: datetime,
+                 report: DrainReport) -> int:
+    if engine.dialect.name == "postgresql":
+        with unit_of_work(engine) as session:
+            claimed = list(session.exec(_pending(now).limit(batch_size).with_for_update(skip_locked=True)))
+            rows = [(r.id, r.attempts) for r in claimed]
+            if rows:
+                entry_ids = sorted({r.entry_id for r in claimed})
+                # Per-entry lock until commit (in id order: no deadlocks), so two indexers holding
+                # rows of the same entry index it one after the other, the later state last.
+                for entry_id in entry_ids:
+                    session.exec(text("SELECT pg_advisory_xact_lock(:ns, :id)").bindparams(ns=ADVISORY_NS, id=entry_id))
+                error = _send(session, backend, entry_ids, report)
+                _mark(session, rows, error, now, report)
+            return len(rows)
+    with session_factory(engine)() as session:  # read, index, then mark in a short write transaction
+        claimed = list(session.exec(_pending(now).limit(batch_size)))
+        if not claimed:
+            return 0
+        rows = [(r.id, r.attempts) for r in claimed]
+        error = _send(session, backend, sorted({r.entry_id for r in claimed}), report)
+    with unit_of_work(engine) as session:
+        _mark(session, rows, error, now, report)
+    return len(rows)
+
+
+def drain(*, engine: Engine, backend: SearchBackend, batch_size: int = 200, now: datetime | None = None,
+          max_batches: int = 50) -> DrainReport:
+    """Index the entries of pending outbox rows, batch after batch, until none are due (or a batch
+    fails: the rows wait for their backoff). Backend failures are recorded, never raised."""
+    now = now or utcnow()
+    report = DrainReport()
+    for _ in range(max_batches):
+        failed_before = report.failed
+        claimed = _drain_batch(engine, backend, batch_size, now, report)
+        if claimed < batch_size or report.failed > failed_before:
+            break
+    if report.rows:
+        log.debug("search indexer: %s", report)
+    return report
+
+
+def pending_count(session: Session) -> int:
+    """Outbox rows not indexed yet (including those waiting for a retry): for health checks."""
+    return session.exec(select(func.count()).select_from(SearchOutbox).where(SearchOutbox.done_at.is_(None))).one()
+
+
+def pending_ids(session: Session) -> list[int]:
+    return list(session.exec(select(SearchOutbox.id).where(SearchOutbox.done_at.is_(None))))
+
+
+def mark_done(engine: Engine, ids: list[int], *, now: datetime | None = None, chunk: int = 1000) -> int:
+    """Mark these rows done (after a reindex that read the database once they were committed)."""
+    marked = 0
+    for start in range(0, len(ids), chunk):
+        with unit_of_work(engine) as session:
+            marked += session.exec(update(SearchOutbox).where(SearchOutbox.id.in_(ids[start:start + chunk]))
+                                   .values(done_at=now or utcnow())).rowcount
+    return marked
+
+
+class DrainLock:
+    """An exclusive, non-blocking ``flock`` on a file: the embedded index allows one writing process
+    per directory, so only the process holding this lock drains (or reindexes)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def drain_lock(data_dir: Path) -> DrainLock:
+    return DrainLock(Path(data_dir) / "search-indexer.lock")

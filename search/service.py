@@ -1,0 +1,88 @@
+"""Searching as a user, and rebuilding the index. Used by the API, the pages and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from kb.accounts.models import Role, User
+from kb.db import session_factory
+from search.backend import SearchBackend, SearchDocument, SearchQuery, SearchResults, Viewer
+from search.documents import documents_for_entry, entry_ids
+from search.outbox import mark_done, pending_ids
+
+MAX_LIMIT = 100
+DRAFT_ROLES = (Role.author, Role.expert, Role.admin)
+
+
+def viewer_for(user: User, *, include_drafts: bool = False) -> Viewer:
+    """Who searches: admins and experts review (see restricted documents of others, with drafts
+    on); drafts are only offered to authors, experts and admins."""
+    return Viewer(
+        user_id=user.id,
+        is_admin=user.is_admin,
+        is_reviewer=user.has_role(Role.expert, Role.admin),
+        include_drafts=include_drafts and user.has_role(*DRAFT_ROLES),
+    )
+
+
+def search(
+    *,
+    session: Session | None = None,
+    backend: SearchBackend,
+    viewer_user: User,
+    text: str,
+    tags: tuple[str, ...] | list[str] = (),
+    kinds: tuple[str, ...] | list[str] = (),
+    certified_only: bool = False,
+    include_drafts: bool = False,
+    limit: int = 20,
+    offset: int = 0,
+) -> SearchResults:
+    """Search what ``viewer_user`` may see; visibility is part of the backend query.
+
+    ``session`` is accepted for the query log (a later step); the search itself needs none."""
+    query = SearchQuery(
+        text=(text or "").strip(),
+        viewer=viewer_for(viewer_user, include_drafts=include_drafts),
+        tags=tuple(t.strip().lower() for t in tags if t and t.strip()),
+        kinds=tuple(k for k in kinds if k),
+        certified_only=certified_only,
+        limit=max(1, min(limit, MAX_LIMIT)),
+        offset=max(0, offset),
+    )
+    return backend.search(query)
+
+
+def reindex(*, engine: Engine, backend: SearchBackend,
+            progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild the whole index from the database; returns the number of documents.
+
+    Outbox rows committed before the rebuild started are covered by it and marked done; later
+    ones stay pending for the indexer."""
+    with session_factory(engine)() as session:
+        covered = pending_ids(session)
+        ids = entry_ids(session)
+        total = len(ids)
+
+        def documents() -> Iterator[SearchDocument]:
+            for done, entry_id in enumerate(ids, start=1):
+                docs, _ = documents_for_entry(session, entry_id)
+                yield from docs
+                if progress is not None:
+                    progress(done, total)
+
+        if progress is not None:
+            progress(0, total)
+        rebuild = getattr(backend, "reindex", None)
+        if rebuild is not None:
+            count = rebuild(documents())
+        else:  # a backend without an atomic rebuild
+            docs = list(documents())
+            backend.clear()
+            backend.index(docs)
+            count = len(docs)
+    mark_done(engine, covered)
+    return count

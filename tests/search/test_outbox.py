@@ -1,0 +1,315 @@
+"""Outbox indexing: changes write outbox rows in their own transaction; the indexer drains them
+into the backend, survives backend outages (retries with backoff, loses nothing) and reindex
+rebuilds everything. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from kb.accounts import service as accounts
+from kb.accounts.models import Role
+from kb.accounts.schemas import UserCreate
+from kb.clock import utcnow
+from kb.content import forum
+from kb.content import service as content
+from kb.content.models import Entry, Tag
+from kb.content.schemas import ArticleCreate, QuestionCreate, RevisionCreate
+from kb.db import session_factory
+from search import outbox
+from search import service as search_service
+from search.documents import documents_for_entry
+from search.embedded import EmbeddedBackend
+from search.models import SearchOutbox
+from workflow import service as workflow
+from workflow.models import Action, TopicExpert
+
+
+@pytest.fixture(autouse=True)
+def _subscribed():
+    outbox.register()
+
+
+@pytest.fixture
+def index(tmp_path):
+    backend = EmbeddedBackend(tmp_path / "search")
+    yield backend
+    backend.close()
+
+
+class FlakyBackend:
+    """The embedded backend behind a switch: the next ``failures`` writes raise, like a server that
+    is down."""
+
+    name = "flaky"
+
+    def __init__(self, inner, failures: int = 0):
+        self.inner = inner
+        self.failures = failures
+        self.calls = 0
+
+    def _maybe_fail(self):
+        self.calls += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("search backend is down")
+
+    def index(self, docs):
+        self._maybe_fail()
+        self.inner.index(docs)
+
+    def delete(self, ids):
+        self.inner.delete(ids)
+
+    def search(self, query):
+        return self.inner.search(query)
+
+    def health(self):
+        return self.inner.health()
+
+    def clear(self):
+        self.inner.clear()
+
+
+def user(db, *roles):
+    data = UserCreate(email=f"{'-'.join(roles)}-{uuid.uuid4().hex[:8]}@example.com", display_name="-".join(roles),
+                      roles=[Role(r) for r in roles], password=None)
+    return accounts.create_user(session=db, actor=None, data=data)
+
+
+@pytest.fixture
+def people(db):
+    cast = {"author": user(db, "author"), "expert": user(db, "expert"), "agent": user(db, "agent"),
+            "admin": user(db, "admin")}
+    db.commit()
+    return cast
+
+
+def article(db, author, *, title="Reset a customer's password", body="Open **Accounts**, then *Reset*.",
+            tags=("accounts",)) -> Entry:
+    return content.create_article(session=db, actor=author, data=ArticleCreate(title=title, body=body,
+                                                                                 tags=list(tags)))
+
+
+def certify(db, entry: Entry, author, expert, revision_id: int | None = None) -> None:
+    for tag_id in db.exec(select(Tag.id).where(Tag.name == "accounts")).all():
+        if db.get(TopicExpert, (tag_id, expert.id)) is None:
+            db.add(TopicExpert(tag_id=tag_id, user_id=expert.id))
+    db.flush()
+    revision_id = revision_id or entry.latest_revision_id
+    for actor, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
+        workflow.transition(session=db, actor=actor, revision_id=revision_id, action=action)
+
+
+def outbox_rows(db, entry_id: int | None = None) -> list[SearchOutbox]:
+    db.commit()
+    db.expire_all()
+    statement = select(SearchOutbox).order_by(SearchOutbox.id)
+    if entry_id is not None:
+        statement = statement.where(SearchOutbox.entry_id == entry_id)
+    return list(db.exec(statement))
+
+
+def pending(db) -> int:
+    db.commit()  # a fresh snapshot: the indexer committed in its own connection
+    return outbox.pending_count(db)
+
+
+def found(backend, viewer, text: str, **kwargs) -> list[int]:
+    results = search_service.search(backend=backend, viewer_user=viewer, text=text, **kwargs)
+    return [hit.entry_id for hit in results.hits]
+
+
+# --- the outbox rows -------------------------------------------------------------------------
+
+
+def test_changes_write_outbox_rows_in_the_same_transaction(db, people):
+    entry = article(db, people["author"])
+    db.flush()
+    # Visible in the writer's own transaction, before any commit ...
+    assert db.exec(select(func.count()).select_from(SearchOutbox).where(SearchOutbox.entry_id == entry.id)).one() == 1
+    db.rollback()
+    # ... and gone with it when the change rolls back.
+    assert outbox_rows(db) == []
+
+    entry = article(db, people["author"])
+    certify(db, entry, people["author"], people["expert"])
+    db.commit()
+    rows = outbox_rows(db, entry.id)
+    assert len(rows) == 4  # created, submitted, approved, certified
+    assert all(r.done_at is None and r.attempts == 0 for r in rows)
+    assert pending(db) == 4
+
+
+def test_certified_article_is_searchable_after_drain(engine, db, people, index):
+    entry = article(db, people["author"])
+    certify(db, entry, people["author"], people["expert"])
+    db.commit()
+    assert found(index, people["agent"], "password") == []  # nothing is indexed inside the request
+
+    report = outbox.drain(engine=engine, backend=index)
+    assert report.rows == 4 and report.entries == 1 and report.failed == 0
+    results = search_service.search(backend=index, viewer_user=people["agent"], text="pasword resett")
+    assert [h.entry_id for h in results.hits] == [entry.id]
+    assert results.hits[0].certified and not results.hits[0].needs_reverification
+    assert results.hits[0].tags == ["accounts"]
+    assert pending(db) == 0
+    assert outbox.drain(engine=engine, backend=index).rows == 0  # nothing left
+
+
+def test_documents_follow_the_workflow(engine, db, people, index):
+    author, agent = people["author"], people["agent"]
+    entry = article(db, author, title="Refund after cancellation zebrafinch")
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    # A draft: restricted only; agents never see it, its author does with drafts on.
+    assert found(index, agent, "zebrafinch") == []
+    assert found(index, agent, "zebrafinch", include_drafts=True) == []
+    assert found(index, author, "zebrafinch") == []
+    assert found(index, author, "zebrafinch", include_drafts=True) == [entry.id]
+    assert found(index, people["expert"], "zebrafinch", include_drafts=True) == [entry.id]
+
+    certify(db, entry, author, people["expert"])
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert found(index, agent, "zebrafinch") == [entry.id]
+    docs, deletes = documents_for_entry(db, entry.id)
+    assert [d.id for d in docs] == [f"{entry.id}:public"] and deletes == [f"{entry.id}:restricted"]
+
+    # A new draft: agents keep the certified text; the draft's words stay restricted.
+    db.refresh(entry)
+    content.save_revision(session=db, actor=author, entry=entry, data=RevisionCreate(
+        title="Refund after cancellation okapiword", body="New text.", tags=["accounts"],
+        base_revision_id=entry.latest_revision_id))
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert found(index, agent, "zebrafinch") == [entry.id]
+    assert found(index, agent, "okapiword", include_drafts=True) == []
+    assert found(index, author, "okapiword", include_drafts=True) == [entry.id]
+    results = search_service.search(backend=index, viewer_user=agent, text="okapiword")
+    assert results.total == 0 and not any(results.facets.get("tag", {}).values())
+
+    # Archived: no public document any more.
+    db.refresh(entry)
+    workflow.archive(session=db, actor=people["admin"], entry=entry)
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert found(index, agent, "zebrafinch") == []
+
+
+def test_questions_are_public_without_certification(engine, db, people, index):
+    question = forum.ask_question(session=db, actor=people["agent"], data=QuestionCreate(
+        title="Customer wants an invoice copy quokka", body="Where do I find it?", tags=["billing"]))
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    other_agent = user(db, "agent")
+    db.commit()
+    results = search_service.search(backend=index, viewer_user=other_agent, text="quokka")
+    assert [h.entry_id for h in results.hits] == [question.id]
+    assert results.hits[0].kind == "question" and not results.hits[0].certified
+
+
+# --- outages and retries ---------------------------------------------------------------------
+
+
+def test_a_backend_outage_loses_nothing_and_backs_off(engine, db, people, index):
+    flaky = FlakyBackend(index, failures=2)
+    entries = []
+    for n in range(3):
+        entry = article(db, people["author"], title=f"Outage article number{n}", body=f"Body {n}.")
+        certify(db, entry, people["author"], people["expert"])
+        db.commit()  # the writes succeed whatever the search backend does
+        entries.append(entry)
+    t0 = utcnow()
+
+    report = outbox.drain(engine=engine, backend=flaky, now=t0)  # never raises
+    assert report.failed == report.rows == 12 and "down" in report.error
+    rows = outbox_rows(db)
+    assert all(r.attempts == 1 and "ConnectionError" in r.last_error and r.done_at is None for r in rows)
+    assert all(r.next_attempt_at == t0 + timedelta(seconds=2) for r in rows)
+
+    # Backoff: nothing is retried before it is due.
+    assert outbox.drain(engine=engine, backend=flaky, now=t0 + timedelta(seconds=1)).rows == 0
+    assert flaky.calls == 1
+    report = outbox.drain(engine=engine, backend=flaky, now=t0 + timedelta(seconds=3))  # fails again
+    assert report.failed == 12
+    rows = outbox_rows(db)
+    assert all(r.attempts == 2 and r.next_attempt_at == t0 + timedelta(seconds=3 + 4) for r in rows)
+    assert outbox.drain(engine=engine, backend=flaky, now=t0 + timedelta(seconds=6)).rows == 0
+
+    # Back up: the next drain indexes everything, without a manual reindex.
+    report = outbox.drain(engine=engine, backend=flaky, now=t0 + timedelta(seconds=7))
+    assert report.rows == 12 and report.failed == 0 and report.entries == 3
+    assert sorted(found(index, people["agent"], "outage article")) == sorted(e.id for e in entries)
+    assert pending(db) == 0
+
+
+def test_backoff_grows_and_is_capped():
+    assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3, 8, 9, 20)] == [2, 4, 8, 256, 300, 300]
+
+
+def test_drain_dedupes_and_batches(engine, db, people, index):
+    entries = [article(db, people["author"], title=f"Batch article {n}") for n in range(5)]
+    db.commit()
+    for entry in entries:  # a second row for each entry
+        db.refresh(entry)
+        content.save_revision(session=db, actor=people["author"], entry=entry, data=RevisionCreate(
+            title=f"Batch article v2 {entry.id}", body="Second.", tags=[], base_revision_id=entry.latest_revision_id))
+    db.commit()
+    report = outbox.drain(engine=engine, backend=index, batch_size=4)
+    assert report.rows == 10 and report.failed == 0
+    assert pending(db) == 0
+    assert sorted(found(index, people["author"], "batch article", include_drafts=True)) == sorted(e.id for e in entries)
+
+
+def test_postgresql_indexers_skip_rows_another_indexer_holds(engine, db, people, index):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's")
+    first = article(db, people["author"], title="Held by another indexer")
+    second = article(db, people["author"], title="Free for this indexer")
+    db.commit()
+    other = session_factory(engine)()
+    try:
+        held = other.exec(select(SearchOutbox).where(SearchOutbox.entry_id == first.id).with_for_update()).all()
+        assert held
+        report = outbox.drain(engine=engine, backend=index)
+        assert report.rows == 1 and report.entries == 1
+    finally:
+        other.rollback()
+        other.close()
+    assert [r.entry_id for r in outbox_rows(db) if r.done_at is None] == [first.id]
+    assert outbox.drain(engine=engine, backend=index).rows == 1
+    assert second.id in found(index, people["author"], "indexer", include_drafts=True)
+
+
+# --- reindex ---------------------------------------------------------------------------------
+
+
+def test_reindex_rebuilds_everything(engine, db, people, index):
+    certified = article(db, people["author"], title="Certified reindex article")
+    certify(db, certified, people["author"], people["expert"])
+    draft = article(db, people["author"], title="Draft reindex article")
+    db.commit()
+    assert pending(db) == 5
+    index.clear()
+    progress = []
+    count = search_service.reindex(engine=engine, backend=index, progress=lambda done, total: progress.append(done))
+    assert count == 2  # the certified public document and the draft's restricted one
+    assert progress[0] == 0 and progress[-1] == 2
+    assert pending(db) == 0  # covered by the rebuild
+    assert found(index, people["agent"], "reindex article") == [certified.id]
+    assert sorted(found(index, people["author"], "reindex article", include_drafts=True)) == sorted(
+        [certified.id, draft.id])
+
+
+def test_drain_lock_allows_one_holder(tmp_path):
+    first, second = outbox.drain_lock(tmp_path), outbox.drain_lock(tmp_path)
+    assert first.acquire() and first.acquire()
+    assert not second.acquire()
+    first.release()
+    assert second.acquire()
+    second.release()
