@@ -163,13 +163,16 @@ def _pages() -> APIRouter:
 
     @router.get("/healthz")
     def healthz(request: Request):
-        database = "ok"
+        database, pending = "ok", None
         try:
             with request.app.state.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+            with request.app.state.sessionmaker() as session:
+                pending = outbox.pending_count(session)
         except Exception as exc:  # report, don't raise: this is what a load balancer polls
             database = f"down ({type(exc).__name__})"
-        search = search_health(request.app.state.settings)
+        # Changes not yet in the search index: search is catching up (or its backend is down).
+        search = {**search_health(request.app.state.settings), "pending": pending}
         status = "ok" if database == "ok" and search["status"] == "ok" else "degraded"
         if database != "ok":
             status = "down"

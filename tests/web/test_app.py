@@ -30,6 +30,7 @@ def test_healthz_reports_database_and_search(client):
     assert body["status"] == "ok"
     assert body["database"] == "ok"
     assert body["search"]["backend"] == "embedded" and body["search"]["status"] == "ok"
+    assert body["search"]["pending"] == 0  # nothing waiting for the indexer
 
 
 def test_healthz_is_degraded_when_search_is_down(app, client, settings):
