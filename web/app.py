@@ -34,7 +34,7 @@ from web.deps import PageUser, SessionDep
 from web.routes.content_pages import entry_view
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
 from web.routes import flags, inbox
-from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review
+from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review, search_page
 from web.templating import render
 from workflow import periodic
 
@@ -46,6 +46,10 @@ INDEXER_SECONDS = 0.5  # how often kb serve drains the search outbox
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     load_all_models()
+    # Reactions to domain events (search outbox, flags closed on certification): registered with
+    # the app, not its lifespan, so they hold however the app is served.
+    periodic.register()
+    outbox.register()
     app = FastAPI(
         lifespan=_lifespan,
         title="kb API",
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in (
         auth.router,
         profile.router,
+        search_page.router,
         admin.router,
         admin_workflow.router,
         editor.router,
@@ -101,8 +106,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 async def _lifespan(app: FastAPI):
     """Start the periodic jobs (expiry, reminders, email) and the search indexer unless the
     settings turn them off."""
-    periodic.register()
-    outbox.register()
     tasks = []
     seconds = app.state.settings.periodic_seconds
     if seconds > 0:

@@ -18,6 +18,7 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/"),
+    NavItem("Search", "/search"),
     NavItem("Articles", "/articles"),
     NavItem("Forum", "/questions"),
     NavItem("Write", "/articles/new", frozenset({Role.author, Role.expert, Role.admin})),

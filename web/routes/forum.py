@@ -43,8 +43,9 @@ def _ask_page(request, *, form, errors=None, status_code=200):
 
 
 @router.get("/questions/ask")
-def ask_form(request: Request, user: PageUser):
-    return _ask_page(request, form={"title": "", "body": "", "tags": ""})
+def ask_form(request: Request, user: PageUser, title: Annotated[str, Query(max_length=200)] = ""):
+    # ``title`` prefills the question, e.g. from a search that found nothing.
+    return _ask_page(request, form={"title": title, "body": "", "tags": ""})
 
 
 @router.post("/questions")

@@ -1,0 +1,70 @@
+"""The agent search page: results as you type, facets, badges, drafts only for writers."""
+
+import html
+import re
+
+import pytest
+
+from kb.content.schemas import ArticleCreate
+from kb.content.service import create_article
+from search.factory import backend_for, reset_backends
+from search.outbox import drain
+from tests.helpers import login
+from workflow.models import Action
+from workflow.policy import designate_expert
+from workflow.service import transition
+
+
+def text_of(page: str) -> str:
+    """What a person reads: tags removed (highlights split words), entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+@pytest.fixture
+def indexed(db, engine, make_user, settings, app):
+    reset_backends()
+    author, expert = make_user("author", name="Avery"), make_user("expert")
+    designate_expert_needed = create_article(session=db, actor=author, data=ArticleCreate(
+        title="Reset a customer's password", body="Send the reset link; it expires after 60 minutes.",
+        tags=["passwords"]))
+    create_article(session=db, actor=author, data=ArticleCreate(
+        title="Zephyrine draft", body="A private draft about passwords.", tags=["passwords"]))
+    designate_expert(session=db, actor=None, topic="passwords", user=expert)
+    for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
+        transition(session=db, actor=who, revision_id=designate_expert_needed.latest_revision_id, action=action)
+    db.commit()
+    drain(engine=engine, backend=backend_for(app.state.settings))
+    yield {"author": author}
+    reset_backends()
+
+
+def test_agent_finds_the_certified_article_with_a_typo(client, make_user, indexed):
+    login(client, make_user("agent").email)
+    page = client.get("/search?q=pasword+resett").text
+    assert "<mark>" in page and "Reset a customer's password" in text_of(page) and "badge-certified" in page
+    assert "Zephyrine" not in page
+    assert "Include drafts" not in page  # agents have no drafts toggle
+
+
+def test_htmx_gets_only_the_results(client, make_user, indexed):
+    login(client, make_user("agent").email)
+    partial = client.get("/search?q=pass", headers={"HX-Request": "true"}).text
+    assert "Reset a customer's password" in text_of(partial) and "<html" not in partial
+
+
+def test_drafts_toggle_for_authors_and_facets(client, indexed):
+    login(client, indexed["author"].email)
+    without = client.get("/search?q=zephyrine").text
+    assert "Zephyrine" not in without
+    with_drafts = client.get("/search?q=zephyrine&drafts=true").text
+    assert "Zephyrine" in with_drafts and "(not certified)" in with_drafts
+    faceted = client.get("/search?q=password&tag=passwords").text
+    assert 'aria-current="true"' in faceted and '<span class="count">' in faceted
+
+
+def test_no_result_offers_to_ask_the_forum(client, make_user, indexed):
+    login(client, make_user("agent").email)
+    page = client.get("/search?q=teleportation+voucher").text
+    assert "No answer found" in page and "/questions/ask?title=teleportation%20voucher" in page
+    ask = client.get("/questions/ask?title=teleportation%20voucher").text
+    assert 'value="teleportation voucher"' in ask
