@@ -57,6 +57,7 @@ SHOTS: list[Shot] = [
     Shot("articles", "/articles", "agent@example.com"),
     Shot("article", "/articles/2", "agent@example.com"),
     Shot("editor", "/entries/1/edit", "priya.nair@example.com"),
+    Shot("search", "/search?q=refund+cancelled+order", "agent@example.com"),
     Shot("forum", "/questions", "agent@example.com"),
     Shot("review-dashboard", "/review", "expert@example.com"),
     Shot("admin-topics", "/admin/topics", "admin@example.com"),
