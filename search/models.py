@@ -25,3 +25,28 @@ class SearchOutbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     next_attempt_at: datetime | None = Field(default=None)
     done_at: datetime | None = Field(default=None)
+
+
+class SearchLog(SQLModel, table=True):
+    """One search as a person finished typing it: the content-gap reports group these by query."""
+
+    __tablename__ = "search_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True, ondelete="SET NULL")
+    query: str = Field(max_length=500)
+    normalised: str = Field(max_length=500, index=True)
+    result_count: int
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class SearchClick(SQLModel, table=True):
+    """A result opened from a search, with its rank (1 = first)."""
+
+    __tablename__ = "search_click"
+
+    id: int | None = Field(default=None, primary_key=True)
+    search_id: int = Field(foreign_key="search_log.id", index=True, ondelete="CASCADE")
+    entry_id: int = Field(index=True)
+    rank: int
+    created_at: datetime = Field(default_factory=utcnow)

@@ -68,3 +68,22 @@ def test_no_result_offers_to_ask_the_forum(client, make_user, indexed):
     assert "No answer found" in page and "/questions/ask?title=teleportation%20voucher" in page
     ask = client.get("/questions/ask?title=teleportation%20voucher").text
     assert 'value="teleportation voucher"' in ask
+
+
+def test_searches_and_clicks_are_logged_once_per_typed_query(client, db, make_user, indexed):
+    from search.models import SearchClick, SearchLog
+    from tests.helpers import rows
+
+    agent = make_user("agent")
+    login(client, agent.email)
+    for typed in ("pas", "passw", "password reset"):  # as the agent types
+        client.get(f"/search?q={typed}", headers={"HX-Request": "true"})
+    client.get("/search?q=teleportation")
+    logs = sorted(rows(db, SearchLog, user_id=agent.id), key=lambda r: r.id)
+    assert [(r.normalised, r.result_count > 0) for r in logs] == [("password reset", True), ("teleportation", False)]
+    page = client.get("/search?q=password+reset").text
+    link = re.search(r'href="(/search/click\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    opened = client.get(link, follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"].startswith("/entries/")
+    click = rows(db, SearchClick)[0]
+    assert click.rank == 1 and rows(db, SearchLog, id=click.search_id)[0].normalised == "password reset"

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from search import querylog
 from search import service as search_service
 from search.factory import backend_for
 from web.deps import ApiUser, SessionDep
@@ -58,6 +59,7 @@ def search(
     except Exception as exc:  # the backend is down: say so rather than pretend nothing matches
         log.warning("search failed: %s", exc)
         raise HTTPException(503, "Search is unavailable right now; try again shortly.") from None
+    querylog.log_search(session, user_id=user.id, query=q, result_count=results.total)
     return SearchResultsPublic(
         total=results.total,
         hits=[SearchHitPublic(entry_id=h.entry_id, kind=h.kind, title=h.title, snippet=h.snippet,

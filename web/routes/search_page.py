@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
 
 from kb.content import access
+from search import querylog
 from search import service as search_service
 from search.factory import backend_for
 from web.deps import PageUser, SessionDep
@@ -37,7 +40,9 @@ def search_page(
     except Exception as exc:  # show the page with a message rather than an error
         log.warning("search failed: %s", exc)
         unavailable = True
+    logged = querylog.log_search(session, user_id=user.id, query=q, result_count=results.total) if results else None
     context = {
+        "search_id": logged.id if logged else None,
         "q": q, "tags": tag, "kinds": kind, "drafts": drafts, "page": page, "results": results,
         "unavailable": unavailable, "can_see_drafts": can_see_drafts,
         "pages": max(1, -(-results.total // PAGE_SIZE)) if results else 1,
@@ -45,3 +50,13 @@ def search_page(
     # htmx asks for the results only, as the agent types.
     name = "_search_results.html" if request.headers.get("hx-request") else "search.html"
     return render(request, name, context)
+
+
+@router.get("/search/click")
+def click(session: SessionDep, user: PageUser, entry: int, rank: Annotated[int, Query(ge=1, le=10_000)] = 1,
+          search: int | None = None, q: Annotated[str, Query(max_length=500)] = ""):
+    """Record which result was opened (for the content-gap reports), then open it."""
+    if search is not None:
+        querylog.log_click(session, user_id=user.id, search_id=search, entry_id=entry, rank=rank)
+    target = f"/entries/{entry}" + (f"?q={quote(q)}" if q else "")
+    return RedirectResponse(target, status_code=303)

@@ -1,0 +1,59 @@
+"""The query log: every search (normalised query, user, result count) and every click on a result.
+
+Search as you type sends a request per pause; a search that extends the same user's previous one
+within a few seconds ("ref", "refund", "refund policy") replaces it, so the log holds what people
+finished typing, not every keystroke.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from kb.clock import utcnow
+from search.models import SearchClick, SearchLog
+
+REFINE_WINDOW = timedelta(seconds=10)
+_WORDS = re.compile(r"\w+")
+
+
+def normalise(query: str) -> str:
+    return " ".join(_WORDS.findall(query.lower()))[:500]
+
+
+def log_search(session: Session, *, user_id: int | None, query: str, result_count: int) -> SearchLog | None:
+    """Record a search; returns the row (None for an empty query, which is browsing, not searching)."""
+    normalised = normalise(query)
+    if not normalised:
+        return None
+    now = utcnow()
+    previous = session.exec(
+        select(SearchLog).where(SearchLog.user_id == user_id, SearchLog.created_at >= now - REFINE_WINDOW)
+        .order_by(SearchLog.id.desc()).limit(1)
+    ).first()
+    refines = previous is not None and (normalised.startswith(previous.normalised)
+                                        or previous.normalised.startswith(normalised))
+    has_clicks = previous is not None and session.exec(
+        select(SearchClick.id).where(SearchClick.search_id == previous.id)).first() is not None
+    if refines and not has_clicks:
+        previous.query, previous.normalised = query[:500], normalised
+        previous.result_count, previous.created_at = result_count, now
+        session.flush()
+        return previous
+    row = SearchLog(user_id=user_id, query=query[:500], normalised=normalised, result_count=result_count)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def log_click(session: Session, *, user_id: int, search_id: int, entry_id: int, rank: int) -> SearchClick | None:
+    """Record that a result was opened; ignores searches that are not this user's."""
+    search = session.get(SearchLog, search_id)
+    if search is None or search.user_id != user_id:
+        return None
+    click = SearchClick(search_id=search_id, entry_id=entry_id, rank=max(1, rank))
+    session.add(click)
+    session.flush()
+    return click
