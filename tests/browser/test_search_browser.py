@@ -49,3 +49,13 @@ def test_results_appear_as_you_type_and_facets_narrow_them(page, live_server, lo
     page.locator("#q").focus()
     page.keyboard.press("ArrowDown")
     expect(results.first.locator("a.title")).to_be_focused()
+
+
+def test_opening_a_result_marks_the_query_words(page, live_server, login_as, indexed):
+    login_as(page, live_server, indexed.email, PASSWORD)
+    page.goto(f"{live_server}/search?q=refund+amount")
+    page.locator("#result-list .result a.title").first.click()
+    page.wait_for_load_state()
+    assert "q=refund" in page.url
+    expect(page.locator(".prose mark").first).to_be_visible()
+    assert "amount" in [m.lower() for m in page.locator(".prose mark").all_inner_texts()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
@@ -51,9 +52,10 @@ def article(request: Request, session: SessionDep, user: PageUser, entry_id: int
 
 
 @router.get("/entries/{entry_id}")
-def entry_redirect(session: SessionDep, user: PageUser, entry_id: int):
+def entry_redirect(session: SessionDep, user: PageUser, entry_id: int, q: str = ""):
     entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
-    return RedirectResponse(entry_url(entry), status_code=303)
+    # ``q`` (from a search result) travels on, so the page can mark the query's words.
+    return RedirectResponse(entry_url(entry, f"q={quote(q[:500])}" if q else ""), status_code=303)
 
 
 @router.get("/entries/{entry_id}/history")
