@@ -44,6 +44,7 @@ def test_agent_finds_the_certified_article_with_a_typo(client, make_user, indexe
     assert "<mark>" in page and "Reset a customer's password" in text_of(page) and "badge-certified" in page
     assert "Zephyrine" not in page
     assert "Include drafts" not in page  # agents have no drafts toggle
+    assert re.search(r"by User \d+, valid until <time>\d{4}-\d{2}-\d{2}</time>", page)  # certifier and validity
 
 
 def test_htmx_gets_only_the_results(client, make_user, indexed):

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
+from sqlmodel import select
 
+from kb.accounts.models import User
 from kb.content import access
 from search import querylog
 from search import service as search_service
 from search.factory import backend_for
 from web.deps import PageUser, SessionDep
 from web.templating import render
+from workflow.models import Certification
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("kb.web.search")
@@ -40,9 +43,11 @@ def search_page(
     except Exception as exc:  # show the page with a message rather than an error
         log.warning("search failed: %s", exc)
         unavailable = True
+    certificates = _certificates(session, [h.entry_id for h in results.hits]) if results else {}
     logged = querylog.log_search(session, user_id=user.id, query=q, result_count=results.total) if results else None
     context = {
         "search_id": logged.id if logged else None,
+        "certificates": certificates,
         "q": q, "tags": tag, "kinds": kind, "drafts": drafts, "page": page, "results": results,
         "unavailable": unavailable, "can_see_drafts": can_see_drafts,
         "pages": max(1, -(-results.total // PAGE_SIZE)) if results else 1,
@@ -50,6 +55,15 @@ def search_page(
     # htmx asks for the results only, as the agent types.
     name = "_search_results.html" if request.headers.get("hx-request") else "search.html"
     return render(request, name, context)
+
+
+def _certificates(session, entry_ids: list[int]) -> dict[int, tuple[Certification, User]]:
+    """Certifier and validity for the certified results, in one query."""
+    if not entry_ids:
+        return {}
+    rows = session.exec(select(Certification, User).join(User, User.id == Certification.certified_by)
+                        .where(Certification.entry_id.in_(entry_ids)))
+    return {cert.entry_id: (cert, user) for cert, user in rows}
 
 
 @router.get("/search/click")
