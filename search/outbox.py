@@ -228,3 +228,10 @@ class DrainLock:
 
 def drain_lock(data_dir: Path) -> DrainLock:
     return DrainLock(Path(data_dir) / "search-indexer.lock")
+
+
+def lagging_count(session: Session, *, older_than: timedelta = timedelta(seconds=5)) -> int:
+    """Changes still not indexed after ``older_than``: search is catching up (or its backend is down)."""
+    cutoff = utcnow() - older_than
+    return session.exec(select(func.count()).select_from(SearchOutbox)
+                        .where(SearchOutbox.done_at.is_(None), SearchOutbox.created_at < cutoff)).one()

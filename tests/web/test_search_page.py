@@ -88,3 +88,18 @@ def test_searches_and_clicks_are_logged_once_per_typed_query(client, db, make_us
     assert opened.status_code == 303 and opened.headers["location"].startswith("/entries/")
     click = rows(db, SearchClick)[0]
     assert click.rank == 1 and rows(db, SearchLog, id=click.search_id)[0].normalised == "password reset"
+
+
+def test_the_page_says_when_search_is_catching_up(client, db, make_user, indexed):
+    from search.models import SearchOutbox
+
+    from datetime import timedelta
+
+    from kb.clock import utcnow
+
+    db.add(SearchOutbox(entry_id=10_000))  # just written: the indexer has a moment
+    for n in range(3):
+        db.add(SearchOutbox(entry_id=10_001 + n, created_at=utcnow() - timedelta(minutes=2)))
+    db.commit()
+    login(client, make_user("agent").email)
+    assert "Search is catching up with 3 recent changes" in client.get("/search?q=password").text

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from kb.accounts.models import User
 from kb.content import access
-from search import querylog
+from search import outbox, querylog
 from search import service as search_service
 from search.factory import backend_for
 from web.deps import PageUser, SessionDep
@@ -48,6 +48,8 @@ def search_page(
     context = {
         "search_id": logged.id if logged else None,
         "certificates": certificates,
+        # Changes not indexed after a few seconds (the indexer is behind, or the backend is down).
+        "pending": outbox.lagging_count(session),
         "q": q, "tags": tag, "kinds": kind, "drafts": drafts, "page": page, "results": results,
         "unavailable": unavailable, "can_see_drafts": can_see_drafts,
         "pages": max(1, -(-results.total // PAGE_SIZE)) if results else 1,
