@@ -40,7 +40,7 @@ def articles(request: Request, session: SessionDep, user: PageUser):
 def article(request: Request, session: SessionDep, user: PageUser, entry_id: int, saved: bool = False,
             flagged: bool = False):
     entry = content.get_entry(session=session, actor=user, entry_id=entry_id, kind=EntryKind.article)
-    view = entry_view(session, user, entry)
+    view = entry_view(session, user, entry, with_actions=True)
     promoted = None
     if entry.promoted_from_id:
         answer = session.get(type(entry), entry.promoted_from_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlmodel import Session
 
@@ -20,7 +21,6 @@ class EntryView:
     entry: Entry
     revision: Revision
     tags: list[str]
-    html: str
     author: User
     revision_author: User
     can_edit: bool
@@ -28,6 +28,11 @@ class EntryView:
     certifier: User | None = None
     # Workflow actions this user may take on the latest revision (drawn as buttons).
     actions: list[Action] = field(default_factory=list)
+
+    @cached_property
+    def html(self) -> str:
+        # Rendered only by pages that show the body; list pages never pay for it.
+        return render_markdown(self.revision.body)
 
     @property
     def is_latest(self) -> bool:
@@ -38,7 +43,10 @@ class EntryView:
         return self.revision.id == self.entry.certified_revision_id
 
 
-def entry_view(session: Session, actor: User, entry: Entry, revision: Revision | None = None) -> EntryView:
+def entry_view(session: Session, actor: User, entry: Entry, revision: Revision | None = None, *,
+               with_actions: bool = False) -> EntryView:
+    """What a page shows about an entry; ``with_actions`` adds the workflow buttons (a few queries
+    per entry, so list pages leave it off)."""
     revision = revision or content.visible_revision(session=session, actor=actor, entry=entry)
     certification = session.get(Certification, entry.id)
     latest = session.get(Revision, entry.latest_revision_id)
@@ -46,13 +54,13 @@ def entry_view(session: Session, actor: User, entry: Entry, revision: Revision |
         entry=entry,
         revision=revision,
         tags=content.tags_of(session=session, revision_ids=[revision.id])[revision.id],
-        html=render_markdown(revision.body),
         author=session.get(User, entry.author_id),
         revision_author=session.get(User, revision.author_id),
         can_edit=access.can_edit(actor, entry),
         certification=certification,
         certifier=session.get(User, certification.certified_by) if certification else None,
-        actions=workflow.actions_for(session, actor=actor, entry=entry, revision=latest) if latest else [],
+        actions=workflow.actions_for(session, actor=actor, entry=entry, revision=latest)
+        if with_actions and latest else [],
     )
 
 

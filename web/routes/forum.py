@@ -65,8 +65,8 @@ def ask(request: Request, session: SessionDep, user: PageUser, title: Annotated[
 def _thread(request, session, user, question, *, answer_form="", errors=None, status_code=200, flashes=None):
     answers = forum.answers_to(session=session, question=question)
     context = {
-        "question": entry_view(session, user, question),
-        "answers": [entry_view(session, user, a) for a in answers],
+        "question": entry_view(session, user, question, with_actions=True),
+        "answers": [entry_view(session, user, a, with_actions=True) for a in answers],
         "can_answer": access.can_answer(user),
         "can_accept": access.can_accept(user, question),
         "can_promote": access.can_write_articles(user),
