@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "kb.content.models",
     "workflow.models",
     "search.models",
+    "expertise.models",
 )
 
 

@@ -50,3 +50,16 @@ class SearchClick(SQLModel, table=True):
     entry_id: int = Field(index=True)
     rank: int
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SearchSynonym(SQLModel, table=True):
+    """An admin-managed synonym rule: a word or phrase and what it also means, e.g.
+    "money back" -> ["refund"]. Applied to both backends (query expansion)."""
+
+    __tablename__ = "search_synonym"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phrase: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    alternatives: list = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    updated_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    updated_at: datetime = Field(default_factory=utcnow)

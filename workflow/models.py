@@ -40,6 +40,9 @@ class Policy(SQLModel, table=True):
     approval_certifies: bool = False
     # When true, only designated experts of the topic may review (approve, request changes, reject).
     experts_only_review: bool = False
+    # When set, users whose expertise score in the topic reaches it count as its experts too
+    # (besides the designated ones) for review and certification.
+    expert_min_score: float | None = Field(default=None, ge=0)
 
 
 class TopicExpert(SQLModel, table=True):
