@@ -35,9 +35,11 @@ def _engine():
     from kb.db import get_engine
     from search import outbox
     from workflow import periodic
+    from expertise import reactions
 
     periodic.register()  # reactions to domain events (flags closed on certification, ...)
     outbox.register()  # changes that affect search write outbox rows for the indexer
+    reactions.register()  # ratings, reputation, expertise scores, routing
     return get_engine(_settings().sqlalchemy_url)
 
 

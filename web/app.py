@@ -37,6 +37,7 @@ from web.routes import flags, inbox
 from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review, search_page
 from web.templating import render
 from workflow import periodic
+from expertise import reactions as expertise_reactions
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # the app, not its lifespan, so they hold however the app is served.
     periodic.register()
     outbox.register()
+    expertise_reactions.register()
     app = FastAPI(
         lifespan=_lifespan,
         title="kb API",
