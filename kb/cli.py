@@ -17,6 +17,11 @@ user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 expert_app = typer.Typer(help="Designate topic experts (who may certify in a topic).", no_args_is_help=True)
 app.add_typer(expert_app, name="expert")
+expertise_app = typer.Typer(help="Expertise scores per user and topic.", no_args_is_help=True)
+app.add_typer(expertise_app, name="expertise")
+synonyms_app = typer.Typer(help="Search synonyms: customers' words and the words articles use for them.",
+                           no_args_is_help=True)
+app.add_typer(synonyms_app, name="synonyms")
 console = Console()
 err = Console(stderr=True)
 
@@ -87,18 +92,22 @@ def serve(
 def demo() -> None:
     """Load the demo accounts and content (development mode only; safe to run twice)."""
     from kb.db import unit_of_work
-    from kb.demo import DEMO_ACCOUNTS, DEMO_AUTHORS, DEMO_PASSWORD, load_demo_accounts, load_demo_content
+    from kb.demo import DEMO_ACCOUNTS, DEMO_AGENTS, DEMO_AUTHORS, DEMO_PASSWORD, load_demo_accounts, load_demo_content
     from kb.errors import DomainError
 
     if _settings().is_production:
         _fail("demo data is only for development mode (KB_ENV=development).", 2)
     from workflow.demo import load_demo_workflow
+    from search.synonyms import load_demo_synonyms
+    from expertise.demo import load_demo_expertise
 
     try:
         with unit_of_work(_engine()) as session:
             created = load_demo_accounts(session)
             content = load_demo_content(session)
             states = load_demo_workflow(session)
+            synonyms_added = load_demo_synonyms(session)
+            ratings = load_demo_expertise(session)
     except DomainError as exc:
         _fail(exc.message)
     console.print(f"Demo accounts: {len(created)} created, {len(DEMO_ACCOUNTS) - len(created)} already there.")
@@ -111,10 +120,15 @@ def demo() -> None:
         summary = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(states.states.items()))
         console.print(f"Demo workflow: articles {summary}; {states.flags} flagged; "
                       f"{states.needs_reverification} need re-verification.")
+    if not ratings.skipped:
+        console.print(f"Demo ratings: {ratings.votes} votes, {ratings.reuses} case links, {ratings.searches} searches, "
+                      f"{ratings.endorsements} endorsements; {ratings.scores} expertise scores computed.")
+    if synonyms_added:
+        console.print(f"Demo search synonyms: {synonyms_added} rules added (kb synonyms list).")
     table = Table(title="Demo logins (password: " + DEMO_PASSWORD + ")")
     table.add_column("Email")
     table.add_column("Roles")
-    for email, _, roles in (*DEMO_ACCOUNTS, *DEMO_AUTHORS):
+    for email, _, roles in (*DEMO_ACCOUNTS, *DEMO_AUTHORS, *DEMO_AGENTS):
         table.add_row(email, ", ".join(r.value for r in roles))
     console.print(table)
 
@@ -244,12 +258,14 @@ def expire(
                                             "2030-01-31T09:00; UTC unless an offset is given). For tests and "
                                             "dry rehearsals.", show_default=False)] = None,
 ) -> None:
-    """Send expiry reminders and mark expired certifications as needing re-verification (run it daily)."""
+    """Send expiry reminders, mark expired certifications as needing re-verification, and escalate
+    unanswered questions to more experts (run it at least daily)."""
     from datetime import datetime
 
     from sqlalchemy.exc import SQLAlchemyError
 
     from kb.db import unit_of_work
+    from expertise import periodic as expertise_periodic
     from kb.errors import DomainError
     from workflow.expiry import as_utc, sweep
 
@@ -270,6 +286,13 @@ def expire(
     reminders, stale = report.reminders_sent, report.needs_reverification
     console.print(f"Sent {reminders} expiry reminder{'' if reminders == 1 else 's'}; "
                   f"{stale} {'entry now needs' if stale == 1 else 'entries now need'} re-verification.",
+                  markup=False, soft_wrap=True)
+    try:  # its own transaction: the sweep above is kept even if this fails
+        escalated = expertise_periodic.run_once(engine, _settings(), now=moment).escalated
+    except SQLAlchemyError as exc:
+        _fail(f"the database stopped escalating unanswered questions ({getattr(exc, 'orig', exc)}); "
+              "run it again.")
+    console.print(f"Escalated {escalated} unanswered question{'' if escalated == 1 else 's'} to more experts.",
                   markup=False, soft_wrap=True)
 
 
@@ -446,6 +469,77 @@ def expert_list() -> None:
         for topic, users in policy.experts_by_topic(session).items():
             table.add_row(topic, ", ".join(f"{u.display_name} <{u.email}>" for u in users))
     console.print(table)
+
+
+@expertise_app.command("recompute")
+def expertise_recompute() -> None:
+    """Recompute every expertise score from the evidence (run it daily: old evidence fades)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from expertise.scores import recompute_all
+    from kb.db import unit_of_work
+
+    try:
+        with unit_of_work(_ready_engine()) as session, _progress_bar() as bar:
+            task = bar.add_task("Recomputing expertise", total=None)
+            rows = recompute_all(session, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except SQLAlchemyError as exc:
+        _fail(f"the database stopped the recompute ({getattr(exc, 'orig', exc)}); nothing was changed. Run it again.")
+    console.print(f"Expertise recomputed: {rows:,} user and topic score{'' if rows == 1 else 's'}.", markup=False)
+
+
+@synonyms_app.command("list")
+def synonyms_list() -> None:
+    """The synonym rules: searching a phrase also finds its alternatives."""
+    from kb.db import session_factory
+    from search import synonyms
+
+    with session_factory(_ready_engine())() as session:
+        rules = synonyms.list_rules(session=session, actor=None)
+    table = Table(title=f"{len(rules)} search synonym rule{'' if len(rules) == 1 else 's'}", title_justify="left")
+    table.add_column("Word or phrase")
+    table.add_column("Also finds")
+    for rule in rules:
+        table.add_row(escape(rule.phrase), escape(", ".join(rule.alternatives)))
+    console.print(table)
+
+
+@synonyms_app.command("add")
+def synonyms_add(
+    phrase: Annotated[str, typer.Argument(help="What customers say (1-4 words), e.g. \"money back\".",
+                                          show_default=False)],
+    alternatives: Annotated[list[str], typer.Argument(help="What articles say, e.g. refund. Several allowed.",
+                                                      show_default=False)],
+) -> None:
+    """Add a rule, or replace the alternatives of the rule for PHRASE."""
+    from kb.db import unit_of_work
+    from kb.errors import DomainError
+    from search import synonyms
+
+    try:
+        with unit_of_work(_ready_engine()) as session:
+            rule = synonyms.save_rule(session=session, actor=None, phrase=phrase, alternatives=alternatives)
+    except DomainError as exc:
+        _fail(exc.message)
+    console.print(f"Searching “{rule.phrase}” also finds: {', '.join(rule.alternatives)}. Running servers use it "
+                  f"within {int(synonyms.SYNC_SECONDS)} seconds.", markup=False, soft_wrap=True)
+
+
+@synonyms_app.command("remove")
+def synonyms_remove(
+    phrase: Annotated[str, typer.Argument(help="The word or phrase of the rule.", show_default=False)],
+) -> None:
+    """Delete the rule for PHRASE."""
+    from kb.db import unit_of_work
+    from kb.errors import DomainError
+    from search import synonyms
+
+    try:
+        with unit_of_work(_ready_engine()) as session:
+            rule = synonyms.delete_rule(session=session, actor=None, phrase=phrase)
+    except DomainError as exc:
+        _fail(exc.message)
+    console.print(f"Deleted the rule for “{rule.phrase}”.", markup=False)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -43,6 +43,17 @@ DEMO_AUTHORS = tuple(
         ("priya.nair@example.com", "Priya Nair"),
     )
 )
+# Front-line colleagues who search, vote and link answers to their cases in the demo.
+DEMO_AGENTS = tuple(
+    (email, name, [Role.agent])
+    for email, name in (
+        ("lee.chen@example.com", "Lee Chen"),
+        ("ana.silva@example.com", "Ana Silva"),
+        ("tom.becker@example.com", "Tom Becker"),
+        ("noor.haddad@example.com", "Noor Haddad"),
+        ("jonas.berg@example.com", "Jonas Berg"),
+    )
+)
 DEMO_CONTENT = Path(__file__).with_name("demo_content")
 
 
@@ -79,6 +90,11 @@ def _create_missing(session: Session, accounts_list) -> list[str]:
 def load_demo_accounts(session: Session) -> list[str]:
     """Create the demo accounts that do not exist yet; returns the emails created."""
     return _create_missing(session, DEMO_ACCOUNTS)
+
+
+def load_demo_agents(session: Session) -> list[str]:
+    """Create the demo's front-line colleagues (agents) that do not exist yet."""
+    return _create_missing(session, DEMO_AGENTS)
 
 
 def load_demo_content(session: Session, folder: Path = DEMO_CONTENT) -> DemoContentReport:

@@ -146,31 +146,86 @@ def _inline_text(children: Sequence[Token]) -> Iterator[str]:
     for child in children:
         if child.type in ("text", "code_inline"):
             yield child.content
-        elif child.type in ("softbreak", "hardbreak"):
+        elif child.type == "softbreak":
             yield " "
+        elif child.type == "hardbreak":
+            yield "\n"
         elif child.type == "image" and child.children:  # keep alt text searchable
             yield from _inline_text(child.children)
 
 
+# Blocks that start a new line of plain text.
+_LINE_STARTS = frozenset({"paragraph_open", "heading_open", "list_item_open", "tr_open", "blockquote_open",
+                          "bullet_list_open", "ordered_list_open", "table_open", "hr", "fence", "code_block"})
+
+
+class _PlainLines:
+    """Lines of plain text: one per paragraph, heading, list item and table row, and a blank line
+    between top-level blocks. Whitespace inside a line is collapsed."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.parts: list[str] = []
+        self.marker = ""  # "• " or "3. ": written before the list item's first text
+        self.cells = 0  # cells seen in the current table row
+        self.gap = False  # a blank line before the next line (a new top-level block)
+
+    def add(self, text: str) -> None:
+        if self.marker and text.strip():
+            self.parts.append(self.marker)
+            self.marker = ""
+        self.parts.append(text)
+
+    def end_line(self) -> None:
+        # Angle brackets are dropped so a snippet can never read as markup.
+        joined = "".join(self.parts).replace("<", " ").replace(">", " ")
+        self.parts = []
+        for raw in joined.split("\n"):
+            line = " ".join(raw.split())
+            if line:
+                if self.gap and self.lines:
+                    self.lines.append("")
+                self.gap = False
+                self.lines.append(line)
+
+
 def plain_text(text: str) -> str:
-    """Visible text with collapsed whitespace. Not HTML: escape it when embedding."""
+    """Visible text that still reads well without markup, for search documents and snippets.
+
+    One line per paragraph, heading, list item ("• item", "2. item") and table row (cells joined
+    by " | "), a blank line between top-level blocks, code blocks line by line. Not HTML: escape
+    it when embedding."""
     check_size(text)
-    parts: list[str] = []
+    out = _PlainLines()
     for token in _MD.parse(text):
-        if token.type == "inline" and token.children:
-            parts.extend(_inline_text(token.children))
-        elif token.type in ("fence", "code_block"):
-            parts.append(token.content)
-        parts.append(" ")  # block boundary
-    # Angle brackets are dropped so a snippet can never read as markup.
-    return " ".join("".join(parts).replace("<", " ").replace(">", " ").split())
+        kind = token.type
+        if kind in _LINE_STARTS:
+            out.end_line()
+            if token.level == 0:
+                out.gap = True
+        if kind == "list_item_open":
+            out.marker = f"{token.info}{token.markup} " if token.info else "• "
+        elif kind == "tr_open":
+            out.cells = 0
+        elif kind in ("th_open", "td_open"):
+            if out.cells:
+                out.parts.append(" | ")
+            out.cells += 1
+        elif kind == "inline" and token.children:
+            for part in _inline_text(token.children):
+                out.add(part)
+        elif kind in ("fence", "code_block"):
+            out.add(token.content)
+            out.end_line()
+    out.end_line()
+    return "\n".join(out.lines)
 
 
 def excerpt(text: str, length: int = 200) -> str:
     """plain_text cut at a word boundary to at most `length` chars, ending in "…"."""
     if length < 1:
         raise ValueError("length must be positive")
-    plain = plain_text(text)
+    plain = " ".join(plain_text(text).split())  # one line, for lists and previews
     if len(plain) <= length:
         return plain
     head = plain[: length - 1]  # reserve one char for the ellipsis

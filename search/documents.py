@@ -7,8 +7,9 @@ Per entry at most two documents:
 * ``"<id>:restricted"``: the latest revision when it is not the public one (a draft, a revision
   in review, ...), for its author, reviewers and admins only.
 
-``search`` may not import ``workflow``: the certification's status is read through a lightweight
-table reference instead of the ``workflow.models.Certification`` model.
+``search`` may not import ``workflow`` or ``expertise``: the certification's status and the rating
+summary (helpful score, reuse count) are read through lightweight table references instead of
+the ``workflow.models.Certification`` and ``expertise.models.EntryRating`` models.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from search.backend import SearchDocument
 NEEDS_REVERIFICATION = "needs_reverification"
 
 _certification = sa.table("certification", sa.column("entry_id", sa.Integer), sa.column("status", sa.String))
+_entry_rating = sa.table("entry_rating", sa.column("entry_id", sa.Integer), sa.column("wilson", sa.Float),
+                         sa.column("reuse_count", sa.Integer))
 
 
 def doc_ids(entry_id: int) -> tuple[str, str]:
@@ -38,6 +41,14 @@ def _certification_status(session: Session, entry_id: int) -> str | None:
     ).scalar_one_or_none()
 
 
+def _quality(session: Session, entry_id: int) -> tuple[float, int]:
+    """(helpful score: the Wilson lower bound of the helpful votes, reuse count); zeros when unrated."""
+    row = session.execute(
+        sa.select(_entry_rating.c.wilson, _entry_rating.c.reuse_count).where(_entry_rating.c.entry_id == entry_id)
+    ).first()
+    return (float(row.wilson), int(row.reuse_count)) if row else (0.0, 0)
+
+
 def _title(session: Session, entry: Entry, revision: Revision) -> str:
     if revision.title or entry.parent_id is None:
         return revision.title
@@ -47,7 +58,7 @@ def _title(session: Session, entry: Entry, revision: Revision) -> str:
 
 
 def _document(session: Session, entry: Entry, revision: Revision, *, audience: str, certified: bool,
-              needs_reverification: bool, tags: list[str]) -> SearchDocument:
+              needs_reverification: bool, tags: list[str], quality: tuple[float, int]) -> SearchDocument:
     return SearchDocument(
         id=f"{entry.id}:{audience}",
         entry_id=entry.id,
@@ -62,6 +73,8 @@ def _document(session: Session, entry: Entry, revision: Revision, *, audience: s
         certified=certified,
         needs_reverification=needs_reverification,
         updated_at=revision.created_at,
+        helpful_score=quality[0],
+        reuse_count=quality[1],
     )
 
 
@@ -79,6 +92,7 @@ def documents_for_entry(session: Session, entry_id: int) -> tuple[list[SearchDoc
     revisions = {r.id: r for r in session.exec(select(Revision).where(Revision.id.in_(wanted)))}
     tags = tags_of(session=session, revision_ids=list(revisions))
     status = _certification_status(session, entry.id) if entry.certified_revision_id else None
+    quality = _quality(session, entry.id)
 
     docs: list[SearchDocument] = []
     deletes: list[str] = []
@@ -87,13 +101,13 @@ def documents_for_entry(session: Session, entry_id: int) -> tuple[list[SearchDoc
         certified = public.id == entry.certified_revision_id
         docs.append(_document(session, entry, public, audience="public", certified=certified,
                               needs_reverification=certified and status == NEEDS_REVERIFICATION,
-                              tags=tags[public.id]))
+                              tags=tags[public.id], quality=quality))
     else:
         deletes.append(public_id)
     latest = revisions.get(entry.latest_revision_id)
     if latest is not None and (public is None or latest.id != public.id):
         docs.append(_document(session, entry, latest, audience="restricted", certified=False,
-                              needs_reverification=False, tags=tags[latest.id]))
+                              needs_reverification=False, tags=tags[latest.id], quality=quality))
     else:
         deletes.append(restricted_id)
     return docs, deletes

@@ -1,16 +1,15 @@
 """Embedded search backend: a tantivy index in the data directory (the default).
 
-Text analysis (shared with the Meilisearch backend, which indexes stemmed shadow fields built by
-the same analyzer): split on non-alphanumeric characters, drop tokens longer than 40 characters,
-lowercase, fold accents to ASCII, drop English stop words, Snowball English stemming.
-
-Ranking of a text query, per query word (after stop words are dropped and synonyms expanded):
+Text analysis is shared with the Meilisearch backend (``search.analysis``). Ranking of a text
+query, per query word (after stop words are dropped and synonyms expanded):
 
 * coverage: every matched query word adds ``COVERAGE`` (exact or prefix matches add
   ``EXACT_BONUS`` on top), so documents matching more words rank higher and exact matches rank
   above fuzzy ones, whatever the field;
 * relevance: the best of BM25 on title / tags / body weighted by ``FIELD_BOOSTS`` (title > tags
-  > body); fuzzy (typo) and prefix matches score a constant, weighted lower than exact ones.
+  > body); fuzzy (typo) and prefix matches score a constant, weighted lower than exact ones;
+* quality (``search.ranking``): at most ``ranking.EMBEDDED_QUALITY_SCORE`` for the best
+  document, less than one word's coverage, so it only reorders near-equal text matches.
 
 Every word is optional (an OR of words), but at least one must match. Visibility and filters are
 clauses of the same boolean query, so totals, facets and snippets never see invisible documents.
@@ -18,291 +17,34 @@ clauses of the same boolean query, so totals, facets and snippets never see invi
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import tantivy
-from tantivy import Filter, Index, Occur, Query, SchemaBuilder, TextAnalyzerBuilder, Tokenizer
+from tantivy import Index, Occur, Query, SchemaBuilder
 
+from search import ranking
+from search.analysis import (
+    ANALYZER_NAME,
+    MIN_PREFIX_LEN,
+    ParsedQuery,
+    QueryTerm,
+    SynonymMatch,
+    Synonyms,
+    build_analyzer,
+    normalize_synonyms,
+    parse_query,
+    typo_distance,
+)
 from search.backend import Hit, SearchDocument, SearchQuery, SearchResults, Viewer
+from search.highlight import Highlighter
 
 log = logging.getLogger(__name__)
 
-# --------------------------------------------------------------------------------------------
-# Text analysis shared by both backends
-# --------------------------------------------------------------------------------------------
-
-#: English stop words: ignored in queries (both backends) and not indexed (embedded). Negations
-#: are included (they match nearly everything); particles that change meaning in support
-#: questions ("sign out", "log in" keeps "log", "money back", "turn off") are deliberately not.
-STOP_WORDS: frozenset[str] = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing during each either else ever
-    every few for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just let me more most much my myself no nor not now of on once
-    only or other our ours ourselves own same shall she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until very was
-    we were what when where which while who whom whose why will with would yet you your yours
-    yourself yourselves s t d ll m re ve
-    hi hello hey please thanks thank want wants wanted
-    """.split()
-)
-
-ANALYZER_NAME = "kb_en"
-MAX_TOKEN_LEN = 40
-
-# Typo tolerance (Meilisearch is configured with the same thresholds).
-ONE_TYPO_MIN_LEN = 5
-TWO_TYPOS_MIN_LEN = 8
-MIN_PREFIX_LEN = 2
-MAX_QUERY_TERMS = 24  # longer pastes keep their first words
-
-_WORD_RE = re.compile(r"[^\W_]+")
-
-
-def build_analyzer() -> tantivy.TextAnalyzer:
-    """The analyzer of the title, tags and body fields (and of query words)."""
-    return (
-        TextAnalyzerBuilder(Tokenizer.simple())
-        .filter(Filter.remove_long(MAX_TOKEN_LEN))
-        .filter(Filter.lowercase())
-        .filter(Filter.ascii_fold())
-        .filter(Filter.custom_stopword(sorted(STOP_WORDS)))
-        .filter(Filter.stemmer("english"))
-        .build()
-    )
-
-
-_analyzer_lock = threading.Lock()
-_stem_analyzer = build_analyzer()
-_fold_analyzer = (
-    TextAnalyzerBuilder(Tokenizer.simple())
-    .filter(Filter.remove_long(MAX_TOKEN_LEN))
-    .filter(Filter.lowercase())
-    .filter(Filter.ascii_fold())
-    .build()
-)
-
-
-def analyze(text: str) -> list[str]:
-    """Stems of ``text`` as indexed (stop words dropped)."""
-    with _analyzer_lock:
-        return _stem_analyzer.analyze(text)
-
-
-@lru_cache(maxsize=65536)
-def _word_forms(word: str) -> tuple[str, str | None]:
-    """(folded lowercase form, stem or None for a stop word / over-long token) of one word."""
-    with _analyzer_lock:
-        folded = _fold_analyzer.analyze(word)
-        stems = _stem_analyzer.analyze(word)
-    return ("".join(folded) if folded else word.lower()), (stems[0] if stems else None)
-
-
-def stemmed_text(text: str) -> str:
-    """The text as the stemmed words the index sees (Meilisearch's shadow fields)."""
-    return " ".join(analyze(text))
-
-
-def typo_distance(word: str) -> int:
-    if len(word) >= TWO_TYPOS_MIN_LEN:
-        return 2
-    if len(word) >= ONE_TYPO_MIN_LEN:
-        return 1
-    return 0
-
-
-@dataclass(frozen=True)
-class QueryTerm:
-    stem: str
-    folded: str  # lowercased, accent-folded surface form
-    prefix: bool  # the last word, possibly still being typed
-
-
-@dataclass(frozen=True)
-class SynonymMatch:
-    weight: int  # how many query words the synonym stands for
-    alternatives: tuple[tuple[str, ...], ...]  # stemmed words of each alternative
-    start: int = 0  # index of the first query term it replaces
-
-    @property
-    def positions(self) -> range:
-        return range(self.start, self.start + self.weight)
-
-
-@dataclass(frozen=True)
-class ParsedQuery:
-    terms: tuple[QueryTerm, ...]
-    synonyms: tuple[SynonymMatch, ...] = ()
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.terms
-
-    def stemmed(self, terms: Sequence[QueryTerm] | None = None) -> str:
-        """The query (or some of its terms) as stemmed words; a trailing space means the last
-        word is complete (no prefix search)."""
-        terms = self.terms if terms is None else terms
-        if not terms:
-            return ""
-        text = " ".join(t.stem for t in terms)
-        return text if terms[-1].prefix else text + " "
-
-
-Synonyms = dict[tuple[str, ...], list[tuple[str, ...]]]
-
-
-def normalize_synonyms(synonyms: Mapping[str, Sequence[str]] | None) -> Synonyms:
-    """{"money back": ["refund"]} -> {("money", "back"): [("refund",)]}, in stemmed words.
-
-    One-way, like Meilisearch's: searching the key also finds the alternatives."""
-    result: Synonyms = {}
-    for key, values in (synonyms or {}).items():
-        key_stems = tuple(analyze(key))
-        if not key_stems:
-            continue
-        alts = [tuple(analyze(v)) for v in values]
-        alts = [a for a in alts if a and a != key_stems]
-        if alts:
-            merged = result.setdefault(key_stems, [])
-            merged.extend(a for a in alts if a not in merged)
-    return result
-
-
-def parse_query(text: str, synonyms: Synonyms | None = None) -> ParsedQuery:
-    words = _WORD_RE.findall(text or "")
-    last_open = bool(words) and bool(text) and not text[-1].isspace() and _WORD_RE.match(text[-1]) is not None
-    terms: list[QueryTerm] = []
-    if len(words) > MAX_QUERY_TERMS * 2:
-        words = words[: MAX_QUERY_TERMS * 2]
-        last_open = False
-    for i, word in enumerate(words):
-        folded, stem = _word_forms(word)
-        if stem is None:
-            continue
-        terms.append(QueryTerm(stem=stem, folded=folded, prefix=last_open and i == len(words) - 1))
-    terms = terms[:MAX_QUERY_TERMS]
-    matches: list[SynonymMatch] = []
-    if synonyms:
-        stems = [t.stem for t in terms]
-        for key, alts in synonyms.items():
-            n = len(key)
-            start = next((i for i in range(len(stems) - n + 1) if tuple(stems[i : i + n]) == key), None)
-            if start is not None:
-                matches.append(SynonymMatch(weight=n, alternatives=tuple(alts), start=start))
-    return ParsedQuery(terms=tuple(terms), synonyms=tuple(matches))
-
-
-# --------------------------------------------------------------------------------------------
-# Highlighting shared by both backends
-# --------------------------------------------------------------------------------------------
-
-SNIPPET_WORDS = 30
-
-
-def _within_distance(a: str, b: str, limit: int) -> bool:
-    """Damerau (optimal string alignment) distance of a and b is <= limit."""
-    if abs(len(a) - len(b)) > limit:
-        return False
-    prev2: list[int] | None = None
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return False
-        prev2, prev = prev, cur
-    return prev[len(b)] <= limit
-
-
-class Highlighter:
-    """Wraps the words of a text that match the query in <mark>, HTML-escaping everything else.
-
-    Matches what the search matched: same stems, typo distances, prefix of the last word and
-    synonym alternatives."""
-
-    def __init__(self, query: ParsedQuery):
-        self.exact = {t.stem for t in query.terms}
-        for syn in query.synonyms:
-            for alt in syn.alternatives:
-                self.exact.update(alt)
-        self.prefixes = {p for t in query.terms if t.prefix for p in (t.folded, t.stem) if len(p) >= MIN_PREFIX_LEN}
-        self.fuzzy = [(t.stem, typo_distance(t.stem)) for t in query.terms if typo_distance(t.stem)]
-        self._cache: dict[str, bool] = {}
-
-    def _matches(self, word: str) -> bool:
-        hit = self._cache.get(word)
-        if hit is None:
-            folded, stem = _word_forms(word)
-            hit = stem is not None and (
-                stem in self.exact
-                or any(folded.startswith(p) or stem.startswith(p) for p in self.prefixes)
-                or any(_within_distance(stem, q, d) for q, d in self.fuzzy)
-            )
-            self._cache[word] = hit
-        return hit
-
-    def _render(self, text: str, spans: list[tuple[int, int, bool]], start: int, end: int) -> str:
-        out: list[str] = []
-        pos = start
-        for s, e, hit in spans:
-            if not hit or s < start or e > end:
-                continue
-            out.append(html.escape(text[pos:s]))
-            out.append("<mark>" + html.escape(text[s:e]) + "</mark>")
-            pos = e
-        out.append(html.escape(text[pos:end]))
-        return "".join(out)
-
-    def highlight(self, text: str) -> str:
-        """The whole text, escaped, with matches marked (titles)."""
-        text = text or ""
-        spans = [(m.start(), m.end(), self._matches(m.group())) for m in _WORD_RE.finditer(text)]
-        return self._render(text, spans, 0, len(text))
-
-    def snippet(self, text: str, words: int = SNIPPET_WORDS) -> str:
-        """About ``words`` words around the best cluster of matches, escaped, marked; "…" where
-        cropped. The beginning of the text when nothing matches."""
-        text = text or ""
-        spans = [(m.start(), m.end(), self._matches(m.group())) for m in _WORD_RE.finditer(text)]
-        if len(spans) <= words:
-            return self._render(text, spans, 0, len(text))
-        flags = [1 if s[2] else 0 for s in spans]
-        window = sum(flags[:words])
-        best, best_start = window, 0
-        for i in range(1, len(spans) - words + 1):
-            window += flags[i + words - 1] - flags[i - 1]
-            if window > best:
-                best, best_start = window, i
-        if best:
-            # Start a few words before the first match, when that keeps as many matches.
-            first = next(i for i in range(best_start, best_start + words) if flags[i])
-            candidate = max(0, min(first - 4, len(spans) - words))
-            if sum(flags[candidate : candidate + words]) >= best:
-                best_start = candidate
-        last = best_start + words - 1
-        start = 0 if best_start == 0 else spans[best_start][0]
-        end = len(text) if last == len(spans) - 1 else spans[last][1]
-        body = self._render(text, spans, start, end)
-        return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
-
-
-# --------------------------------------------------------------------------------------------
-# The tantivy backend
-# --------------------------------------------------------------------------------------------
 
 #: Relative weights of the searchable fields (title > tags > body).
 FIELD_BOOSTS: dict[str, float] = {"title": 3.0, "tags_text": 2.0, "body": 1.0}
@@ -316,7 +58,7 @@ PREFIX_WEIGHT = 0.5
 DISMAX_TIE_BREAKER = 0.1
 PHRASE_SLOP = 2  # stop words leave gaps between positions
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: quality_step (search.ranking), more stop words
 _SCHEMA_VERSION_FILE = "kb-schema-version"
 _WRITER_HEAP = 64_000_000
 _FACET_SIZE = 1000
@@ -325,7 +67,7 @@ _FACET_SIZE = 1000
 def _build_schema() -> tantivy.Schema:
     sb = SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
-    for name in ("entry_id", "revision_id", "author_id", "reuse_count", "updated_ms"):
+    for name in ("entry_id", "revision_id", "author_id", "reuse_count", "updated_ms", "quality_step"):
         sb.add_integer_field(name, stored=True, indexed=True, fast=True)
     for name in ("kind", "audience", "state", "tags"):
         sb.add_text_field(name, stored=True, tokenizer_name="raw", fast=True)
@@ -360,6 +102,7 @@ class EmbeddedBackend:
         self._write_lock = threading.Lock()
         self._writer: tantivy.IndexWriter | None = None
         self._synonyms: Synonyms = normalize_synonyms(synonyms)
+        self._quality = self._build_quality_query()
         self._index = self._open()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -421,6 +164,7 @@ class EmbeddedBackend:
                 "certified": bool(doc.certified),
                 "needs_reverification": bool(doc.needs_reverification),
                 "helpful_score": float(doc.helpful_score),
+                "quality_step": ranking.quality_step(ranking.quality(doc)),
             },
             self._schema,
         )
@@ -538,6 +282,14 @@ class EmbeddedBackend:
         groups = [self._term_group(t) for t in parsed.terms] + [self._synonym_group(s) for s in parsed.synonyms]
         return Query.boolean_query([(Occur.Should, g) for g in groups])
 
+    def _build_quality_query(self) -> Query:
+        """Adds the document's quality (search.ranking) to its score; matches nothing by itself."""
+        step_score = ranking.EMBEDDED_QUALITY_SCORE / ranking.QUALITY_STEPS
+        return Query.boolean_query([
+            (Occur.Should, Query.const_score_query(Query.term_query(self._schema, "quality_step", step), step * step_score))
+            for step in range(1, ranking.QUALITY_STEPS + 1)
+        ])
+
     def search(self, query: SearchQuery) -> SearchResults:
         parsed = parse_query(query.text, self._synonyms)
         filter_q = self._filter(query)
@@ -545,7 +297,9 @@ class EmbeddedBackend:
             final = filter_q
             order_by = "updated_ms"
         else:
-            final = Query.boolean_query([(Occur.Must, self._text_query(parsed)), (Occur.Must, filter_q)])
+            final = Query.boolean_query(
+                [(Occur.Must, self._text_query(parsed)), (Occur.Must, filter_q), (Occur.Should, self._quality)]
+            )
             order_by = None
         searcher = self._index.searcher()
         limit = max(0, query.limit)

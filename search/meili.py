@@ -1,15 +1,21 @@
 """Meilisearch backend (``KB_SEARCH_BACKEND=meilisearch``), with the official client.
 
 Meilisearch has no English stemming, so every document carries stemmed shadow fields
-(``title_stem``, ``tags_stem``, ``body_stem``) built by the embedded backend's analyzer (same
+(``title_stem``, ``tags_stem``, ``body_stem``) built by the shared analyzer (search.analysis, same
 stop words, same Snowball stemmer), and queries are sent as stemmed words. Those are the
 searchable attributes, in ranking order title > tags > body; the original fields are only
 displayed. Highlighting uses the shared highlighter over the original title and body, so it
 matches stems, typos, prefixes and synonyms exactly like the embedded backend and escapes HTML
 (Meilisearch's own ``_formatted`` neither stems nor escapes).
 
-Settings are applied by code on first use (and by ``reindex``). Writes wait for their task, so
-documents are visible when ``index``/``delete``/``clear`` return.
+Ranking: Meilisearch's relevance rules first, then each document's ``quality`` (search.ranking)
+as the last rule. Long queries (a customer's pasted sentence) are planned by
+``search.meili_query``, so that the one word Meilisearch requires is an important one, not
+whatever the customer said first.
+
+Settings are applied by code on first use (and by ``reindex``); synonyms only once this process
+has been given them (``search.synonyms.sync``), so a process that only indexes never resets them.
+Writes wait for their task, so documents are visible when ``index``/``delete``/``clear`` return.
 """
 
 from __future__ import annotations
@@ -21,19 +27,21 @@ from typing import Any
 
 import meilisearch
 
+from search import ranking
 from search.backend import Hit, SearchDocument, SearchQuery, SearchResults, Viewer
-from search.embedded import (
+from search.analysis import (
     ONE_TYPO_MIN_LEN,
     STOP_WORDS,
     TWO_TYPOS_MIN_LEN,
-    Highlighter,
     ParsedQuery,
     Synonyms,
-    epoch_ms,
     normalize_synonyms,
     parse_query,
     stemmed_text,
 )
+from search.embedded import epoch_ms
+from search.highlight import Highlighter
+from search.meili_query import query_text
 
 PRIMARY_KEY = "pk"
 
@@ -44,8 +52,8 @@ DISPLAYED = [
 ]  # fmt: skip
 FILTERABLE = ["id", "audience", "author_id", "kind", "tags", "certified", "state"]
 SORTABLE = ["updated_at", "helpful_score"]
-#: Relevance first (Meilisearch's defaults), then quality signals as tie-breakers.
-RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness", "helpful_score:desc"]
+#: Relevance first (Meilisearch's defaults), then quality (search.ranking) as the tie-breaker.
+RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness", "quality:desc"]
 MAX_TOTAL_HITS = 10_000
 MAX_FACET_VALUES = 1_000
 
@@ -103,6 +111,7 @@ def to_meili_document(doc: SearchDocument) -> dict[str, Any]:
         "updated_at": epoch_ms(doc.updated_at),
         "helpful_score": float(doc.helpful_score),
         "reuse_count": int(doc.reuse_count),
+        "quality": ranking.quality(doc),
         "title_stem": stemmed_text(doc.title),
         "tags_stem": [stemmed_text(t) for t in doc.tags],
         "body_stem": stemmed_text(doc.body),
@@ -120,32 +129,34 @@ class MeiliBackend:
         *,
         synonyms: Mapping[str, Sequence[str]] | None = None,
         matching_strategy: str = "last",
-        prune_unmatched_words: bool = True,
+        plan_queries: bool = True,  # search.meili_query; off: the stemmed query as typed
         timeout: float = 10,
         task_timeout: float = 60,
     ):
         self.url = url
         self.index_name = index_name
         self.matching_strategy = matching_strategy
-        self.prune_unmatched_words = prune_unmatched_words
+        self.plan_queries = plan_queries
         self._client = meilisearch.Client(url, key, timeout=timeout)
         self._health_client = meilisearch.Client(url, key, timeout=2)
         self._task_timeout_ms = int(task_timeout * 1000)
         self._synonyms: Synonyms = normalize_synonyms(synonyms)
+        # Until this process is given synonyms, the index keeps the ones it has (another process
+        # may have set them): settings updates leave them out.
+        self._synonyms_given = synonyms is not None
         self._ready = False
         self._lock = threading.RLock()
 
     # -- settings and index lifecycle -------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
-        return {
+        settings = {
             "searchableAttributes": SEARCHABLE,
             "displayedAttributes": DISPLAYED,
             "filterableAttributes": FILTERABLE,
             "sortableAttributes": SORTABLE,
             "rankingRules": RANKING_RULES,
             "stopWords": sorted(STOP_WORDS),
-            "synonyms": {" ".join(k): [" ".join(a) for a in alts] for k, alts in self._synonyms.items()},
             "typoTolerance": {
                 "enabled": True,
                 "minWordSizeForTypos": {"oneTypo": ONE_TYPO_MIN_LEN, "twoTypos": TWO_TYPOS_MIN_LEN},
@@ -153,6 +164,12 @@ class MeiliBackend:
             "faceting": {"maxValuesPerFacet": MAX_FACET_VALUES},
             "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
         }
+        if self._synonyms_given:
+            settings["synonyms"] = self._synonym_settings()
+        return settings
+
+    def _synonym_settings(self) -> dict[str, list[str]]:
+        return {" ".join(k): [" ".join(a) for a in alts] for k, alts in self._synonyms.items()}
 
     def _wait(self, task_info, timeout_ms: int | None = None) -> None:
         task = self._client.wait_for_task(
@@ -215,11 +232,16 @@ class MeiliBackend:
         self._wait(self._index.delete_all_documents())
 
     def set_synonyms(self, synonyms: Mapping[str, Sequence[str]]) -> None:
-        """Customers' words ({"money back": ["refund"]}), stored stemmed in the index settings."""
+        """Customers' words ({"money back": ["refund"]}), stored stemmed in the index settings;
+        updated only when they differ from the index's (several processes apply the same rules)."""
         with self._lock:
             self._synonyms = normalize_synonyms(synonyms)
+            self._synonyms_given = True
             if self._ready:
-                self._wait(self._index.update_settings({"synonyms": self.settings()["synonyms"]}))
+                wanted = self._synonym_settings()
+                if _same_synonyms(self._index.get_synonyms(), wanted):
+                    return
+                self._wait(self._index.update_synonyms(wanted))
 
     def reindex(self, docs: Iterable[SearchDocument], batch_size: int = 1000) -> int:
         """Build a new index (``<name>_tmp``) with the settings and every document, swap it with
@@ -230,6 +252,8 @@ class MeiliBackend:
         with self._lock:
             self._delete_index(tmp)
             self.apply_settings(tmp)
+            if not self._synonyms_given:  # keep the live index's synonyms
+                self._copy_synonyms(tmp)
             target = self._client.index(tmp)
             count = 0
             batch: list[dict[str, Any]] = []
@@ -247,6 +271,16 @@ class MeiliBackend:
             self._delete_index(tmp)
             self._ready = True
         return count
+
+    def _copy_synonyms(self, uid: str) -> None:
+        try:
+            current = self._index.get_synonyms()
+        except meilisearch.errors.MeilisearchApiError as exc:
+            if exc.code == "index_not_found":
+                return
+            raise
+        if current:
+            self._wait(self._client.index(uid).update_synonyms(current))
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -298,33 +332,9 @@ class MeiliBackend:
         return SearchResults(total=int(result.get("totalHits") or 0), hits=hits, facets=facets)
 
     def _query_text(self, parsed: ParsedQuery, filter_expr: str) -> str:
-        """The stemmed query, without the words no visible document matches (even with a typo
-        or as a prefix): Meilisearch's matching strategies only drop words from the end (or
-        the most frequent ones), so a customer's word that is nowhere in the knowledge base
-        ("cannot log in") would otherwise empty the results. Words that are part of a synonym
-        are kept. One multi-search request counts every word."""
-        terms = parsed.terms
-        if not self.prune_unmatched_words or len(terms) < 2:
+        if not self.plan_queries:
             return parsed.stemmed()
-        protected = {i for syn in parsed.synonyms for i in syn.positions}
-        candidates = [i for i in range(len(terms)) if i not in protected]
-        if not candidates:
-            return parsed.stemmed()
-        counts = self._client.multi_search(
-            [
-                {
-                    "indexUid": self.index_name,
-                    "q": parsed.stemmed([terms[i]]),
-                    "filter": filter_expr,
-                    "limit": 0,
-                    "matchingStrategy": "all",
-                }
-                for i in candidates
-            ]
-        )["results"]
-        unmatched = {i for i, r in zip(candidates, counts) if not (r.get("estimatedTotalHits") or r.get("totalHits"))}
-        kept = [t for i, t in enumerate(terms) if i not in unmatched]
-        return parsed.stemmed(kept) if kept else parsed.stemmed()
+        return query_text(self._client, self.index_name, parsed, filter_expr)
 
     # -- health -----------------------------------------------------------------------------
 
@@ -336,6 +346,13 @@ class MeiliBackend:
         if status != "available":
             return {"backend": self.name, "status": "down", "error": f"meilisearch status {status!r}"}
         return {"backend": self.name, "status": "ok"}
+
+
+def _same_synonyms(current: Mapping[str, Sequence[str]] | None, wanted: Mapping[str, Sequence[str]]) -> bool:
+    def normal(rules):
+        return {k: sorted(v) for k, v in (rules or {}).items()}
+
+    return normal(current) == normal(wanted)
 
 
 __all__ = ["MeiliBackend", "SearchBackendError", "encode_pk", "filter_expression", "quote", "to_meili_document"]

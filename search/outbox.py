@@ -38,7 +38,9 @@ from search.models import SearchOutbox
 
 log = logging.getLogger("kb.search.indexer")
 
-EVENTS = ("entry.created", "revision.created", "revision.transition", "certification.changed")
+EVENTS = ("entry.created", "revision.created", "revision.transition", "certification.changed",
+          # Ratings feed ranking (helpful score, reuse count): expertise.ratings publishes these.
+          "vote.changed", "entry.reused")
 MAX_BACKOFF_SECONDS = 300
 MAX_ERROR_CHARS = 2000
 ADVISORY_NS = 0x5EA4C4  # pg_advisory_xact_lock namespace of the indexer

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from kb.accounts.models import Role, User
 from kb.db import session_factory
+from search import synonyms
 from search.backend import SearchBackend, SearchDocument, SearchQuery, SearchResults, Viewer
 from search.documents import documents_for_entry, entry_ids
 from search.outbox import mark_done, pending_ids
@@ -43,7 +44,8 @@ def search(
 ) -> SearchResults:
     """Search what ``viewer_user`` may see; visibility is part of the backend query.
 
-    ``session`` is accepted for the query log (a later step); the search itself needs none."""
+    With a ``session``, the admins' synonym rules are brought up to date first (a cheap check,
+    see ``search.synonyms.sync``)."""
     query = SearchQuery(
         text=(text or "").strip(),
         viewer=viewer_for(viewer_user, include_drafts=include_drafts),
@@ -53,6 +55,8 @@ def search(
         limit=max(1, min(limit, MAX_LIMIT)),
         offset=max(0, offset),
     )
+    if session is not None:
+        synonyms.sync(session=session, backend=backend)
     return backend.search(query)
 
 
@@ -63,6 +67,8 @@ def reindex(*, engine: Engine, backend: SearchBackend,
     Outbox rows committed before the rebuild started are covered by it and marked done; later
     ones stay pending for the indexer."""
     with session_factory(engine)() as session:
+        # A rebuilt Meilisearch index takes its settings from this process: give it the rules.
+        synonyms.sync(session=session, backend=backend, force=True)
         covered = pending_ids(session)
         ids = entry_ids(session)
         total = len(ids)

@@ -27,6 +27,8 @@ from web.api import search as api_search
 from web.api import workflow as api_workflow
 from web.api import attachments as api_attachments
 from web.api import workflow_entries as api_workflow_entries
+from web.api import experts as api_experts
+from web.api import ratings as api_ratings
 from web.csrf import CSRFMiddleware
 from kb.content import forum as forum_service
 from kb.content import service as content
@@ -34,10 +36,16 @@ from web.deps import PageUser, SessionDep
 from web.routes.content_pages import entry_view
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
 from web.routes import flags, inbox
+from web.routes import people as people_pages
+from web.routes import knowledge_health
+from web.routes import admin_routing, experts
+from web.routes import ratings as rating_pages
 from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review, search_page
+from web.routes import admin_search
 from web.templating import render
 from workflow import periodic
 from expertise import reactions as expertise_reactions
+from expertise import periodic as expertise_periodic
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
@@ -82,6 +90,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         search_page.router,
         admin.router,
         admin_workflow.router,
+        admin_search.router,
         editor.router,
         articles.router,
         forum.router,
@@ -89,6 +98,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         review.router,
         inbox.router,
         flags.router,
+        people_pages.router,
+        knowledge_health.router,
+        experts.router,
+        admin_routing.router,
+        rating_pages.router,
     ):
         app.include_router(router)
     app.include_router(_pages())
@@ -100,6 +114,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(api_attachments.router)
     api.include_router(api_workflow_entries.router)
     api.include_router(api_search.router)
+    api.include_router(api_experts.router)
+    api.include_router(api_ratings.router)
     app.include_router(api)
     return app
 
@@ -126,6 +142,10 @@ async def _every(seconds: int, app: FastAPI) -> None:
             await run_in_threadpool(periodic.run_once, app.state.engine, app.state.settings)
         except Exception:  # a failing job must not stop the next run
             logging.getLogger("kb.periodic").exception("periodic jobs failed")
+        try:  # on its own: a failing escalation must not stop expiry and email, nor the reverse
+            await run_in_threadpool(expertise_periodic.run_once, app.state.engine, app.state.settings)
+        except Exception:
+            logging.getLogger("kb.periodic").exception("expertise periodic jobs failed")
         await asyncio.sleep(seconds)
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from kb.accounts import service as accounts
 from kb.accounts.models import Role, User
+from kb.db import unit_of_work
 from kb.errors import Forbidden, Unauthorized
 from kb.settings import Settings
 from web.csrf import SESSION_COOKIE
@@ -51,10 +52,13 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """One unit of work per request: services flush, this commits or rolls back."""
     state = request.app.state
-    writes = request.method not in ("GET", "HEAD", "OPTIONS")
+    writes = request.method not in READ_METHODS
     session: Session = state.sessionmaker(bind=state.write_engine) if writes else state.sessionmaker()
     try:
         yield session
@@ -70,6 +74,13 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # scope="function": commit before the response is sent, so a redirect never outruns its data
 # and a failed commit is never reported as success.
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def side_write(request: Request):
+    """A short writing transaction of its own, for the few reads that record something (the
+    query log of a search). A read request's session cannot write on SQLite once another
+    writer has committed since it started reading ("database is locked")."""
+    return unit_of_work(request.app.state.engine)
 
 
 def session_signer(settings: Settings) -> TimestampSigner:
@@ -108,13 +119,19 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from your profi
 
 
 def api_user(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None:
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
     user = accounts.user_for_api_token(session=session, raw=credentials.credentials)
     if user is None:
         raise Unauthorized("This API token is not valid: it is unknown, revoked, or its user is deactivated.")
+    if request.method in READ_METHODS:  # a read request's session does not write
+        with side_write(request) as write_session:
+            accounts.touch_api_token(session=write_session, raw=credentials.credentials)
+    else:
+        accounts.touch_api_token(session=session, raw=credentials.credentials)
     return user
 
 

@@ -21,10 +21,14 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Search", "/search"),
     NavItem("Articles", "/articles"),
     NavItem("Forum", "/questions"),
+    NavItem("Experts", "/experts"),
     NavItem("Write", "/articles/new", frozenset({Role.author, Role.expert, Role.admin})),
     NavItem("Review", "/review", frozenset({Role.expert, Role.admin})),
+    NavItem("Knowledge health", "/knowledge-health", frozenset({Role.expert, Role.admin})),
     NavItem("Users", "/admin/users", frozenset({Role.admin})),
     NavItem("Topics", "/admin/topics", frozenset({Role.admin})),
+    NavItem("Synonyms", "/admin/synonyms", frozenset({Role.admin})),
+    NavItem("Routing", "/admin/routing", frozenset({Role.admin})),
 )
 
 

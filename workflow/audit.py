@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
+from kb.csvcells import safe_cell
 from kb.errors import Forbidden
 from workflow.models import WorkflowEvent
 
@@ -58,6 +59,7 @@ def export_csv(*, session: Session, actor: User, start: datetime, end: datetime)
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for ev, email in rows:
-        writer.writerow([ev.id, ev.created_at.isoformat(), ev.entry_id, ev.revision_id or "", email or "system",
-                         ev.action, ev.from_state or "", ev.to_state or "", ev.signature, ev.comment])
+        writer.writerow([safe_cell(v) for v in (
+            ev.id, ev.created_at.isoformat(), ev.entry_id, ev.revision_id or "", email or "system",
+            ev.action, ev.from_state or "", ev.to_state or "", ev.signature, ev.comment)])
     return out.getvalue()

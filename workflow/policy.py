@@ -1,16 +1,28 @@
-"""Review policy (definition) and topic experts: global defaults with per-topic overrides."""
+"""Review policy (definition) and topic experts: global defaults with per-topic overrides.
+
+A topic's experts are the users an administrator designated and, when the policy sets an
+``expert_min_score``, users with the expert role whose expertise score in the topic reaches it.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from kb.accounts.models import Role, User, UserRole
 from kb.content.models import RevisionTag, Tag
 from kb.content.tags import normalise_tag
 from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from kb.events import Event, publish
 from workflow.models import Policy, TopicExpert
+
+# workflow may not import expertise: its scores are read through a lightweight table reference.
+_expertise_score = sa.table("expertise_score", sa.column("user_id", sa.Integer), sa.column("tag_id", sa.Integer),
+                            sa.column("score", sa.Float))
+MAX_EXPERT_MIN_SCORE = 100_000
 
 
 @dataclass(frozen=True)
@@ -43,22 +55,59 @@ def effective_policy(session: Session, tag_ids: list[int]) -> EffectivePolicy:
     )
 
 
+def expert_score_thresholds(session: Session, tag_ids: list[int]) -> dict[int, float]:
+    """Per topic, the expertise score that makes a user its expert; topics without one are left out.
+    A topic's own policy decides (its override may leave the score out); otherwise the global one."""
+    if not tag_ids:
+        return {}
+    rows = list(session.exec(select(Policy).where((Policy.tag_id.is_(None)) | (Policy.tag_id.in_(tag_ids)))))
+    base = next((p.expert_min_score for p in rows if p.tag_id is None), None)
+    own = {p.tag_id: p.expert_min_score for p in rows if p.tag_id is not None}
+    thresholds = {tag_id: own[tag_id] if tag_id in own else base for tag_id in tag_ids}
+    return {tag_id: value for tag_id, value in thresholds.items() if value is not None}
+
+
+def _scoring_experts(session: Session, tag_ids: list[int], user_id: int | None = None) -> list[tuple[int, int]]:
+    """(user id, topic id) of active users with the expert (or admin) role whose score reaches the policy."""
+    thresholds = expert_score_thresholds(session, tag_ids)
+    if not thresholds:
+        return []
+    reaches = sa.or_(*[(_expertise_score.c.tag_id == tag_id) & (_expertise_score.c.score >= value)
+                       for tag_id, value in thresholds.items()])
+    statement = (sa.select(_expertise_score.c.user_id, _expertise_score.c.tag_id)
+                 .join(User, User.id == _expertise_score.c.user_id)
+                 .where(reaches, User.is_active.is_(True), User.id.in_(
+                     select(UserRole.user_id).where(UserRole.role.in_([Role.expert.value, Role.admin.value])))))
+    if user_id is not None:
+        statement = statement.where(_expertise_score.c.user_id == user_id)
+    return [(uid, tid) for uid, tid in session.execute(statement)]
+
+
 def expert_topics(session: Session, user_id: int, tag_ids: list[int]) -> list[str]:
-    """Names of the given topics in which the user is a designated expert."""
+    """Names of the given topics in which the user is an expert: designated, or by score when the
+    policy allows it."""
     if not tag_ids:
         return []
-    return list(session.exec(
-        select(Tag.name).join(TopicExpert, TopicExpert.tag_id == Tag.id)
-        .where(TopicExpert.user_id == user_id, TopicExpert.tag_id.in_(tag_ids)).order_by(Tag.name)
-    ))
+    designated = set(session.exec(select(TopicExpert.tag_id).where(TopicExpert.user_id == user_id,
+                                                                  TopicExpert.tag_id.in_(tag_ids))))
+    scoring = {tag_id for _, tag_id in _scoring_experts(session, tag_ids, user_id)}
+    ids = designated | scoring
+    if not ids:
+        return []
+    return list(session.exec(select(Tag.name).where(Tag.id.in_(ids)).order_by(Tag.name)))
 
 
 def topic_experts(session: Session, tag_ids: list[int]) -> list[User]:
-    """Designated experts of these topics; when a topic has none, every active expert."""
+    """Experts of these topics (designated, or by score when the policy allows it); when the topics
+    have none, every active expert."""
     experts = list(session.exec(
         select(User).join(TopicExpert, TopicExpert.user_id == User.id)
         .where(TopicExpert.tag_id.in_(tag_ids), User.is_active.is_(True)).distinct()
     )) if tag_ids else []
+    known = {u.id for u in experts}
+    scoring = sorted({uid for uid, _ in _scoring_experts(session, tag_ids)} - known)
+    if scoring:
+        experts += list(session.exec(select(User).where(User.id.in_(scoring)).order_by(User.id)))
     if experts:
         return experts
     return list(session.exec(
@@ -93,15 +142,24 @@ def designate_expert(*, session: Session, actor: User | None, topic: str, user: 
         row = TopicExpert(tag_id=tag.id, user_id=user.id, designated_by=actor.id if actor else None)
         session.add(row)
         session.flush()
+        _designation_changed(session, actor, tag, user, designated=True)
     return row
+
+
+def _designation_changed(session: Session, actor: User | None, tag: Tag, user: User, *, designated: bool) -> None:
+    # Expertise scores count designations; they update from this event.
+    publish(session, Event("topic_expert.changed", actor_id=actor.id if actor else None,
+                           data={"user_id": user.id, "tag_id": tag.id, "designated": designated}))
 
 
 def remove_expert(*, session: Session, actor: User | None, topic: str, user: User) -> None:
     _require_admin(actor)
-    row = session.get(TopicExpert, (_tag(session, topic).id, user.id))
+    tag = _tag(session, topic)
+    row = session.get(TopicExpert, (tag.id, user.id))
     if row is not None:
         session.delete(row)
         session.flush()
+        _designation_changed(session, actor, tag, user, designated=False)
 
 
 def experts_by_topic(session: Session) -> dict[str, list[User]]:
@@ -121,8 +179,10 @@ def policies(session: Session) -> tuple[Policy, dict[str, Policy]]:
 
 
 def set_policy(*, session: Session, actor: User | None, topic: str | None, required_approvals: int,
-               validity_days: int, reminder_days: int, approval_certifies: bool, experts_only_review: bool) -> Policy:
-    """Save the global policy (topic None) or a topic's override."""
+               validity_days: int, reminder_days: int, approval_certifies: bool, experts_only_review: bool,
+               expert_min_score: float | None = None) -> Policy:
+    """Save the global policy (topic None) or a topic's override. ``expert_min_score`` None: only
+    designated users are the topic's experts."""
     _require_admin(actor)
     if not 1 <= required_approvals <= 10:
         raise ValidationFailed("Required approvals must be between 1 and 10.", field="required_approvals")
@@ -130,6 +190,11 @@ def set_policy(*, session: Session, actor: User | None, topic: str | None, requi
         raise ValidationFailed("Validity must be between 1 and 3650 days.", field="validity_days")
     if not 0 <= reminder_days < validity_days:
         raise ValidationFailed("The reminder must come before the certification expires.", field="reminder_days")
+    if expert_min_score is not None and not (math.isfinite(expert_min_score)
+                                             and 0 < expert_min_score <= MAX_EXPERT_MIN_SCORE):
+        raise ValidationFailed(f"The expertise score that makes an expert must be above 0 and at most "
+                               f"{MAX_EXPERT_MIN_SCORE:,}; leave it empty to count designated experts only.",
+                               field="expert_min_score")
     tag_id = _tag(session, topic).id if topic else None
     policy = session.exec(select(Policy).where(Policy.tag_id.is_(None) if tag_id is None
                                                else Policy.tag_id == tag_id)).first()
@@ -139,6 +204,7 @@ def set_policy(*, session: Session, actor: User | None, topic: str | None, requi
     policy.required_approvals, policy.validity_days, policy.reminder_days = (
         required_approvals, validity_days, reminder_days)
     policy.approval_certifies, policy.experts_only_review = approval_certifies, experts_only_review
+    policy.expert_min_score = expert_min_score
     session.flush()
     return policy
 

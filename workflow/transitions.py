@@ -34,7 +34,7 @@ class ReviewContext:
     """What the rules need to know beyond the user, entry and revision."""
 
     experts_only_review: bool = False
-    is_topic_expert: bool = False  # designated expert of one of the entry's topics
+    is_topic_expert: bool = False  # expert of one of the entry's topics (designated, or by score per policy)
     already_reviewed: bool = False  # this user already reviewed this revision
     is_latest: bool = True
 
@@ -55,7 +55,8 @@ def may_review(user: User, revision: Revision, ctx: ReviewContext) -> bool:
 
 
 def may_certify(user: User, revision: Revision, ctx: ReviewContext) -> bool:
-    """Designated experts of one of the entry's topics, or admins; never for their own work."""
+    """Experts of one of the entry's topics (designated or, if the policy says so, high-scoring), or
+    admins; never for their own work."""
     return revision.author_id != user.id and (ctx.is_topic_expert or user.has_role(Role.admin))
 
 

@@ -238,5 +238,18 @@ def user_for_api_token(*, session: Session, raw: str) -> User | None:
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
         return None
-    token.last_used_at = utcnow()
     return user
+
+
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def touch_api_token(*, session: Session, raw: str) -> None:
+    """Record when a token was last used (at most once a minute: an API call is not a write)."""
+    now = utcnow()
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == security.token_hash(raw),
+               (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - TOKEN_TOUCH_INTERVAL))
+        .values(last_used_at=now)
+    )

@@ -294,7 +294,7 @@ def _insert_documents(session: Session, documents: list[_Document], *, tag_ids: 
     for document, entry_id, revision_id in zip(documents, entry_ids, revision_ids, strict=True):
         claim_attachments(session, body=document.body, entry_id=entry_id, author_id=document.author_id)
         publish(session, Event("entry.created", entry_id=entry_id, revision_id=revision_id,
-                               actor_id=document.author_id, data={"kind": document.kind}))
+                               actor_id=document.author_id, data={"kind": document.kind, "imported": True}))
     return created
 
 

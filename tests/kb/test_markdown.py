@@ -239,11 +239,60 @@ SAMPLE = (
 def test_plain_text_has_text_but_no_markup() -> None:
     text = plain_text(SAMPLE)
     assert "<" not in text and ">" not in text
-    assert text.startswith("Title & more Some emphasis, code x and a link.")
-    for word in ("done item", "alt text", "h1 h2 c1 c2", "print(1)", "alert(1)"):
+    assert text.startswith("Title & more\n\nSome emphasis, code x and a link.")
+    for word in ("done item", "alt text", "h1 | h2", "c1 | c2", "print(1)", "alert(1)"):
         assert word in text
-    assert "  " not in text and "\n" not in text
+    assert "  " not in text and "\n\n\n" not in text
     assert "[x]" not in text and "*" not in text and "https://e.example" not in text
+
+
+ORDER_HELP = """## Cancel an order
+
+Check the status **first**:
+
+| Status | Can cancel? | Refund |
+|---|:-:|---|
+| Placed | Yes | Full |
+| Shipped | No | Partial |
+
+1. Open *Orders*
+2. Click **Cancel**
+   - confirm with the customer
+   - note the case number
+
+Then call the  
+customer back.
+"""
+
+
+def test_plain_text_keeps_cells_rows_items_and_headings_apart() -> None:
+    # Search snippets and "copy answer" read this text: a table must not run together as
+    # "Refund Placed Yes Full Shipped".
+    assert plain_text(ORDER_HELP).split("\n") == [
+        "Cancel an order",
+        "",
+        "Check the status first:",
+        "",
+        "Status | Can cancel? | Refund",
+        "Placed | Yes | Full",
+        "Shipped | No | Partial",
+        "",
+        "1. Open Orders",
+        "2. Click Cancel",
+        "• confirm with the customer",
+        "• note the case number",
+        "",
+        "Then call the",  # a hard line break stays a line break
+        "customer back.",
+    ]
+    # Excerpts stay on one line.
+    assert excerpt(ORDER_HELP, 300).startswith("Cancel an order Check the status first: Status | Can cancel? | Refund "
+                                               "Placed | Yes | Full")
+
+
+def test_plain_text_code_blocks_keep_their_lines() -> None:
+    text = plain_text("Run:\n\n```sh\nkb  reindex\n\nkb indexer --once\n```\n\n    indented <code>\n")
+    assert text.split("\n") == ["Run:", "", "kb reindex", "kb indexer --once", "", "indented code"]
 
 
 def test_excerpt_cuts_at_word_boundary() -> None:

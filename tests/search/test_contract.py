@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -408,6 +409,31 @@ def test_reindex_replaces_everything_without_going_empty(backend):
     assert search(backend, "replacement").total == len(new_docs)
 
 
+# -- ranking: relevance first, then quality (search.ranking) ------------------------------------------
+
+
+def test_with_equal_text_the_certified_helpful_reused_document_ranks_first(backend):
+    text = ("Replace a damaged parcel", "Send a replacement when the parcel arrives damaged.")
+    plain = doc(1, *text, certified=False, state="approved", hours=5)
+    good = replace(doc(2, *text, hours=5), helpful_score=0.9, reuse_count=12)
+    helpful_only = replace(doc(3, *text, certified=False, state="approved", hours=5), helpful_score=0.9)
+    backend.index([plain, good, helpful_only])
+    assert ids(search(backend, "damaged parcel", viewer=ADMIN)) == [2, 3, 1]
+    assert ids(search(backend, "replacement", viewer=ADMIN)) == [2, 3, 1]
+
+
+def test_a_much_better_text_match_beats_a_high_quality_poor_match(backend):
+    strong = doc(1, "Parcel damaged in transit", "What to do when a parcel arrives damaged.", certified=False,
+                 state="approved")
+    best_quality = replace(doc(2, "Delivery times", "Most parcels arrive within two days; damaged ones are rare."),
+                           helpful_score=1.0, reuse_count=500)
+    backend.index([strong, best_quality])
+    assert ids(search(backend, "damaged parcel", viewer=ADMIN)) == [1, 2]
+    # A title match still outranks a body-only match of the best quality.
+    assert ids(search(backend, "transit", viewer=ADMIN)) == [1]
+    assert ids(search(backend, "delivery damaged", viewer=ADMIN))[0] == 2
+
+
 # -- backend-specific ----------------------------------------------------------------------------
 
 
@@ -433,6 +459,7 @@ def test_meilisearch_settings_are_applied_by_code(meili_backend):
     assert {"audience", "author_id", "kind", "tags", "certified", "state"} <= set(settings["filterableAttributes"])
     assert "updated_at" in settings["sortableAttributes"]
     assert settings["rankingRules"][:6] == ["words", "typo", "proximity", "attribute", "sort", "exactness"]
+    assert settings["rankingRules"][-1] == "quality:desc"  # quality only after relevance
     assert settings["typoTolerance"]["enabled"] is True
     assert "the" in settings["stopWords"]
     assert settings["synonyms"] == {"money back": ["refund"]}

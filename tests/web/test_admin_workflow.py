@@ -78,3 +78,13 @@ def test_audit_csv_export_of_a_date_range(client, db, setup):
     assert len(list(csv.DictReader(io.StringIO(empty.text)))) == 0
     backwards = client.get(f"/admin/audit.csv?start={today}&end=2020-01-01")
     assert backwards.status_code == 422
+
+
+def test_audit_csv_neutralises_spreadsheet_formulas_in_comments(client, db, setup):
+    transition(session=db, actor=setup["author"], revision_id=setup["entry"].latest_revision_id, action=Action.submit,
+               comment='=HYPERLINK("http://evil.example","click")')
+    db.commit()
+    login(client, setup["admin"].email)
+    today = date.today().isoformat()
+    table = list(csv.DictReader(io.StringIO(client.get(f"/admin/audit.csv?start={today}&end={today}").text)))
+    assert table[0]["comment"] == '\'=HYPERLINK("http://evil.example","click")'

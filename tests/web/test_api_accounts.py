@@ -106,3 +106,13 @@ def test_cannot_revoke_someone_elses_token(client, make_user, bearer):
     token_id = client.get("/api/v1/tokens", headers=owner_headers).json()[0]["id"]
     assert client.delete(f"/api/v1/tokens/{token_id}", headers=bearer(other)).status_code == 404
     assert client.get("/api/v1/me", headers=owner_headers).status_code == 200
+
+
+def test_token_last_use_is_recorded_by_reads_and_writes(client, make_user, bearer):
+    user = make_user("author")
+    headers = bearer(user)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    first = client.get("/api/v1/tokens", headers=headers).json()[0]["last_used_at"]
+    assert first is not None
+    created = client.post("/api/v1/articles", json={"title": "Token use", "body": "Text.", "tags": []}, headers=headers)
+    assert created.status_code == 201

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from search import querylog
 from search import service as search_service
 from search.factory import backend_for
-from web.deps import ApiUser, SessionDep
+from web.deps import ApiUser, SessionDep, side_write
 
 router = APIRouter(tags=["search"])
 Kind = Literal["article", "question", "answer"]
@@ -59,7 +59,8 @@ def search(
     except Exception as exc:  # the backend is down: say so rather than pretend nothing matches
         log.warning("search failed: %s", exc)
         raise HTTPException(503, "Search is unavailable right now; try again shortly.") from None
-    querylog.log_search(session, user_id=user.id, query=q, result_count=results.total)
+    with side_write(request) as log_session:
+        querylog.log_search(log_session, user_id=user.id, query=q, result_count=results.total)
     return SearchResultsPublic(
         total=results.total,
         hits=[SearchHitPublic(entry_id=h.entry_id, kind=h.kind, title=h.title, snippet=h.snippet,

@@ -71,14 +71,27 @@ def remove_expert(request: Request, session: SessionDep, actor: AdminPage, topic
                     lambda: policy.remove_expert(session=session, actor=actor, topic=topic, user=user))
 
 
+def _score(raw: str) -> float | None:
+    """The form's expertise score: empty means designated experts only."""
+    raw = raw.strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValidationFailed(f"“{raw}” is not a number; give an expertise score such as 30, or leave it empty.",
+                               field="expert_min_score") from None
+
+
 @router.post("/policy")
 def save_policy(request: Request, session: SessionDep, actor: AdminPage, topic: Annotated[str, Form()] = "",
                 required_approvals: Int = 1, validity_days: Int = 90, reminder_days: Int = 14,
-                approval_certifies: Flag = False, experts_only_review: Flag = False):
+                approval_certifies: Flag = False, experts_only_review: Flag = False,
+                expert_min_score: Annotated[str, Form(max_length=20)] = ""):
     return _guarded(request, session, actor, lambda: policy.set_policy(
         session=session, actor=actor, topic=topic or None, required_approvals=required_approvals,
         validity_days=validity_days, reminder_days=reminder_days, approval_certifies=approval_certifies,
-        experts_only_review=experts_only_review))
+        experts_only_review=experts_only_review, expert_min_score=_score(expert_min_score)))
 
 
 @router.post("/topics/{topic}/policy/remove")

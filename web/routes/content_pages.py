@@ -7,6 +7,7 @@ from functools import cached_property
 
 from sqlmodel import Session
 
+from expertise import ratings
 from kb.accounts.models import User
 from kb.content import access
 from kb.content import service as content
@@ -28,6 +29,8 @@ class EntryView:
     certifier: User | None = None
     # Workflow actions this user may take on the latest revision (drawn as buttons).
     actions: list[Action] = field(default_factory=list)
+    # Votes and reuse of an article or answer (pages with actions only; None for questions).
+    rating: ratings.RatingSummary | None = None
 
     @cached_property
     def html(self) -> str:
@@ -61,6 +64,8 @@ def entry_view(session: Session, actor: User, entry: Entry, revision: Revision |
         certifier=session.get(User, certification.certified_by) if certification else None,
         actions=workflow.actions_for(session, actor=actor, entry=entry, revision=latest)
         if with_actions and latest else [],
+        rating=ratings.rating_view(session, actor, entry, revision)
+        if with_actions and entry.kind != EntryKind.question.value else None,
     )
 
 

@@ -14,6 +14,7 @@ from kb.content import service as content
 from kb.content.diff import side_by_side
 from kb.content.models import Revision
 from kb.errors import DomainError, Forbidden
+from expertise import routing
 from web.deps import PageUser, SessionDep
 from web.routes.content_pages import entry_url, entry_view
 from web.templating import render
@@ -35,7 +36,8 @@ def review_dashboard(request: Request, session: SessionDep, user: PageUser):
         raise Forbidden("The review dashboard is for experts and administrators.")
     board = dashboard.build(session=session, actor=user)
     return render(request, "review_dashboard.html", {"board": board, "counts": board.counts(),
-                                                     "entry_url": entry_url})
+                                                     "entry_url": entry_url,
+                                                     "assigned": routing.assigned_to(session=session, actor=user)})
 
 
 def _review_page(request, session, user: User, revision_id: int, *, errors=None, comment="", status_code=200,
@@ -60,14 +62,20 @@ def _review_page(request, session, user: User, revision_id: int, *, errors=None,
         "errors": errors or {},
         "comment": comment,
         "flashes": flashes or [],
+        # Who should review it: shown to the author, experts and admins while it is in review.
+        "suggestions": routing.suggest_reviewers(session=session, revision=revision)
+        if routing.can_assign(user, entry, revision) else None,
+        "assignees": routing.assignees(session, revision.id),
     }
     return render(request, "review.html", context, status_code=status_code)
 
 
 @router.get("/review/{revision_id}")
 def review_page(request: Request, session: SessionDep, user: PageUser, revision_id: int,
-                done: Action | None = None):
+                done: Action | None = None, assigned: bool = False):
     flashes = [{"kind": "success", "text": f"Done: {ACTION_LABELS[done].lower()}."}] if done else []
+    if assigned:
+        flashes.append({"kind": "success", "text": "Reviewer assigned; they have been told."})
     return _review_page(request, session, user, revision_id, flashes=flashes)
 
 
@@ -82,6 +90,18 @@ def take_action(request: Request, session: SessionDep, user: PageUser, revision_
         return _review_page(request, session, user, revision_id, errors={exc.field or "form": exc.message},
                             comment=comment, status_code=exc.status_code)
     return RedirectResponse(f"/review/{revision.id}?done={action.value}", status_code=303)
+
+
+@router.post("/review/{revision_id}/assign")
+def assign_reviewer(request: Request, session: SessionDep, user: PageUser, revision_id: int,
+                    reviewer_id: Annotated[int, Form()]):
+    try:
+        with session.begin_nested():
+            routing.assign_reviewer(session=session, actor=user, revision_id=revision_id, reviewer_id=reviewer_id)
+    except DomainError as exc:
+        return _review_page(request, session, user, revision_id, errors={exc.field or "form": exc.message},
+                            status_code=exc.status_code)
+    return RedirectResponse(f"/review/{revision_id}?assigned=1", status_code=303)
 
 
 @router.get("/entries/{entry_id}/audit")

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import select
 
+from expertise.answer_copy import copy_targets
 from kb.accounts.models import User
 from kb.content import access
 from search import outbox, querylog
 from search import service as search_service
 from search.factory import backend_for
-from web.deps import PageUser, SessionDep
+from web.deps import PageUser, SessionDep, side_write
 from web.templating import render
 from workflow.models import Certification
 
@@ -44,10 +45,17 @@ def search_page(
         log.warning("search failed: %s", exc)
         unavailable = True
     certificates = _certificates(session, [h.entry_id for h in results.hits]) if results else {}
-    logged = querylog.log_search(session, user_id=user.id, query=q, result_count=results.total) if results else None
+    search_id = None
+    if results:
+        with side_write(request) as log_session:
+            logged = querylog.log_search(log_session, user_id=user.id, query=q, result_count=results.total)
+            search_id = logged.id if logged else None
     context = {
-        "search_id": logged.id if logged else None,
+        "search_id": search_id,
         "certificates": certificates,
+        # "Copy answer" buttons: which entry's certified text each result copies.
+        "copy_targets": copy_targets(session=session, entry_ids=[h.entry_id for h in results.hits
+                                                                 if h.audience == "public"]) if results else {},
         # Changes not indexed after a few seconds (the indexer is behind, or the backend is down).
         "pending": outbox.lagging_count(session),
         "q": q, "tags": tag, "kinds": kind, "drafts": drafts, "page": page, "results": results,
@@ -69,10 +77,11 @@ def _certificates(session, entry_ids: list[int]) -> dict[int, tuple[Certificatio
 
 
 @router.get("/search/click")
-def click(session: SessionDep, user: PageUser, entry: int, rank: Annotated[int, Query(ge=1, le=10_000)] = 1,
+def click(request: Request, user: PageUser, entry: int, rank: Annotated[int, Query(ge=1, le=10_000)] = 1,
           search: int | None = None, q: Annotated[str, Query(max_length=500)] = ""):
     """Record which result was opened (for the content-gap reports), then open it."""
     if search is not None:
-        querylog.log_click(session, user_id=user.id, search_id=search, entry_id=entry, rank=rank)
+        with side_write(request) as session:
+            querylog.log_click(session, user_id=user.id, search_id=search, entry_id=entry, rank=rank)
     target = f"/entries/{entry}" + (f"?q={quote(q)}" if q else "")
     return RedirectResponse(target, status_code=303)

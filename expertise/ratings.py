@@ -1,0 +1,257 @@
+"""Ratings: helpful / not helpful votes and "used to solve a case" reuse of articles and answers.
+
+Every vote and reuse updates the entry's ``EntryRating`` summary in the same transaction. Writers
+first lock that summary row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite writers hold the
+database lock from ``BEGIN IMMEDIATE``), so the changes to one entry's ratings happen one after
+the other: each transaction then reads the committed votes afresh and recounts them, and the
+summary stays equal to the rows under any number of concurrent requests. The unique constraint
+on (entry, user) is the last guard for "one vote per person".
+
+Published events (the reputation engineer and the search outbox react to them):
+
+* ``vote.changed``: data ``{"value": 1 | -1 | 0, "previous": 1 | -1 | 0, "author_id": ...}``
+* ``entry.reused``: data ``{"reuse_id", "case_ref", "source", "author_id"}``
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from kb.accounts.models import User
+from kb.clock import utcnow
+from kb.content import service as content
+from kb.content.models import Entry, EntryKind, Revision
+from kb.errors import Forbidden, NotFound, ValidationFailed
+from kb.events import Event, publish
+from expertise.models import EntryRating, Reuse, ReuseSource, Vote
+
+HELPFUL, NOT_HELPFUL, NO_VOTE = 1, -1, 0
+MAX_CASE_REF = 100
+RATED_KINDS = (EntryKind.article.value, EntryKind.answer.value)
+
+
+@dataclass
+class RatingSummary:
+    """What a page or the API shows about an entry's ratings, for one viewer."""
+
+    entry_id: int
+    helpful: int = 0
+    not_helpful: int = 0
+    wilson: float = 0.0
+    reuse_count: int = 0
+    my_vote: int = NO_VOTE
+    # The viewer may vote (not their own work, not a question); pages draw the buttons from it.
+    can_vote: bool = False
+
+
+def wilson_lower_bound(positive: int, total: int, z: float = 1.96) -> float:
+    """Lower bound of the Wilson score interval of the helpful share (95 % with z=1.96).
+
+    Ranks by how sure we are that an entry is helpful: 90 of 100 beats 9 of 10 beats 1 of 1."""
+    if total <= 0:
+        return 0.0
+    share = positive / total
+    z2 = z * z
+    centre = share + z2 / (2 * total)
+    margin = z * math.sqrt((share * (1 - share) + z2 / (4 * total)) / total)
+    return max(0.0, (centre - margin) / (1 + z2 / total))
+
+
+# --- who may rate ------------------------------------------------------------------------------
+
+
+def vote_refusal(actor: User, entry: Entry, revision: Revision | None) -> str | None:
+    """Why ``actor`` may not vote on ``entry`` (as ``revision``), or None when they may.
+
+    The one copy of the rule: pages draw the buttons from it, the service enforces it."""
+    if entry.kind not in RATED_KINDS:
+        return "Questions are not rated: vote on their answers instead."
+    if revision is None:
+        return "There is nothing to rate in this entry yet."
+    if actor.id in (entry.author_id, revision.author_id):
+        return "You cannot rate your own work; your colleagues' votes tell how helpful it is."
+    return None
+
+
+def _seen_revision(session: Session, actor: User, entry: Entry) -> Revision:
+    """The revision ``actor`` sees of ``entry``; NotFound when they may not see the entry."""
+    entry = content.get_entry(session=session, actor=actor, entry_id=entry.id)
+    revision = content.visible_revision(session=session, actor=actor, entry=entry)
+    if revision is None:
+        raise NotFound("That entry does not exist, or you cannot see it.")
+    return revision
+
+
+def _reused_revision(session: Session, actor: User, entry: Entry) -> Revision:
+    """Reuse credits the certified revision (what agents use) when there is one."""
+    revision = _seen_revision(session, actor, entry)
+    if entry.certified_revision_id and entry.certified_revision_id != revision.id:
+        return session.get(Revision, entry.certified_revision_id)
+    return revision
+
+
+# --- the summary row ---------------------------------------------------------------------------
+
+
+def _locked_rating(session: Session, entry_id: int) -> EntryRating:
+    """The entry's summary row, created if missing, locked until the transaction ends."""
+    statement = (select(EntryRating).where(EntryRating.entry_id == entry_id).with_for_update()
+                 .execution_options(populate_existing=True))
+    rating = session.exec(statement).first()
+    if rating is None:
+        try:
+            with session.begin_nested():
+                session.add(EntryRating(entry_id=entry_id))
+        except IntegrityError:
+            pass  # a concurrent first rating created it (and has committed): lock that one
+        rating = session.exec(statement).one()
+    return rating
+
+
+def _recount(session: Session, rating: EntryRating) -> None:
+    """Set the summary from the rows (the caller holds the row's lock, so no one recounts at once)."""
+    entry_id = rating.entry_id
+    helpful, not_helpful, reuse_count = session.exec(select(
+        select(func.count()).select_from(Vote).where(Vote.entry_id == entry_id, Vote.value == HELPFUL)
+        .scalar_subquery(),
+        select(func.count()).select_from(Vote).where(Vote.entry_id == entry_id, Vote.value == NOT_HELPFUL)
+        .scalar_subquery(),
+        select(func.count()).select_from(Reuse).where(Reuse.entry_id == entry_id).scalar_subquery(),
+    )).one()
+    rating.helpful, rating.not_helpful, rating.reuse_count = helpful, not_helpful, reuse_count
+    rating.wilson = wilson_lower_bound(helpful, helpful + not_helpful)
+    rating.updated_at = utcnow()
+    session.add(rating)
+    session.flush()
+
+
+def _summary(rating: EntryRating, *, my_vote: int, can_vote: bool) -> RatingSummary:
+    return RatingSummary(entry_id=rating.entry_id, helpful=rating.helpful, not_helpful=rating.not_helpful,
+                         wilson=rating.wilson, reuse_count=rating.reuse_count, my_vote=my_vote, can_vote=can_vote)
+
+
+# --- votes -------------------------------------------------------------------------------------
+
+
+def _my_vote_row(session: Session, entry_id: int, user_id: int) -> Vote | None:
+    return session.exec(select(Vote).where(Vote.entry_id == entry_id, Vote.user_id == user_id)
+                        .execution_options(populate_existing=True)).first()
+
+
+def _insert_vote(session: Session, entry_id: int, user_id: int, value: int) -> int:
+    """Insert the vote; if the same person's vote appeared meanwhile, change it. The previous value."""
+    try:
+        with session.begin_nested():
+            session.add(Vote(entry_id=entry_id, user_id=user_id, value=value))
+        return NO_VOTE
+    except IntegrityError:  # the unique (entry, user) constraint: one vote per person
+        existing = _my_vote_row(session, entry_id, user_id)
+        if existing is None:  # not the unique constraint (the entry or the user is gone)
+            raise
+        previous = existing.value
+        existing.value, existing.updated_at = value, utcnow()
+        session.add(existing)
+        session.flush()
+        return previous
+
+
+def _set_vote(session: Session, entry: Entry, revision: Revision, actor: User, value: int) -> RatingSummary:
+    rating = _locked_rating(session, entry.id)  # first: serialises every rating change of this entry
+    can_vote = vote_refusal(actor, entry, revision) is None
+    current = _my_vote_row(session, entry.id, actor.id)
+    previous = current.value if current else NO_VOTE
+    if value == previous:
+        return _summary(rating, my_vote=value, can_vote=can_vote)
+    if current is None:
+        previous = _insert_vote(session, entry.id, actor.id, value)
+        if previous == value:  # the same vote, sent twice at once
+            return _summary(rating, my_vote=value, can_vote=can_vote)
+    elif value == NO_VOTE:
+        session.delete(current)
+    else:
+        current.value, current.updated_at = value, utcnow()
+        session.add(current)
+    session.flush()
+    _recount(session, rating)
+    publish(session, Event("vote.changed", entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
+                           data={"value": value, "previous": previous, "author_id": revision.author_id}))
+    return _summary(rating, my_vote=value, can_vote=can_vote)
+
+
+def vote(*, session: Session, entry: Entry, actor: User, value: int) -> RatingSummary:
+    """Vote helpful (1) or not helpful (-1); voting the other way replaces the earlier vote."""
+    if value not in (HELPFUL, NOT_HELPFUL) or isinstance(value, bool):
+        raise ValidationFailed("A vote is 1 (helpful) or -1 (not helpful).", field="value")
+    revision = _seen_revision(session, actor, entry)
+    refusal = vote_refusal(actor, entry, revision)
+    if refusal:
+        raise Forbidden(refusal)
+    return _set_vote(session, entry, revision, actor, value)
+
+
+def clear_vote(*, session: Session, entry: Entry, actor: User) -> RatingSummary:
+    """Take back one's vote (nothing happens without one)."""
+    revision = _seen_revision(session, actor, entry)
+    if entry.kind not in RATED_KINDS:
+        raise Forbidden(vote_refusal(actor, entry, revision))
+    return _set_vote(session, entry, revision, actor, NO_VOTE)
+
+
+# --- reuse -------------------------------------------------------------------------------------
+
+
+def record_reuse(*, session: Session, entry: Entry, actor: User, case_ref: str = "",
+                 source: ReuseSource | str) -> Reuse:
+    """Link ``entry`` to a customer case it helped solve (optionally naming the case)."""
+    try:
+        source = ReuseSource(source)
+    except ValueError:
+        raise ValidationFailed(f"Unknown source {source!r} of a reuse.", field="source") from None
+    case_ref = (case_ref or "").strip()
+    if len(case_ref) > MAX_CASE_REF:
+        raise ValidationFailed(f"A case reference is at most {MAX_CASE_REF} characters "
+                               f"(this one has {len(case_ref)}).", field="case_ref")
+    if entry.kind not in RATED_KINDS:
+        raise Forbidden("A question does not solve a case by itself: record the answer you used instead.")
+    revision = _reused_revision(session, actor, entry)
+    rating = _locked_rating(session, entry.id)
+    reuse = Reuse(entry_id=entry.id, revision_id=revision.id, user_id=actor.id, case_ref=case_ref,
+                  source=source.value)
+    session.add(reuse)
+    session.flush()
+    _recount(session, rating)
+    publish(session, Event("entry.reused", entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
+                           data={"reuse_id": reuse.id, "case_ref": case_ref, "source": source.value,
+                                 "author_id": revision.author_id}))
+    return reuse
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def ratings_for(session: Session, entry_ids: list[int], user: User) -> dict[int, RatingSummary]:
+    """Counts and ``user``'s own vote per entry (entries without ratings get zeros).
+    ``can_vote`` is left False: ``rating_view`` decides it for one entry."""
+    ids = list(dict.fromkeys(entry_ids))
+    result = {entry_id: RatingSummary(entry_id=entry_id) for entry_id in ids}
+    if not ids:
+        return result
+    for rating in session.exec(select(EntryRating).where(EntryRating.entry_id.in_(ids))):
+        result[rating.entry_id] = _summary(rating, my_vote=NO_VOTE, can_vote=False)
+    mine = session.exec(select(Vote.entry_id, Vote.value).where(Vote.user_id == user.id, Vote.entry_id.in_(ids)))
+    for entry_id, value in mine:
+        result[entry_id].my_vote = value
+    return result
+
+
+def rating_view(session: Session, actor: User, entry: Entry, revision: Revision) -> RatingSummary:
+    """The rating panel of an entry page: counts, my vote, and whether I may vote (``revision``
+    is the one the page shows)."""
+    summary = ratings_for(session, [entry.id], actor)[entry.id]
+    summary.can_vote = vote_refusal(actor, entry, revision) is None
+    return summary

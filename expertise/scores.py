@@ -1,0 +1,328 @@
+"""Expertise per user x topic: a weighted, time-decayed sum of evidence, kept with its parts.
+
+Evidence, read from the tables that record it (never from the reputation ledger), and its weight:
+
+=======================  ======  =============================================================
+component                weight  evidence (topic: the tags of the revision or entry concerned)
+=======================  ======  =============================================================
+``certified_articles``     10    articles with a revision they wrote that was certified (still
+                                 certified or superseded since; archived entries do not count)
+``certified_answers``       6    the same for forum answers
+``accepted_answers``        5    their answers accepted by someone else's question
+``reviews``                 2    review decisions they took (approve, request changes, reject)
+``helpful_votes``           1    helpful votes colleagues gave to entries whose shown revision
+                                 (certified, else latest) they wrote
+``endorsements``            3    colleagues who endorsed them for the topic
+``interest``                2    they declared an interest in the topic (no decay)
+``designated``             20    an administrator designated them expert of the topic (no decay)
+=======================  ======  =============================================================
+
+Dated evidence loses half its weight every ``HALF_LIFE_DAYS``. Scores are recomputed from the
+evidence of the users an event concerns (simple, and always the same as a full recompute done
+at the same moment); since decay continues while nothing happens, run ``kb expertise
+recompute`` daily so quiet experts fade too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, true
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from kb.accounts.models import User
+from kb.clock import utcnow
+from kb.content.models import Entry, EntryKind, Revision, RevisionState, RevisionTag
+from kb.events import Event, subscribe
+from expertise.models import Endorsement, ExpertiseScore, TopicInterest, Vote
+from workflow.models import Action, Certification, CertificationStatus, Review, TopicExpert, WorkflowEvent
+
+HALF_LIFE_DAYS = 180
+WEIGHTS: dict[str, float] = {
+    "certified_articles": 10.0,
+    "certified_answers": 6.0,
+    "accepted_answers": 5.0,
+    "reviews": 2.0,
+    "helpful_votes": 1.0,
+    "endorsements": 3.0,
+    "interest": 2.0,
+    "designated": 20.0,
+}
+# Declarations that hold until withdrawn: they do not age.
+TIMELESS = frozenset({"interest", "designated"})
+PRECISION = 3  # decimals kept, so equal evidence gives equal rows on every database
+BATCH = 200  # users per round of a full recompute
+
+
+@dataclass(frozen=True)
+class Evidence:
+    user_id: int
+    tag_id: int
+    component: str
+    at: datetime | None  # None for timeless evidence
+    entry_id: int | None = None
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def decay(at: datetime | None, now: datetime) -> float:
+    """1 for evidence from now (or timeless), 0.5 after HALF_LIFE_DAYS, 0.25 after twice that..."""
+    if at is None:
+        return 1.0
+    age_days = max(0.0, (now - _utc(at)).total_seconds() / 86400)
+    return 0.5 ** (age_days / HALF_LIFE_DAYS)
+
+
+# --- evidence --------------------------------------------------------------------------------
+
+
+def _topic_revision():
+    """The revision whose tags are an entry's topics: the certified one, else the latest."""
+    return func.coalesce(Entry.certified_revision_id, Entry.latest_revision_id)
+
+
+def _only(column, user_ids: list[int] | None):
+    return column.in_(user_ids) if user_ids is not None else true()
+
+
+def _certified_authorship(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+    certified_at = (select(WorkflowEvent.revision_id, func.max(WorkflowEvent.created_at).label("at"))
+                    .where(WorkflowEvent.action == Action.certify.value).group_by(WorkflowEvent.revision_id)
+                    .subquery())
+    rows = session.exec(
+        select(Revision.author_id, Revision.id, RevisionTag.tag_id, Entry.kind, Entry.id,
+               func.coalesce(certified_at.c.at, Revision.created_at))
+        .join(Entry, Entry.id == Revision.entry_id)
+        .join(RevisionTag, RevisionTag.revision_id == Revision.id)
+        .join(certified_at, certified_at.c.revision_id == Revision.id, isouter=True)
+        .join(Certification, Certification.entry_id == Entry.id, isouter=True)
+        .where(Revision.state.in_([RevisionState.certified.value, RevisionState.superseded.value]),
+               Entry.kind.in_([EntryKind.article.value, EntryKind.answer.value]),
+               (Certification.status.is_(None)) | (Certification.status != CertificationStatus.archived.value),
+               _only(Revision.author_id, user_ids))
+    )
+    # One piece of evidence per entry and author: their most recently certified revision of it.
+    latest: dict[tuple[int, int], tuple[datetime, int, str, list[int]]] = {}
+    for user_id, revision_id, tag_id, kind, entry_id, at in rows:
+        held = latest.get((user_id, entry_id))
+        if held is None or (_utc(at), revision_id) > (_utc(held[0]), held[1]):
+            latest[user_id, entry_id] = held = (at, revision_id, kind, [])
+        if held[1] == revision_id:
+            held[3].append(tag_id)
+    for (user_id, entry_id), (at, _, kind, tag_ids) in latest.items():
+        component = "certified_articles" if kind == EntryKind.article.value else "certified_answers"
+        for tag_id in tag_ids:
+            yield Evidence(user_id, tag_id, component, at, entry_id)
+
+
+def _accepted_answers(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+    question = aliased(Entry)
+    rows = session.exec(
+        select(Entry.author_id, RevisionTag.tag_id, Entry.created_at, Entry.id)
+        .join(question, question.accepted_answer_id == Entry.id)
+        .join(RevisionTag, RevisionTag.revision_id == _topic_revision())
+        .where(Entry.kind == EntryKind.answer.value, question.author_id != Entry.author_id,
+               _only(Entry.author_id, user_ids))
+    )
+    for user_id, tag_id, at, entry_id in rows:
+        yield Evidence(user_id, tag_id, "accepted_answers", at, entry_id)
+
+
+def _reviews(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+    rows = session.exec(
+        select(Review.reviewer_id, RevisionTag.tag_id, Review.created_at, Revision.entry_id)
+        .join(Revision, Revision.id == Review.revision_id)
+        .join(RevisionTag, RevisionTag.revision_id == Review.revision_id)
+        .where(_only(Review.reviewer_id, user_ids))
+    )
+    for user_id, tag_id, at, entry_id in rows:
+        yield Evidence(user_id, tag_id, "reviews", at, entry_id)
+
+
+def _helpful_votes(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+    # A vote is about what its voter saw (the certified revision, else the latest): its author gets it.
+    rows = session.exec(
+        select(Revision.author_id, RevisionTag.tag_id, Vote.updated_at, Entry.id)
+        .join(Entry, Entry.id == Vote.entry_id)
+        .join(Revision, Revision.id == _topic_revision())
+        .join(RevisionTag, RevisionTag.revision_id == Revision.id)
+        .where(Vote.value > 0, Vote.user_id != Revision.author_id, _only(Revision.author_id, user_ids))
+    )
+    for user_id, tag_id, at, entry_id in rows:
+        yield Evidence(user_id, tag_id, "helpful_votes", at, entry_id)
+
+
+def _declarations(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+    for user_id, tag_id, at in session.exec(select(Endorsement.user_id, Endorsement.tag_id, Endorsement.created_at)
+                                            .where(_only(Endorsement.user_id, user_ids))):
+        yield Evidence(user_id, tag_id, "endorsements", at)
+    for user_id, tag_id in session.exec(select(TopicInterest.user_id, TopicInterest.tag_id)
+                                        .where(_only(TopicInterest.user_id, user_ids))):
+        yield Evidence(user_id, tag_id, "interest", None)
+    for user_id, tag_id in session.exec(select(TopicExpert.user_id, TopicExpert.tag_id)
+                                        .where(_only(TopicExpert.user_id, user_ids))):
+        yield Evidence(user_id, tag_id, "designated", None)
+
+
+def evidence(session: Session, *, user_ids: list[int] | None) -> list[Evidence]:
+    """Every piece of evidence about these users (None: everyone)."""
+    return [item for source in (_certified_authorship, _accepted_answers, _reviews, _helpful_votes, _declarations)
+            for item in source(session, user_ids)]
+
+
+def evidence_counts(session: Session, *, user_id: int) -> dict[int, dict[str, int]]:
+    """How many pieces of each kind of evidence a user has, per topic (for the profile's words)."""
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for item in evidence(session, user_ids=[user_id]):
+        counts[item.tag_id][item.component] += 1
+    return {tag_id: dict(parts) for tag_id, parts in counts.items()}
+
+
+# --- scores ----------------------------------------------------------------------------------
+
+
+def compute(items: Iterable[Evidence], now: datetime) -> dict[tuple[int, int], tuple[float, dict[str, float]]]:
+    """(user, topic) -> (score, components): the weighted, decayed sums."""
+    parts: dict[tuple[int, int], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for item in items:
+        parts[item.user_id, item.tag_id][item.component] += WEIGHTS[item.component] * decay(item.at, now)
+    result = {}
+    for pair, components in parts.items():
+        rounded = {name: round(value, PRECISION) for name, value in sorted(components.items())}
+        result[pair] = (round(sum(rounded.values()), PRECISION), rounded)
+    return result
+
+
+def _store(session: Session, user_ids: list[int], scores: dict[tuple[int, int], tuple[float, dict]],
+           now: datetime) -> None:
+    """Make these users' rows equal ``scores``: update, insert, and delete rows left without evidence."""
+    if not user_ids:
+        return
+    # Lock the users (PostgreSQL) so two transactions recomputing the same person take turns.
+    session.exec(select(User.id).where(User.id.in_(user_ids)).order_by(User.id).with_for_update()).all()
+    existing = {(row.user_id, row.tag_id): row for row in session.exec(
+        select(ExpertiseScore).where(ExpertiseScore.user_id.in_(user_ids)))}
+    for pair, row in existing.items():
+        if pair not in scores:
+            session.delete(row)
+    for (user_id, tag_id), (score, components) in scores.items():
+        row = existing.get((user_id, tag_id))
+        if row is None:
+            session.add(ExpertiseScore(user_id=user_id, tag_id=tag_id, score=score, components=components,
+                                       updated_at=now))
+        elif row.score != score or row.components != components:
+            row.score, row.components, row.updated_at = score, components, now
+    session.flush()
+
+
+def recompute_users(session: Session, user_ids: Iterable[int | None]) -> None:
+    """Recompute every topic score of these users from their evidence."""
+    ids = sorted({uid for uid in user_ids if uid is not None})
+    if not ids:
+        return
+    now = utcnow()
+    _store(session, ids, compute(evidence(session, user_ids=ids), now), now)
+
+
+def recompute_all(session: Session, progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild the whole table from the evidence, ``BATCH`` users at a time; returns the rows kept."""
+    user_ids = list(session.exec(select(User.id).order_by(User.id)))
+    total = len(user_ids)
+    now = utcnow()  # one moment for everyone, so scores compare fairly
+    for start in range(0, total, BATCH):
+        batch = user_ids[start:start + BATCH]
+        _store(session, batch, compute(evidence(session, user_ids=batch), now), now)
+        if progress is not None:
+            progress(min(start + BATCH, total), total)
+    # Rows of users that no longer exist go with them (foreign keys cascade); count what is left.
+    return session.exec(select(func.count()).select_from(ExpertiseScore)).one()
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def top_experts(session: Session, *, tag_ids: list[int], limit: int,
+                exclude_user_ids: Iterable[int] = ()) -> list[tuple[User, float]]:
+    """Active users with the highest expertise summed over these topics, best first."""
+    if not tag_ids:
+        return []
+    total = func.sum(ExpertiseScore.score).label("total")
+    statement = (select(User, total).join(ExpertiseScore, ExpertiseScore.user_id == User.id)
+                 .where(ExpertiseScore.tag_id.in_(tag_ids), User.is_active.is_(True)))
+    excluded = list(exclude_user_ids)
+    if excluded:
+        statement = statement.where(User.id.not_in(excluded))
+    rows = session.exec(statement.group_by(User.id).having(total > 0)
+                        .order_by(total.desc(), User.id).limit(limit))
+    return [(user, round(float(score), PRECISION)) for user, score in rows]
+
+
+def scores_of(session: Session, *, user_id: int) -> list[ExpertiseScore]:
+    """A user's topics, strongest first."""
+    return list(session.exec(select(ExpertiseScore).where(ExpertiseScore.user_id == user_id)
+                             .order_by(ExpertiseScore.score.desc(), ExpertiseScore.tag_id)))
+
+
+# --- reactions to domain events --------------------------------------------------------------
+
+# Only these transitions change evidence: a review decision, or a certification.
+_EVIDENCE_ACTIONS = {Action.approve.value, Action.request_changes.value, Action.reject.value, Action.certify.value}
+
+
+def _revision_authors(session: Session, entry_id: int) -> set[int]:
+    return set(session.exec(select(Revision.author_id).where(Revision.entry_id == entry_id).distinct()))
+
+
+def _on_transition(session: Session, event: Event) -> None:
+    if event.data.get("action") not in _EVIDENCE_ACTIONS or event.revision_id is None:
+        return
+    revision = session.get(Revision, event.revision_id)
+    # The reviewer, and on certification every author of the entry: the certified revision now
+    # decides whose work the votes and answers are, and in which topics.
+    authors = _revision_authors(session, revision.entry_id) if event.data["action"] == Action.certify.value else ()
+    recompute_users(session, [event.actor_id, revision.author_id, *authors])
+
+
+def _on_certification_changed(session: Session, event: Event) -> None:
+    if event.entry_id is not None:  # archiving retires the evidence of everyone who wrote the entry
+        recompute_users(session, _revision_authors(session, event.entry_id))
+
+
+def _on_answer_accepted(session: Session, event: Event) -> None:
+    question_id = event.data.get("question_id")
+    authors = session.exec(select(Entry.author_id).where(Entry.parent_id == question_id).distinct())
+    recompute_users(session, authors)
+
+
+def _on_vote_changed(session: Session, event: Event) -> None:
+    if event.entry_id is not None:
+        recompute_users(session, [event.data.get("author_id"), *_revision_authors(session, event.entry_id)])
+
+
+def _on_revision_created(session: Session, event: Event) -> None:
+    """While an entry has no certified revision, its latest revision's tags are its topics."""
+    entry = session.get(Entry, event.entry_id) if event.entry_id else None
+    if entry is not None and entry.certified_revision_id is None and entry.latest_revision_id == event.revision_id:
+        has_votes = session.exec(select(Vote.id).where(Vote.entry_id == entry.id)).first() is not None
+        if has_votes or entry.kind == EntryKind.answer.value:
+            recompute_users(session, _revision_authors(session, entry.id))
+
+
+def _on_designation(session: Session, event: Event) -> None:
+    recompute_users(session, [event.data.get("user_id")])
+
+
+def register() -> None:
+    """Subscribe to the domain events that change evidence (idempotent)."""
+    subscribe("revision.transition", _on_transition)
+    subscribe("certification.changed", _on_certification_changed)
+    subscribe("answer.accepted", _on_answer_accepted)
+    subscribe("vote.changed", _on_vote_changed)
+    subscribe("revision.created", _on_revision_created)
+    subscribe("topic_expert.changed", _on_designation)

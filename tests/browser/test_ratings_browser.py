@@ -1,0 +1,95 @@
+"""Ratings in a real Chromium: voting on an article (htmx, no reload), "Used to solve a case", and
+"Copy answer" in the search results putting the certified text on the clipboard."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from expertise.models import Reuse, Vote
+from search.factory import backend_for, reset_backends
+from search.outbox import drain
+from tests.expertise.ratings_content import rated_content
+from tests.helpers import PASSWORD, rows
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def content(db, make_user):
+    return rated_content(db, make_user)
+
+
+def test_voting_on_an_article_changes_the_counts_and_undoes(page, live_server, login_as, db, content):
+    login_as(page, live_server, content.agent.email, PASSWORD)
+    page.goto(f"{live_server}/articles/{content.article.id}")
+    panel = page.locator(f"#rating-{content.article.id}")
+    yes, no = panel.get_by_role("button", name="Yes"), panel.get_by_role("button", name="No")
+    expect(yes).to_have_attribute("aria-pressed", "false")
+
+    yes.click()
+    expect(yes).to_have_attribute("aria-pressed", "true")
+    expect(yes.locator(".count")).to_have_text("1")
+    expect(panel.get_by_role("status")).to_have_text("Thank you: you marked this as helpful.")
+    assert page.url.endswith(f"/articles/{content.article.id}")  # swapped in place, no reload
+    assert [v.value for v in rows(db, Vote)] == [1]
+
+    no.click()  # changes the vote
+    expect(no).to_have_attribute("aria-pressed", "true")
+    expect(yes).to_have_attribute("aria-pressed", "false")
+    expect(yes.locator(".count")).to_have_text("0")
+    expect(no.locator(".count")).to_have_text("1")
+
+    no.click()  # pressing the current choice again takes the vote back
+    expect(no).to_have_attribute("aria-pressed", "false")
+    expect(no.locator(".count")).to_have_text("0")
+    expect(panel.get_by_role("status")).to_have_text("Your vote was taken back.")
+    assert rows(db, Vote) == []
+
+
+def test_used_to_solve_a_case_with_a_case_reference(page, live_server, login_as, db, content):
+    login_as(page, live_server, content.colleague.email, PASSWORD)
+    page.goto(f"{live_server}/questions/{content.question.id}")
+    panel = page.locator(f"#rating-{content.answer.id}")
+    panel.get_by_label("Case reference").fill("ZD-4711")
+    panel.get_by_role("button", name="Used to solve a case").click()
+    expect(panel.get_by_role("status")).to_have_text("Recorded: used to solve case ZD-4711.")
+    expect(panel.locator(".reuse-count")).to_have_text("Used to solve 1 case")
+    assert [(r.entry_id, r.case_ref, r.source) for r in rows(db, Reuse)] == [(content.answer.id, "ZD-4711", "entry")]
+
+
+@pytest.fixture
+def indexed(content, engine, app):
+    reset_backends()
+    drain(engine=engine, backend=backend_for(app.state.settings))
+    yield content
+    reset_backends()
+
+
+def test_copy_answer_puts_the_text_on_the_clipboard_and_records_a_reuse(page, live_server, login_as, db, indexed):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    login_as(page, live_server, indexed.agent.email, PASSWORD)
+    page.goto(f"{live_server}/search?q=refund+a+cancelled")
+    result = page.locator("#result-list .result").filter(has_text="Refund a cancelled order")
+    result.get_by_role("button", name="Copy answer").click()
+    expect(result.get_by_role("status")).to_have_text("Copied — recorded as used")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("Refund the full amount when the order was cancelled within 30 days.\n\n")
+    assert "1. Open the order in the back office (https://backoffice.example.com/orders).\n2. Press Refund." in copied
+    assert "**" not in copied and "](" not in copied
+    assert [(r.entry_id, r.source, r.revision_id) for r in rows(db, Reuse)] == [
+        (indexed.article.id, "search", indexed.article.certified_revision_id)]
+
+    # Copying again copies, but the same result shown once counts as one case.
+    result.get_by_role("button", name="Copy answer").click()
+    expect(result.get_by_role("status")).to_have_text("Copied again")
+    assert len(rows(db, Reuse)) == 1
+
+    # A question's result copies its accepted, certified answer (recorded on the answer).
+    question = page.locator("#result-list .result").filter(
+        has=page.get_by_role("button", name="Copy accepted answer"))
+    question.get_by_role("button", name="Copy accepted answer").click()
+    expect(question.get_by_role("status")).to_have_text("Copied — recorded as used")
+    assert page.evaluate("navigator.clipboard.readText()").startswith("Yes. Refund it as store credit first.")
+    assert {(r.entry_id, r.source) for r in rows(db, Reuse)} == {(indexed.article.id, "search"),
+                                                                 (indexed.answer.id, "search")}

@@ -1,0 +1,48 @@
+"""JSON API for the expert finder: who knows about a subject, and the entries that show it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from kb.errors import DomainError
+from expertise import finder
+from search.factory import backend_for
+from web.deps import ApiUser, SessionDep
+
+router = APIRouter(tags=["experts"])
+log = logging.getLogger("kb.experts")
+
+
+class ExpertPublic(BaseModel):
+    user_id: int
+    name: str
+    score: float = Field(description="0 to 1: matching entries and topic expertise combined.")
+    evidence: list[int] = Field(description="Ids of their matching entries you may see, best first.")
+
+
+class ExpertsPublic(BaseModel):
+    experts: list[ExpertPublic]
+
+
+@router.get("/experts", response_model=ExpertsPublic,
+            responses={422: {"description": "No subject given."},
+                       503: {"description": "The search backend is unavailable."}})
+def experts(request: Request, session: SessionDep, user: ApiUser,
+            q: Annotated[str, Query(max_length=500, description="What the expert should know about.")] = ""):
+    """Who knows about ``q``: people ranked by their matching entries (certified or not) and their
+    expertise in the topics concerned."""
+    try:
+        found = finder.find_experts(session=session, backend=backend_for(request.app.state.settings), viewer=user,
+                                    query=q)
+    except DomainError:
+        raise
+    except Exception as exc:  # the backend is down: say so rather than pretend nobody knows
+        log.warning("expert finder failed: %s", exc)
+        raise HTTPException(503, "Search is unavailable right now; try again shortly.") from None
+    return ExpertsPublic(experts=[
+        ExpertPublic(user_id=e.user.id, name=e.user.display_name, score=round(e.score, 4),
+                     evidence=[ev.entry.id for ev in e.evidence]) for e in found])

@@ -1,0 +1,70 @@
+"""Rating from the pages: "Was this helpful?" votes, "Used to solve a case", and "Copy answer".
+
+The forms work without JavaScript (post, then back to the entry); htmx asks for the rating panel
+alone and swaps it in. Domain errors propagate: the app renders them as a page (or JSON for
+scripts) that says what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+
+from expertise import answer_copy, ratings
+from kb.content import service as content
+from kb.content.models import Entry
+from web.deps import PageUser, SessionDep
+from web.errors import wants_json
+from web.routes.content_pages import entry_url
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+VOTE_MESSAGES = {
+    ratings.HELPFUL: "Thank you: you marked this as helpful.",
+    ratings.NOT_HELPFUL: "Thank you: you marked this as not helpful.",
+    ratings.NO_VOTE: "Your vote was taken back.",
+}
+
+
+def _back(request: Request, entry: Entry, rating: ratings.RatingSummary, message: str = ""):
+    if request.headers.get("hx-request"):
+        return render(request, "_rating_panel.html", {"rating": rating, "rating_message": message})
+    url = entry_url(entry)  # answers already point at themselves in their thread
+    return RedirectResponse(url if "#" in url else f"{url}#rating-{entry.id}", status_code=303)
+
+
+@router.post("/entries/{entry_id}/votes")
+def vote(request: Request, session: SessionDep, user: PageUser, entry_id: int,
+         value: Annotated[int, Form()]):
+    """1 helpful, -1 not helpful, 0 takes the vote back (the pressed button sends 0)."""
+    entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
+    if value == ratings.NO_VOTE:
+        rating = ratings.clear_vote(session=session, entry=entry, actor=user)
+    else:
+        rating = ratings.vote(session=session, entry=entry, actor=user, value=value)
+    return _back(request, entry, rating, VOTE_MESSAGES[rating.my_vote])
+
+
+@router.post("/entries/{entry_id}/reuse")
+def record_reuse(request: Request, session: SessionDep, user: PageUser, entry_id: int,
+                 case_ref: Annotated[str, Form(max_length=1000)] = "",
+                 source: Annotated[Literal["entry", "search"], Form()] = "entry"):
+    """"Used to solve a case" on the entry page, and "Copy answer" in the search results (JSON)."""
+    entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
+    reuse = ratings.record_reuse(session=session, entry=entry, actor=user, case_ref=case_ref, source=source)
+    rating = ratings.rating_view(session, user, entry, content.visible_revision(session=session, actor=user,
+                                                                               entry=entry))
+    if wants_json(request):
+        return JSONResponse({"id": reuse.id, "entry_id": entry.id, "reuse_count": rating.reuse_count},
+                            status_code=201)
+    message = f"Recorded: used to solve case {reuse.case_ref}." if reuse.case_ref else "Recorded: used to solve a case."
+    return _back(request, entry, rating, message)
+
+
+@router.get("/entries/{entry_id}/plain")
+def plain_answer(session: SessionDep, user: PageUser, entry_id: int):
+    """The certified answer of an entry as plain text, for "Copy answer"."""
+    _, revision = answer_copy.copied_answer(session=session, actor=user, entry_id=entry_id)
+    return PlainTextResponse(answer_copy.readable_text(revision.body))
