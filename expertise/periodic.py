@@ -1,5 +1,6 @@
 """Expertise work done on a timer by ``kb serve`` (and by ``kb expire``): escalating unanswered
-questions to more experts.
+questions to more experts, and a daily full recompute of expertise scores (events keep the scores
+of active people current; the recompute lets time decay reach everyone else).
 
 Safe to run in several processes at once: an expert is recorded once per question (primary key),
 and only the run that records them notifies them.
@@ -9,13 +10,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import select
 
 from sqlalchemy.engine import Engine
 
+from kb.clock import utcnow
 from kb.db import unit_of_work
 from kb.settings import Settings
+from expertise import scores
+from expertise.models import ExpertiseScore
 from expertise.questions import escalate_unanswered
+
+RECOMPUTE_EVERY = timedelta(days=1)
 
 log = logging.getLogger("kb.periodic")
 
@@ -23,12 +32,29 @@ log = logging.getLogger("kb.periodic")
 @dataclass
 class ExpertisePeriodicReport:
     escalated: int = 0  # questions escalated to more experts
+    recomputed: bool = False  # the daily recompute of expertise scores ran
 
 
 def run_once(engine: Engine, settings: Settings, *, now: datetime | None = None) -> ExpertisePeriodicReport:
     report = ExpertisePeriodicReport()
     with unit_of_work(engine) as session:
         report.escalated = escalate_unanswered(session=session, now=now)
+    with unit_of_work(engine) as session:
+        report.recomputed = recompute_when_due(session=session, now=now)
     if report.escalated:
         log.info("periodic: %s", report)
     return report
+
+
+def recompute_when_due(*, session, now: datetime | None = None) -> bool:
+    """Recompute every expertise score when the oldest one is more than a day old."""
+    now = now or utcnow()
+    oldest = session.exec(select(func.min(ExpertiseScore.updated_at))).one()
+    if oldest is None or now - _aware(oldest) < RECOMPUTE_EVERY:
+        return False
+    scores.recompute_all(session)
+    return True
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

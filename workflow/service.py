@@ -109,7 +109,7 @@ def _refusal(action: Action, actor: User, revision: Revision, ctx: ReviewContext
     if action is Action.approve and ctx.already_reviewed:
         return "You have already approved this revision; another reviewer must approve too."
     if action is Action.certify:
-        return "Only designated experts of this topic, or administrators, can certify."
+        return "Only experts of this topic (designated, or with enough expertise when the policy allows it), or administrators, can certify."
     if action in (Action.approve, Action.request_changes, Action.reject):
         return "Only experts of this topic can review it."
     return "Only the author of this revision (or an administrator) can do that."
@@ -263,7 +263,7 @@ def _may_certify_entry(session: Session, actor: User, entry: Entry) -> list[str]
     revision = session.get(Revision, entry.certified_revision_id)
     topics = expert_topics(session, actor.id, revision_tag_ids(session, revision.id))
     if revision.author_id == actor.id or not (topics or actor.has_role(Role.admin)):
-        raise Forbidden("Only designated experts of this topic (not the author), or administrators, can do that.")
+        raise Forbidden("Only experts of this topic (not the author), or administrators, can do that.")
     return topics
 
 

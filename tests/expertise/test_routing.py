@@ -325,3 +325,16 @@ def test_kb_expire_escalates_unanswered_questions(tmp_path):
         told = {(r.user_id, r.level) for r in rows(session, QuestionRoute, question_id=question_id)}
         assert told == {(expert_id, 0), (other_id, 1)}
     engine.dispose()
+
+
+def test_imported_questions_notify_nobody(db, engine, team, tmp_path):
+    """``kb import`` loads history: routing its questions would flood experts' inboxes."""
+    from kb.content.transfer import format_document, import_folder
+
+    db.add(TopicRouting(tag_id=None, notify_experts=2))
+    db.commit()
+    (tmp_path / "q.md").write_text(format_document(
+        {"title": "Refund to a closed card?", "kind": "question", "tags": ["billing"]}, "The card is closed."))
+    report = import_folder(engine=engine, path=tmp_path, actor_email=team["agent"].email)
+    assert report.questions == 1, report
+    assert rows(db, QuestionRoute) == [] and notified(db, "question_routed") == []

@@ -286,3 +286,18 @@ def test_kb_expertise_recompute(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Expertise recomputed:" in result.stdout and "user and topic scores" in result.stdout
     assert "Usage" in kb("expertise", "--help").stdout
+
+
+def test_the_periodic_job_recomputes_scores_once_a_day_so_decay_reaches_everyone(db, cast):
+    from expertise.periodic import recompute_when_due
+
+    with travel(utcnow() - timedelta(days=400)):
+        entry = article(db, cast["author"])
+        designate(db, cast["expert"], "refunds")
+        certify(db, entry.latest_revision_id, cast["author"], cast["expert"])
+        db.commit()
+    fresh_score = table(db)["Avery Author", "refunds"][0]  # computed 400 days ago, undecayed then
+    assert recompute_when_due(session=db) is True
+    db.commit()
+    assert table(db)["Avery Author", "refunds"][0] < fresh_score  # time decay reached the old evidence
+    assert recompute_when_due(session=db) is False  # done for today
