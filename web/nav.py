@@ -25,11 +25,32 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Write", "/articles/new", frozenset({Role.author, Role.expert, Role.admin})),
     NavItem("Review", "/review", frozenset({Role.expert, Role.admin})),
     NavItem("Knowledge health", "/knowledge-health", frozenset({Role.expert, Role.admin})),
-    NavItem("Users", "/admin/users", frozenset({Role.admin})),
-    NavItem("Topics", "/admin/topics", frozenset({Role.admin})),
-    NavItem("Synonyms", "/admin/synonyms", frozenset({Role.admin})),
-    NavItem("Routing", "/admin/routing", frozenset({Role.admin})),
+    NavItem("Admin", "/admin", frozenset({Role.admin})),
 )
+
+
+# The administration pages, shown as a second menu on every /admin page (and on /admin itself).
+ADMIN_NAV: tuple[NavItem, ...] = (
+    NavItem("Users", "/admin/users", frozenset({Role.admin})),
+    NavItem("Topics and experts", "/admin/topics", frozenset({Role.admin})),
+    NavItem("Routing", "/admin/routing", frozenset({Role.admin})),
+    NavItem("Synonyms", "/admin/synonyms", frozenset({Role.admin})),
+    NavItem("Audit trail", "/admin/audit", frozenset({Role.admin})),
+)
+ADMIN_DESCRIPTIONS = {
+    "/admin/users": "Create accounts, change roles, deactivate people who left.",
+    "/admin/topics": "Review policy per topic (approvals, validity, who certifies) and designated experts.",
+    "/admin/routing": "Reviewer auto-assignment and how new questions reach experts, per topic.",
+    "/admin/synonyms": "Words customers use and what they mean in the knowledge base (\"money back\" → refund).",
+    "/admin/audit": "Every workflow decision, by whom and when; CSV export by date range.",
+}
+
+
+def admin_nav_for(user: User | None, path: str) -> list[NavItem]:
+    """The administration menu on administration pages, for administrators."""
+    if user is None or not (path == "/admin" or path.startswith("/admin/")):
+        return []
+    return [item for item in ADMIN_NAV if user.roles & item.roles]
 
 
 def nav_for(user: User | None) -> list[NavItem]:

@@ -8,11 +8,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from web.csrf import token_for
-from web.nav import current_item, nav_for
+from web.nav import admin_nav_for, current_item, nav_for
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["csrf_token"] = token_for
 templates.env.globals["nav_for"] = nav_for
+templates.env.globals["admin_nav_for"] = admin_nav_for
 templates.env.globals["current_nav"] = current_item
 
 

@@ -38,14 +38,17 @@ def test_persona_signs_in_sees_its_navigation_and_signs_out(page, live_server, l
     nav = page.locator("nav.mainnav")
     expect(nav.get_by_role("link", name="Home", exact=True)).to_be_visible()
     expect(nav.get_by_role("link", name="Home", exact=True)).to_have_attribute("aria-current", "page")
-    users_link = nav.get_by_role("link", name="Users", exact=True)
+    admin_link = nav.get_by_role("link", name="Admin", exact=True)
     if email == "admin@example.com":
-        expect(users_link).to_be_visible()
-        users_link.click()
+        expect(admin_link).to_be_visible()
+        admin_link.click()
+        expect(page).to_have_url(f"{live_server}/admin")
+        page.get_by_role("navigation", name="Administration").get_by_role("link", name="Users", exact=True).click()
         expect(page).to_have_url(f"{live_server}/admin/users")
         expect(page.locator("h1")).to_have_text("Users")
+        expect(nav.get_by_role("link", name="Admin", exact=True)).to_have_attribute("aria-current", "page")
     else:
-        expect(users_link).to_have_count(0)
+        expect(admin_link).to_have_count(0)
         # The page itself is refused too, not just hidden from the menu.
         response = page.goto(f"{live_server}/admin/users")
         assert response is not None and response.status == 403

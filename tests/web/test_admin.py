@@ -25,6 +25,7 @@ def test_non_admins_get_403_on_admin_pages(client, make_user, role):
     user = make_user(role)
     login(client, user.email)
     assert client.get("/admin/users").status_code == 403
+    assert client.get("/admin").status_code == 403
     target = make_user()
     assert client.get(f"/admin/users/{target.id}").status_code == 403
     assert form_post(client, "/admin/users", {"email": "x@example.com", "display_name": "X", "roles": "admin"}).status_code == 403
@@ -95,3 +96,12 @@ def test_admin_cannot_lock_themselves_out(admin_client, db):
     assert "cannot remove your own administrator role" in response.text
     db.expire_all()
     assert db.get(User, admin.id).is_admin
+
+
+def test_the_admin_menu_leads_to_every_administration_page(admin_client):
+    html = admin_client.get("/admin").text
+    for path in ("/admin/users", "/admin/topics", "/admin/routing", "/admin/synonyms", "/admin/audit"):
+        assert f'href="{path}"' in html
+        page = admin_client.get(path)
+        assert page.status_code == 200 and 'aria-label="Administration"' in page.text, path
+    assert 'aria-label="Administration"' not in admin_client.get("/search").text  # only on admin pages

@@ -13,6 +13,7 @@ from kb.accounts.models import Role
 from kb.accounts.schemas import UserCreate, UserUpdate
 from kb.errors import DomainError
 from web.deps import AdminPage, SessionDep
+from web.nav import ADMIN_DESCRIPTIONS, ADMIN_NAV
 from kb.messages import validation_messages
 from web.templating import render
 
@@ -28,6 +29,12 @@ def _users_page(request: Request, session, actor, *, form=None, errors=None, sta
         "flashes": flashes or [],
     }
     return render(request, "admin/users.html", context, status_code=status_code)
+
+
+@router.get("", include_in_schema=False)
+def admin_index(request: Request, actor: AdminPage):
+    """What administrators can manage, one card per page."""
+    return render(request, "admin/index.html", {"items": list(ADMIN_NAV), "descriptions": ADMIN_DESCRIPTIONS})
 
 
 @router.get("/users", include_in_schema=False)
