@@ -61,6 +61,9 @@ SHOTS: list[Shot] = [
     Shot("forum", "/questions", "agent@example.com"),
     Shot("review-dashboard", "/review", "expert@example.com"),
     Shot("admin-topics", "/admin/topics", "admin@example.com"),
+    Shot("experts", "/experts?q=refund+to+a+closed+card", "agent@example.com"),
+    Shot("knowledge-health", "/knowledge-health", "expert@example.com"),
+    Shot("people", "/people/me", "maria.lopez@example.com"),
 ]
 
 

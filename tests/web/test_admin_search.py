@@ -73,8 +73,9 @@ def test_only_admins_see_and_change_synonyms(client, db, make_user, role):
     assert f'href="{PAGE}"' not in client.get("/").text
 
 
-def test_the_nav_links_admins_to_the_page(client, admin):
-    assert f'href="{PAGE}"' in client.get("/").text
+def test_the_admin_menu_links_admins_to_the_page(client, admin):
+    assert 'href="/admin"' in client.get("/").text
+    assert f'href="{PAGE}"' in client.get("/admin").text
 
 
 def test_a_form_without_its_csrf_token_is_refused(client, db, admin):

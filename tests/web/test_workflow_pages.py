@@ -117,7 +117,7 @@ def test_only_topic_experts_or_admins_certify(client, db, people, bearer, make_u
     client.post(f"/api/v1/revisions/{rev}/submit", headers=bearer(people["author"]))
     assert client.post(f"/api/v1/revisions/{rev}/approve", headers=bearer(other_expert)).status_code == 200
     refused = client.post(f"/api/v1/revisions/{rev}/certify", headers=bearer(other_expert))
-    assert refused.status_code == 403 and "designated experts" in refused.json()["detail"]
+    assert refused.status_code == 403 and "experts of this topic" in refused.json()["detail"]
     assert len(rows(db, TopicExpert)) == 1
 
 
