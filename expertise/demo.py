@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from kb.accounts import service as accounts
@@ -23,6 +24,7 @@ from kb.demo import DEMO_AGENTS, load_demo_agents
 from expertise import people, ratings, scores
 from expertise.models import ReuseSource, Vote
 from search import querylog
+from workflow.models import Notification
 
 SEED = 20261125
 VOTERS = ("agent@example.com", "author@example.com", *(email for email, _, _ in DEMO_AGENTS))
@@ -81,7 +83,16 @@ def load_demo_expertise(session: Session) -> DemoExpertiseReport:
     report.searches = _search_history(session, rng, voters, certified)
     report.endorsements = _endorse(session)
     report.scores = scores.recompute_all(session)
+    _read_old_notifications(session)
     return report
+
+
+def _read_old_notifications(session: Session) -> None:
+    """People read their inbox: what the months of demo history sent them before the last few
+    days is marked read, so a first start shows a realistic handful of unread notifications."""
+    cutoff = utcnow() - timedelta(days=3)
+    session.execute(update(Notification).where(Notification.read_at.is_(None), Notification.created_at < cutoff)
+                    .values(read_at=cutoff))
 
 
 def _moment_after(rng: random.Random, start: datetime) -> datetime:
@@ -111,27 +122,27 @@ def _rate(session: Session, rng: random.Random, entry: Entry, voters: list[User]
 
 
 def _search_history(session: Session, rng: random.Random, voters: list[User], certified: list[Entry]) -> int:
-    """Searches of the last four weeks: most found an answer that was opened, some found nothing."""
-    logged = 0
+    """Searches of the last four weeks, logged in time order: most found an answer that was
+    opened, some found nothing."""
+    planned: list[tuple[datetime, User, str, Entry | None]] = []
     articles = [e for e in certified if e.kind == EntryKind.article.value]
     for entry in rng.sample(articles, k=min(25, len(articles))):
-        revision = session.get(Revision, entry.certified_revision_id)
-        words = [w for w in revision.title.lower().replace("'", " ").split() if len(w) > 3][:3]
-        query = " ".join(words) or revision.title.lower()
+        title = session.get(Revision, entry.certified_revision_id).title.lower()
+        words = [w for w in title.replace("'", " ").split() if len(w) > 3][:3]
         for _ in range(rng.randint(1, 4)):
-            with travel(utcnow() - timedelta(days=rng.uniform(0.2, 28))):
-                user = rng.choice(voters)
-                row = querylog.log_search(session, user_id=user.id, query=query, result_count=rng.randint(1, 9))
-                if row is not None and rng.random() < 0.8:
-                    querylog.log_click(session, user_id=user.id, search_id=row.id, entry_id=entry.id,
-                                       rank=rng.choice((1, 1, 1, 2, 3)))
-                logged += 1
+            planned.append((utcnow() - timedelta(days=rng.uniform(0.2, 28)), rng.choice(voters),
+                            " ".join(words) or title, entry))
     for query, times in GAP_SEARCHES:
         for _ in range(times):
-            with travel(utcnow() - timedelta(days=rng.uniform(0.2, 28))):
-                querylog.log_search(session, user_id=rng.choice(voters).id, query=query, result_count=0)
-                logged += 1
-    return logged
+            planned.append((utcnow() - timedelta(days=rng.uniform(0.2, 28)), rng.choice(voters), query, None))
+    for moment, user, query, opened in sorted(planned, key=lambda p: p[0]):
+        with travel(moment):
+            row = querylog.log_search(session, user_id=user.id, query=query,
+                                      result_count=rng.randint(1, 9) if opened else 0)
+            if opened is not None and row is not None and rng.random() < 0.8:
+                querylog.log_click(session, user_id=user.id, search_id=row.id, entry_id=opened.id,
+                                   rank=rng.choice((1, 1, 1, 2, 3)))
+    return len(planned)
 
 
 def _endorse(session: Session) -> int:

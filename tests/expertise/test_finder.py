@@ -186,9 +186,13 @@ def test_on_the_demo_data_the_seeded_expert_of_each_topic_comes_first(db, engine
     from kb.demo import load_demo_accounts, load_demo_content
     from workflow.demo import ALL_TOPICS, TOPIC_EXPERTS, load_demo_workflow
 
+    from expertise.demo import load_demo_expertise
+
     load_demo_accounts(db)
     load_demo_content(db)
     load_demo_workflow(db)
+    demo = load_demo_expertise(db)  # votes, case links, endorsements, scores: all of `kb demo`
+    assert demo.votes and demo.reuses and demo.scores
     db.commit()
     reindex(engine=engine, backend=backend)
     agent = accounts.find_user_by_email(session=db, email="agent@example.com")
