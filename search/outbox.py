@@ -33,6 +33,7 @@ from kb.clock import utcnow
 from kb.db import session_factory, unit_of_work
 from kb.events import Event, subscribe
 from search.backend import SearchBackend
+from kb.content.models import Entry
 from search.documents import documents_for_entry
 from search.models import SearchOutbox
 
@@ -53,6 +54,11 @@ _changes = threading.Event()
 def _record(session: Session, event: Event) -> None:
     if event.entry_id is not None:
         session.add(SearchOutbox(entry_id=event.entry_id))
+        if event.name == "revision.created":
+            # An untitled answer is indexed as "Re: <question title>": a reworded question
+            # changes its answers' documents too.
+            for answer_id in session.exec(select(Entry.id).where(Entry.parent_id == event.entry_id)):
+                session.add(SearchOutbox(entry_id=answer_id))
         session.info[_SESSION_FLAG] = True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
@@ -50,6 +51,7 @@ from expertise import periodic as expertise_periodic
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
 INDEXER_SECONDS = 0.5  # how often kb serve drains the search outbox
+HEALTH_LAG = timedelta(seconds=30)  # /healthz is "degraded" when changes wait longer to be indexed
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -188,17 +190,19 @@ def _pages() -> APIRouter:
 
     @router.get("/healthz")
     def healthz(request: Request):
-        database, pending = "ok", None
+        database, pending, lagging = "ok", None, 0
         try:
             with request.app.state.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             with request.app.state.sessionmaker() as session:
                 pending = outbox.pending_count(session)
+                lagging = outbox.lagging_count(session, older_than=HEALTH_LAG)
         except Exception as exc:  # report, don't raise: this is what a load balancer polls
             database = f"down ({type(exc).__name__})"
         # Changes not yet in the search index: search is catching up (or its backend is down).
-        search = {**search_health(request.app.state.settings), "pending": pending}
-        status = "ok" if database == "ok" and search["status"] == "ok" else "degraded"
+        # Changes waiting longer than HEALTH_LAG mean no indexer is keeping up (or none runs).
+        search = {**search_health(request.app.state.settings), "pending": pending, "lagging": lagging}
+        status = "ok" if database == "ok" and search["status"] == "ok" and not lagging else "degraded"
         if database != "ok":
             status = "down"
         return JSONResponse(

@@ -425,3 +425,29 @@ def test_forum_changes_reach_the_index(engine, db, people, index):
     outbox.drain(engine=engine, backend=index)
     assert sorted(found(index, agent, "stoatword")) == sorted([answer.id, promoted.id])
     assert pending(db) == 0
+
+
+def test_rewording_a_question_renames_its_untitled_answers_in_the_index(engine, db, people, index):
+    agent, author, expert = people["agent"], people["author"], people["expert"]
+    question = forum.ask_question(session=db, actor=agent, data=QuestionCreate(
+        title="Parcel stuck wombatword", body="No scan for a week.", tags=["accounts"]))
+    db.commit()
+    answer = forum.answer_question(session=db, actor=author, question=question,
+                                   data=AnswerCreate(body="Open a carrier trace after five days."))
+    untitled = content.save_revision(session=db, actor=author, entry=answer, data=RevisionCreate(
+        title="", body="Open a carrier trace after five days.", tags=["accounts"],
+        base_revision_id=answer.latest_revision_id))
+    assert untitled.title == ""  # as an answer edited through the API without a title
+    certify(db, answer, author, expert, revision_id=untitled.id)
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert sorted(found(index, agent, "wombatword")) == sorted([question.id, answer.id])  # "Re: <title>"
+
+    db.refresh(question)
+    content.save_revision(session=db, actor=agent, entry=question, data=RevisionCreate(
+        title="Parcel stuck pangolinterm", body="No scan for a week.", tags=["accounts"],
+        base_revision_id=question.latest_revision_id))
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert sorted(found(index, agent, "pangolinterm")) == sorted([question.id, answer.id])
+    assert found(index, agent, "wombatword") == []

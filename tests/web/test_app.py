@@ -41,6 +41,23 @@ def test_healthz_is_degraded_when_search_is_down(app, client, settings):
     assert body["status"] == "degraded" and body["search"]["status"] == "down"
 
 
+def test_healthz_is_degraded_when_changes_wait_too_long_to_be_indexed(client, db, make_user):
+    """A dead indexer process leaves the backend "ok" but search stale: health says so."""
+    from datetime import timedelta
+
+    from kb.clock import travel, utcnow
+    from kb.content.schemas import ArticleCreate
+    from kb.content.service import create_article
+
+    author = make_user("author")
+    with travel(utcnow() - timedelta(minutes=2)):  # nobody drained the outbox since
+        create_article(session=db, actor=author, data=ArticleCreate(title="Stale", body="Body.", tags=[]))
+    db.commit()
+    body = client.get("/healthz").json()
+    assert body["status"] == "degraded" and body["search"]["status"] == "ok"
+    assert body["search"]["pending"] >= 1 and body["search"]["lagging"] >= 1
+
+
 def test_openapi_and_docs(client):
     spec = client.get("/api/v1/openapi.json")
     assert spec.status_code == 200
