@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from kb.clock import utcnow
 from search.models import SearchClick, SearchLog
 
 REFINE_WINDOW = timedelta(seconds=10)
+MIN_PEOPLE = 2  # a search is suggested to others once this many people made it
 _WORDS = re.compile(r"\w+")
 
 
@@ -57,3 +59,22 @@ def log_click(session: Session, *, user_id: int, search_id: int, entry_id: int, 
     session.add(click)
     session.flush()
     return click
+
+
+def suggestions(session: Session, *, query: str, limit: int = 5, days: int = 90) -> list[str]:
+    """What to try when a search finds nothing: recent searches that found answers people
+    opened, sharing a word with ``query`` (the most frequent first); the most frequent such
+    searches when none shares a word. Only searches made by several people are suggested: a
+    pasted customer sentence (with a name, an order number) stays with the agent who typed it."""
+    words = set(normalise(query).split())
+    since = utcnow() - timedelta(days=days)
+    opened = (select(SearchLog.normalised, func.count(SearchLog.id).label("n"))
+              .join(SearchClick, SearchClick.search_id == SearchLog.id)
+              .where(SearchLog.created_at >= since, SearchLog.result_count > 0)
+              .group_by(SearchLog.normalised)
+              .having(func.count(func.distinct(SearchLog.user_id)) >= MIN_PEOPLE)
+              .order_by(func.count(SearchLog.id).desc(), SearchLog.normalised)
+              .limit(200))
+    candidates = [q for q, _ in session.exec(opened) if q != normalise(query)]
+    related = [q for q in candidates if words & set(q.split())]
+    return (related or candidates)[:limit]

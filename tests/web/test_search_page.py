@@ -71,6 +71,30 @@ def test_no_result_offers_to_ask_the_forum(client, make_user, indexed):
     assert 'value="teleportation voucher"' in ask
 
 
+def test_no_result_suggests_searches_that_helped_several_colleagues(client, db, make_user, indexed):
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from kb.clock import travel, utcnow
+    from search import querylog
+    from search.models import SearchLog
+
+    people = [make_user("agent") for _ in range(3)]
+    assert db.exec(select(SearchLog.id)).first() is None
+    for n, (person, query) in enumerate([(people[0], "gift card balance"), (people[1], "gift card balance"),
+                                         (people[2], "gift card for jane doe order 5512")]):
+        with travel(utcnow() - timedelta(minutes=10 + n)):
+            row = querylog.log_search(db, user_id=person.id, query=query, result_count=1)
+            querylog.log_click(db, user_id=person.id, search_id=row.id, entry_id=1, rank=1)
+    db.commit()
+    login(client, people[0].email)
+    page = client.get("/search?q=gift+teleporter").text
+    assert "No answer found" in page and "Colleagues found answers with" in page
+    assert 'href="/search?q=gift%20card%20balance"' in page
+    assert "jane doe" not in page  # one person's pasted sentence is never shown to others
+
+
 def test_searches_and_clicks_are_logged_once_per_typed_query(client, db, make_user, indexed):
     from search.models import SearchClick, SearchLog
     from tests.helpers import rows

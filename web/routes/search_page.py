@@ -58,6 +58,7 @@ def search_page(
                                                                  if h.audience == "public"]) if results else {},
         # Changes not indexed after a few seconds (the indexer is behind, or the backend is down).
         "pending": outbox.lagging_count(session),
+        "suggestions": querylog.suggestions(session, query=q) if results and not results.total and q else [],
         "q": q, "tags": tag, "kinds": kind, "drafts": drafts, "page": page, "results": results,
         "unavailable": unavailable, "can_see_drafts": can_see_drafts,
         "pages": max(1, -(-results.total // PAGE_SIZE)) if results else 1,
