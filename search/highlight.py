@@ -4,6 +4,7 @@ matched, wrapped in <mark>, everything else HTML-escaped."""
 from __future__ import annotations
 
 import html
+import re
 
 from search.analysis import MIN_PREFIX_LEN, WORD_RE, ParsedQuery, typo_distance, word_forms
 
@@ -80,7 +81,7 @@ class Highlighter:
         text = text or ""
         spans = [(m.start(), m.end(), self._matches(m.group())) for m in WORD_RE.finditer(text)]
         if len(spans) <= words:
-            return self._render(text, spans, 0, len(text))
+            return _one_line(self._render(text, spans, 0, len(text)))
         flags = [1 if s[2] else 0 for s in spans]
         window = sum(flags[:words])
         best, best_start = window, 0
@@ -98,5 +99,15 @@ class Highlighter:
         start = 0 if best_start == 0 else spans[best_start][0]
         end = len(text) if last == len(spans) - 1 else spans[last][1]
         body = self._render(text, spans, start, end)
-        return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+        return ("… " if start > 0 else "") + _one_line(body) + (" …" if end < len(text) else "")
 
+
+
+_BULLET_BREAK = re.compile(r"\s*\n\s*(?=• )")
+_LINE_BREAK = re.compile(r"\s*\n\s*")
+
+
+def _one_line(snippet: str) -> str:
+    """A snippet is shown on one line: list items keep their bullet, other lines (paragraphs,
+    table rows) are separated by " · " so rows do not run together."""
+    return _LINE_BREAK.sub(" · ", _BULLET_BREAK.sub(" ", snippet)).strip(" ·")

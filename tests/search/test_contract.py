@@ -229,6 +229,13 @@ def test_snippet_is_cropped_around_the_match(backend):
     assert len(plain(snippet).split()) < 45
 
 
+def test_snippet_keeps_table_rows_and_paragraphs_apart(backend):
+    body = "Order states.\n\nState | Refund\nPlaced | Full chargeback\nShipped | Partial"
+    backend.index([doc(1, "Order states", body)])
+    snippet = plain(search(backend, "chargeback").hits[0].snippet)
+    assert snippet == "Order states. · State | Refund · Placed | Full chargeback · Shipped | Partial"
+
+
 # -- facets, filters, pagination -------------------------------------------------------------------
 
 
