@@ -59,3 +59,15 @@ def test_opening_a_result_marks_the_query_words(page, live_server, login_as, ind
     assert "q=refund" in page.url
     expect(page.locator(".prose mark").first).to_be_visible()
     assert "amount" in [m.lower() for m in page.locator(".prose mark").all_inner_texts()]
+
+
+def test_the_home_page_searches_as_you_type(page, live_server, login_as, indexed):
+    """Agents land on the home page: its search box shows results right there."""
+    login_as(page, live_server, indexed.email, PASSWORD)
+    page.goto(f"{live_server}/")
+    expect(page.locator("#q")).to_be_focused()
+    page.locator("#q").press_sequentially("refu", delay=50)
+    expect(page.locator("#result-list .result")).to_have_count(2)
+    expect(page.locator("#result-list")).to_contain_text("Refund for a cancelled order")
+    page.locator("#q").press("ArrowDown")
+    expect(page.locator("#result-list .result a.title").first).to_be_focused()
