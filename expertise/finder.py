@@ -41,12 +41,14 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
+from kb.content import access
 from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision, RevisionState, Tag
 from kb.errors import ValidationFailed
 from expertise.models import ExpertiseScore
 from expertise.routing import ranked_topic_experts
 from search.backend import SearchBackend, SearchQuery, Viewer
+from search import synonyms
 from search.analysis import analyze
 from workflow.models import Certification, TopicExpert
 
@@ -159,8 +161,9 @@ def _contributions(session: Session, entry_ids: list[int]) -> tuple[dict[int, di
     for entry_id, entry in entries.items():
         weights: dict[int, float] = {a: EDITOR_WEIGHT for a in authors[entry_id].values()}
         main_revision = entry.certified_revision_id or entry.latest_revision_id
-        main_author = authors[entry_id].get(main_revision, entry.author_id)
-        weights[main_author] = AUTHOR_WEIGHT
+        if main_revision not in authors[entry_id]:
+            continue  # its latest revision was rejected: rejected work shows no knowledge
+        weights[authors[entry_id][main_revision]] = AUTHOR_WEIGHT
         certifier = certifiers.get(entry_id) if entry.certified_revision_id else None
         if certifier is not None and certifier not in weights:
             weights[certifier] = CERTIFIER_WEIGHT
@@ -230,6 +233,7 @@ def find_experts(*, session: Session, backend: SearchBackend, viewer: User, quer
         raise ValidationFailed("Say what the expert should know about, for example “refunds”.", field="q")
     if len(text) > MAX_QUERY_LENGTH:
         raise ValidationFailed(f"Keep the question under {MAX_QUERY_LENGTH} characters.", field="q")
+    synonyms.sync(session=session, backend=backend)  # the admins' rules, as a search would use them
     relevance, tags = document_relevance(backend, text)
     shares, certified_only = _contributions(session, list(relevance))
     contributions = model2(relevance, shares)
@@ -264,6 +268,7 @@ def _explain(session: Session, viewer: User, experts: list[Expert], contribution
              expertise: dict[int, dict[int, float]]) -> None:
     """Fill in each expert's visible evidence and the topics behind their topic score."""
     seen: dict[int, Evidence | None] = {}
+    reviewer = access.is_reviewer(viewer)
 
     def visible(entry_id: int, user_id: int, weight: float) -> Evidence | None:
         if entry_id not in seen:
@@ -281,7 +286,12 @@ def _explain(session: Session, viewer: User, experts: list[Expert], contribution
         for entry_id, weight in ranked:
             evidence = visible(entry_id, expert.user.id, weight)
             if evidence is None:
-                expert.hidden += 1
+                # Reviewers are told that unseen matches exist; an agent is not even told that a
+                # draft about the query exists.
+                if reviewer:
+                    expert.hidden += 1
+                else:
+                    expert.matching -= 1
             elif len(expert.evidence) < MAX_EVIDENCE:
                 expert.evidence.append(evidence)
         mine = expertise.get(expert.user.id, {})

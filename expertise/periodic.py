@@ -47,14 +47,12 @@ def run_once(engine: Engine, settings: Settings, *, now: datetime | None = None)
 
 
 def recompute_when_due(*, session, now: datetime | None = None) -> bool:
-    """Recompute every expertise score when the oldest one is more than a day old."""
+    """Recompute every expertise score when the last full recompute (the oldest ``updated_at``:
+    ``recompute_all`` stamps every row) is more than a day old."""
     now = now or utcnow()
     oldest = session.exec(select(func.min(ExpertiseScore.updated_at))).one()
-    if oldest is None or now - _aware(oldest) < RECOMPUTE_EVERY:
+    if oldest is None or now - oldest < RECOMPUTE_EVERY:
         return False
     scores.recompute_all(session)
     return True
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

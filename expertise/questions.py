@@ -94,12 +94,12 @@ def escalate_unanswered(*, session: Session, now: datetime | None = None) -> int
         select(QuestionRoute.question_id, func.max(QuestionRoute.level), func.max(QuestionRoute.created_at))
         .join(Entry, Entry.id == QuestionRoute.question_id)
         .where(Entry.kind == EntryKind.question.value, Entry.id.not_in(answered))
-        .group_by(QuestionRoute.question_id).order_by(QuestionRoute.question_id)
+        .group_by(QuestionRoute.question_id)
+        .having(func.max(QuestionRoute.level) < MAX_ESCALATION_LEVEL)
+        .order_by(QuestionRoute.question_id)
     ).all()
     escalated = 0
     for question_id, level, last_routed in waiting:
-        if level >= MAX_ESCALATION_LEVEL:
-            continue
         question = session.get(Entry, question_id)
         tag_ids = _question_tags(session, question)
         rules = effective_routing(session, tag_ids)

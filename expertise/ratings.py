@@ -16,6 +16,7 @@ Published events (the reputation engineer and the search outbox react to them):
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -32,6 +33,9 @@ from expertise.models import EntryRating, Reuse, ReuseSource, Vote
 
 HELPFUL, NOT_HELPFUL, NO_VOTE = 1, -1, 0
 MAX_CASE_REF = 100
+# A reuse of the same entry by the same person for the same case reference within this window is
+# the same case: recorded once (an empty reference: repeated "copy answer" clicks).
+REPEAT_WINDOW = timedelta(hours=12)
 RATED_KINDS = (EntryKind.article.value, EntryKind.answer.value)
 
 
@@ -87,8 +91,10 @@ def _seen_revision(session: Session, actor: User, entry: Entry) -> Revision:
     return revision
 
 
-def _reused_revision(session: Session, actor: User, entry: Entry) -> Revision:
-    """Reuse credits the certified revision (what agents use) when there is one."""
+def _rated_revision(session: Session, actor: User, entry: Entry) -> Revision:
+    """Votes and reuse concern the certified revision (what agents use) when there is one, even
+    when the actor (an expert, an admin) sees a newer draft: its author may not rate it, and the
+    credit goes to whoever wrote what agents read."""
     revision = _seen_revision(session, actor, entry)
     if entry.certified_revision_id and entry.certified_revision_id != revision.id:
         return session.get(Revision, entry.certified_revision_id)
@@ -187,7 +193,7 @@ def vote(*, session: Session, entry: Entry, actor: User, value: int) -> RatingSu
     """Vote helpful (1) or not helpful (-1); voting the other way replaces the earlier vote."""
     if value not in (HELPFUL, NOT_HELPFUL) or isinstance(value, bool):
         raise ValidationFailed("A vote is 1 (helpful) or -1 (not helpful).", field="value")
-    revision = _seen_revision(session, actor, entry)
+    revision = _rated_revision(session, actor, entry)
     refusal = vote_refusal(actor, entry, revision)
     if refusal:
         raise Forbidden(refusal)
@@ -196,7 +202,7 @@ def vote(*, session: Session, entry: Entry, actor: User, value: int) -> RatingSu
 
 def clear_vote(*, session: Session, entry: Entry, actor: User) -> RatingSummary:
     """Take back one's vote (nothing happens without one)."""
-    revision = _seen_revision(session, actor, entry)
+    revision = _rated_revision(session, actor, entry)
     if entry.kind not in RATED_KINDS:
         raise Forbidden(vote_refusal(actor, entry, revision))
     return _set_vote(session, entry, revision, actor, NO_VOTE)
@@ -218,8 +224,13 @@ def record_reuse(*, session: Session, entry: Entry, actor: User, case_ref: str =
                                f"(this one has {len(case_ref)}).", field="case_ref")
     if entry.kind not in RATED_KINDS:
         raise Forbidden("A question does not solve a case by itself: record the answer you used instead.")
-    revision = _reused_revision(session, actor, entry)
+    revision = _rated_revision(session, actor, entry)
     rating = _locked_rating(session, entry.id)
+    repeat = session.exec(select(Reuse).where(
+        Reuse.entry_id == entry.id, Reuse.user_id == actor.id, Reuse.case_ref == case_ref,
+        Reuse.created_at >= utcnow() - REPEAT_WINDOW)).first()
+    if repeat is not None:  # the same case (or a second "copy answer") counts once
+        return repeat
     reuse = Reuse(entry_id=entry.id, revision_id=revision.id, user_id=actor.id, case_ref=case_ref,
                   source=source.value)
     session.add(reuse)
@@ -253,5 +264,6 @@ def rating_view(session: Session, actor: User, entry: Entry, revision: Revision)
     """The rating panel of an entry page: counts, my vote, and whether I may vote (``revision``
     is the one the page shows)."""
     summary = ratings_for(session, [entry.id], actor)[entry.id]
-    summary.can_vote = vote_refusal(actor, entry, revision) is None
+    rated = session.get(Revision, entry.certified_revision_id) if entry.certified_revision_id else revision
+    summary.can_vote = vote_refusal(actor, entry, rated) is None and vote_refusal(actor, entry, revision) is None
     return summary

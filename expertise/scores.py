@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, true
+from sqlalchemy import func, true, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -240,6 +240,8 @@ def recompute_all(session: Session, progress: Callable[[int, int], None] | None 
         _store(session, batch, compute(evidence(session, user_ids=batch), now), now)
         if progress is not None:
             progress(min(start + BATCH, total), total)
+    # Every row is stamped, changed or not: the periodic job reads the last full recompute from it.
+    session.execute(update(ExpertiseScore).values(updated_at=now))
     # Rows of users that no longer exist go with them (foreign keys cascade); count what is left.
     return session.exec(select(func.count()).select_from(ExpertiseScore)).one()
 
@@ -301,8 +303,9 @@ def _on_answer_accepted(session: Session, event: Event) -> None:
 
 
 def _on_vote_changed(session: Session, event: Event) -> None:
-    if event.entry_id is not None:
-        recompute_users(session, [event.data.get("author_id"), *_revision_authors(session, event.entry_id)])
+    # Only helpful votes are evidence, credited to the author of the rated (certified) revision.
+    if event.entry_id is not None and 1 in (event.data.get("value"), event.data.get("previous")):
+        recompute_users(session, [event.data.get("author_id")])
 
 
 def _on_revision_created(session: Session, event: Event) -> None:

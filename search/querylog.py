@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from kb.clock import utcnow
+from kb.content.models import Entry, EntryKind
 from search.models import SearchClick, SearchLog
 
 REFINE_WINDOW = timedelta(seconds=10)
@@ -70,11 +71,15 @@ def suggestions(session: Session, *, query: str, limit: int = 5, days: int = 90)
     since = utcnow() - timedelta(days=days)
     opened = (select(SearchLog.normalised, func.count(SearchLog.id).label("n"))
               .join(SearchClick, SearchClick.search_id == SearchLog.id)
-              .where(SearchLog.created_at >= since, SearchLog.result_count > 0)
+              # Only searches that led to what agents may see: a draft's words never become a hint.
+              .join(Entry, Entry.id == SearchClick.entry_id)
+              .where(SearchLog.created_at >= since, SearchLog.result_count > 0,
+                     (Entry.certified_revision_id.is_not(None)) | (Entry.kind == EntryKind.question.value))
               .group_by(SearchLog.normalised)
               .having(func.count(func.distinct(SearchLog.user_id)) >= MIN_PEOPLE)
               .order_by(func.count(SearchLog.id).desc(), SearchLog.normalised)
               .limit(200))
-    candidates = [q for q, _ in session.exec(opened) if q != normalise(query)]
+    asked = normalise(query)
+    candidates = [q for q, _ in session.exec(opened) if q != asked]
     related = [q for q in candidates if words & set(q.split())]
     return (related or candidates)[:limit]

@@ -265,10 +265,14 @@ def sync(*, session: Session, backend, force: bool = False) -> bool:
     with _states_lock:
         state = _states.setdefault(backend, _SyncState())
     now = utcnow()
-    with state.lock:
-        recent = state.checked_at is not None and abs(now - state.checked_at) < timedelta(seconds=SYNC_SECONDS)
-        if recent and state.generation == _generation and not force:
-            return False
+    recent = state.checked_at is not None and abs(now - state.checked_at) < timedelta(seconds=SYNC_SECONDS)
+    if recent and state.generation == _generation and not force:
+        return False  # the common case: no lock, no query
+    # One thread checks (and talks to the backend) at a time; the others search with the rules
+    # the backend has rather than wait for it (a forced sync waits).
+    if not state.lock.acquire(blocking=force):
+        return False
+    try:
         generation = _generation
         version = _version(session)
         state.checked_at, state.generation = now, generation
@@ -282,3 +286,5 @@ def sync(*, session: Session, backend, force: bool = False) -> bool:
             return False
         state.version = version
         return True
+    finally:
+        state.lock.release()

@@ -76,10 +76,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def side_write(request: Request):
+def side_write(request: Request, read_session: Session | None = None):
     """A short writing transaction of its own, for the few reads that record something (the
-    query log of a search). A read request's session cannot write on SQLite once another
-    writer has committed since it started reading ("database is locked")."""
+    query log of a search, a token's last use). A read request's session cannot write on SQLite
+    once another writer has committed since it started reading ("database is locked"). The
+    read session's transaction ends first (it wrote nothing), so a request never holds two
+    pooled connections at once; it starts a new one if it reads again."""
+    if read_session is not None:
+        read_session.commit()
     return unit_of_work(request.app.state.engine)
 
 
@@ -127,8 +131,10 @@ def api_user(
     user = accounts.user_for_api_token(session=session, raw=credentials.credentials)
     if user is None:
         raise Unauthorized("This API token is not valid: it is unknown, revoked, or its user is deactivated.")
+    if not accounts.api_token_needs_touch(session=session, raw=credentials.credentials):
+        return user
     if request.method in READ_METHODS:  # a read request's session does not write
-        with side_write(request) as write_session:
+        with side_write(request, session) as write_session:
             accounts.touch_api_token(session=write_session, raw=credentials.credentials)
     else:
         accounts.touch_api_token(session=session, raw=credentials.credentials)

@@ -244,6 +244,12 @@ def user_for_api_token(*, session: Session, raw: str) -> User | None:
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
+def api_token_needs_touch(*, session: Session, raw: str) -> bool:
+    """Whether the token's last use is older than ``TOKEN_TOUCH_INTERVAL`` (a read, no write)."""
+    last = session.exec(select(ApiToken.last_used_at).where(ApiToken.token_hash == security.token_hash(raw))).first()
+    return last is None or last < utcnow() - TOKEN_TOUCH_INTERVAL
+
+
 def touch_api_token(*, session: Session, raw: str) -> None:
     """Record when a token was last used (at most once a minute: an API call is not a write)."""
     now = utcnow()

@@ -144,10 +144,11 @@ def test_evidence_shows_only_what_the_viewer_may_see(db, backend, refunds):
     by_agent = {e.user.id: e for e in finder.find_experts(session=db, backend=backend, viewer=refunds["agent"],
                                                           query="refunds")}
     maria = by_agent[refunds["maria"].id]
-    # The certified article under its certified title; the draft article counted, not shown.
+    # The certified article under its certified title; the draft article counts towards her score
+    # but an agent is not even told it exists (no count of hidden entries).
     assert [(ev.entry.id, ev.title, ev.wrote) for ev in maria.evidence] == [
         (refunds["closed"].id, "Refund to a closed card", True)]
-    assert maria.matching == 2 and maria.hidden == 1 and maria.why.startswith("2 matching entries")
+    assert maria.matching == 1 and maria.hidden == 0 and maria.why.startswith("1 matching entry")
     assert not any("Secret" in ev.title for e in by_agent.values() for ev in e.evidence)
     sam = by_agent[refunds["sam"].id]
     assert [ev.entry.id for ev in sam.evidence] == [refunds["answer"].id]  # forum answers are for everyone
@@ -161,6 +162,12 @@ def test_evidence_shows_only_what_the_viewer_may_see(db, backend, refunds):
     assert {(ev.entry.id, ev.title) for ev in mine.evidence} == {
         (refunds["closed"].id, "Secret refund plan"), (refunds["partial"].id, "Partial refunds and goodwill")}
     assert mine.hidden == 0
+
+    # A reviewer (expert) who may not see Maria's draft is told it exists, without its title.
+    reviewer = next(e for e in finder.find_experts(session=db, backend=backend, viewer=refunds["priya"],
+                                                   query="refunds") if e.user.id == refunds["maria"].id)
+    assert reviewer.matching == 2 and reviewer.hidden == 1
+    assert not any("Secret" in ev.title for ev in reviewer.evidence)
 
 
 def test_the_question_can_be_asked_as_a_question(db, backend, refunds):

@@ -139,6 +139,57 @@ def test_nobody_rates_their_own_work(db, content, make_user):
     assert rows(db, Vote) == []
 
 
+def test_the_certified_revisions_author_cannot_rate_it_while_a_newer_one_is_in_review(db, content, make_user):
+    """An admin or expert sees the newer revision in review; the vote is still about the certified
+    text agents read, so its author may not cast it (and the credit goes to that author)."""
+    from workflow import service as workflow
+    from workflow.models import Action
+
+    admin = make_user("admin", "author", name="Ada Admin")
+    certified = save_revision(session=db, actor=admin, entry=content.article, data=RevisionCreate(
+        title="Refund a cancelled order", body="Refund within 30 days.", tags=["refunds"],
+        base_revision_id=content.article.latest_revision_id))
+    certify(db, certified.id, admin, content.expert)
+    newer = save_revision(session=db, actor=content.author, entry=reload(db, content.article), data=RevisionCreate(
+        title="Refund a cancelled order", body="Refund within 45 days.", tags=["refunds"],
+        base_revision_id=certified.id))
+    workflow.transition(session=db, actor=content.author, revision_id=newer.id, action=Action.submit)
+    db.commit()
+    article = reload(db, content.article)
+    assert article.certified_revision_id == certified.id and article.latest_revision_id == newer.id
+    with pytest.raises(Forbidden, match="your own work"):
+        ratings.vote(session=db, entry=article, actor=admin, value=1)
+    db.rollback()
+    seen: list = []
+
+    def record(_session, event):
+        seen.append(event)
+
+    events.subscribe("vote.changed", record)
+    try:
+        ratings.vote(session=db, entry=article, actor=content.expert, value=1)
+    finally:
+        events._handlers["vote.changed"].remove(record)
+    assert seen[-1].revision_id == certified.id and seen[-1].data["author_id"] == admin.id
+
+
+def test_the_same_case_is_linked_once(db, content):
+    first = ratings.record_reuse(session=db, entry=content.article, actor=content.agent, case_ref="CS-1",
+                                 source=ReuseSource.entry)
+    again = ratings.record_reuse(session=db, entry=content.article, actor=content.agent, case_ref="CS-1",
+                                 source=ReuseSource.search)
+    copied = [ratings.record_reuse(session=db, entry=content.article, actor=content.agent, source=ReuseSource.search)
+              for _ in range(3)]
+    other_case = ratings.record_reuse(session=db, entry=content.article, actor=content.agent, case_ref="CS-2",
+                                      source=ReuseSource.entry)
+    colleague = ratings.record_reuse(session=db, entry=content.article, actor=content.colleague, case_ref="CS-1",
+                                     source=ReuseSource.entry)
+    db.commit()
+    assert again.id == first.id and copied[0].id == copied[1].id == copied[2].id
+    assert len({first.id, copied[0].id, other_case.id, colleague.id}) == 4
+    assert len(rows(db, Reuse)) == 4 and db.get(EntryRating, content.article.id).reuse_count == 4
+
+
 def test_questions_are_not_rated_and_votes_are_one_or_minus_one(db, content):
     with pytest.raises(Forbidden, match="Questions are not rated"):
         ratings.vote(session=db, entry=content.question, actor=content.colleague, value=1)

@@ -77,22 +77,28 @@ def test_no_result_suggests_searches_that_helped_several_colleagues(client, db, 
     from sqlmodel import select
 
     from kb.clock import travel, utcnow
+    from kb.content.models import Entry
     from search import querylog
     from search.models import SearchLog
 
-    people = [make_user("agent") for _ in range(3)]
+    people = [make_user("agent") for _ in range(5)]
     assert db.exec(select(SearchLog.id)).first() is None
-    for n, (person, query) in enumerate([(people[0], "gift card balance"), (people[1], "gift card balance"),
-                                         (people[2], "gift card for jane doe order 5512")]):
+    certified = db.exec(select(Entry.id).where(Entry.certified_revision_id.is_not(None))).one()
+    draft = db.exec(select(Entry.id).where(Entry.certified_revision_id.is_(None))).one()
+    for n, (person, query, opened) in enumerate([
+            (people[0], "gift card balance", certified), (people[1], "gift card balance", certified),
+            (people[2], "gift card for jane doe order 5512", certified),
+            (people[3], "gift project falcon", draft), (people[4], "gift project falcon", draft)]):
         with travel(utcnow() - timedelta(minutes=10 + n)):
             row = querylog.log_search(db, user_id=person.id, query=query, result_count=1)
-            querylog.log_click(db, user_id=person.id, search_id=row.id, entry_id=1, rank=1)
+            querylog.log_click(db, user_id=person.id, search_id=row.id, entry_id=opened, rank=1)
     db.commit()
     login(client, people[0].email)
     page = client.get("/search?q=gift+teleporter").text
     assert "No answer found" in page and "Colleagues found answers with" in page
     assert 'href="/search?q=gift%20card%20balance"' in page
     assert "jane doe" not in page  # one person's pasted sentence is never shown to others
+    assert "falcon" not in page  # searches that led to a draft never become hints
 
 
 def test_searches_and_clicks_are_logged_once_per_typed_query(client, db, make_user, indexed):

@@ -59,8 +59,11 @@ def search(
     except Exception as exc:  # the backend is down: say so rather than pretend nothing matches
         log.warning("search failed: %s", exc)
         raise HTTPException(503, "Search is unavailable right now; try again shortly.") from None
-    with side_write(request) as log_session:
-        querylog.log_search(log_session, user_id=user.id, query=q, result_count=results.total)
+    try:
+        with side_write(request, session) as log_session:
+            querylog.log_search(log_session, user_id=user.id, query=q, result_count=results.total)
+    except Exception as exc:  # the caller still gets the results; the log misses one search
+        log.warning("could not log a search: %s", exc)
     return SearchResultsPublic(
         total=results.total,
         hits=[SearchHitPublic(entry_id=h.entry_id, kind=h.kind, title=h.title, snippet=h.snippet,

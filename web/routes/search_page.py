@@ -47,9 +47,12 @@ def search_page(
     certificates = _certificates(session, [h.entry_id for h in results.hits]) if results else {}
     search_id = None
     if results:
-        with side_write(request) as log_session:
-            logged = querylog.log_search(log_session, user_id=user.id, query=q, result_count=results.total)
-            search_id = logged.id if logged else None
+        try:
+            with side_write(request, session) as log_session:
+                logged = querylog.log_search(log_session, user_id=user.id, query=q, result_count=results.total)
+                search_id = logged.id if logged else None
+        except Exception as exc:  # the agent still gets the answer; the log misses one search
+            log.warning("could not log a search: %s", exc)
     context = {
         "search_id": search_id,
         "certificates": certificates,
@@ -78,11 +81,14 @@ def _certificates(session, entry_ids: list[int]) -> dict[int, tuple[Certificatio
 
 
 @router.get("/search/click")
-def click(request: Request, user: PageUser, entry: int, rank: Annotated[int, Query(ge=1, le=10_000)] = 1,
+def click(request: Request, session: SessionDep, user: PageUser, entry: int, rank: Annotated[int, Query(ge=1, le=10_000)] = 1,
           search: int | None = None, q: Annotated[str, Query(max_length=500)] = ""):
     """Record which result was opened (for the content-gap reports), then open it."""
     if search is not None:
-        with side_write(request) as session:
-            querylog.log_click(session, user_id=user.id, search_id=search, entry_id=entry, rank=rank)
+        try:
+            with side_write(request, session) as log_session:
+                querylog.log_click(log_session, user_id=user.id, search_id=search, entry_id=entry, rank=rank)
+        except Exception as exc:  # open the result anyway
+            log.warning("could not log a click: %s", exc)
     target = f"/entries/{entry}" + (f"?q={quote(q)}" if q else "")
     return RedirectResponse(target, status_code=303)
