@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
+
+from tests.helpers import serving
 
 BROWSER_DIR = Path(__file__).resolve().parent
 DEFAULT_TIMEOUT_MS = 10_000
@@ -46,42 +44,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def live_server(app):
     """The test ``app`` (bound to the test engine) served on a free 127.0.0.1 port; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # bound before the thread starts: no race for the port
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=5
-    )
-    server = uvicorn.Server(config)  # off the main thread it installs no signal handlers
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name=f"kb-live-server-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if errors or not thread.is_alive():
-            sock.close()
-            pytest.fail(f"the test server did not start: {errors[0] if errors else 'thread ended'}")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(5)
-            sock.close()
-            pytest.fail("the test server did not start within 15 s")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        assert not thread.is_alive(), "the test server did not stop within 10 s"
+    with serving(app) as url:
+        yield url
 
 
 # --- the browser ------------------------------------------------------------------------------

@@ -225,3 +225,61 @@ def test_api_is_documented(client):
     spec = client.get("/api/v1/openapi.json").json()
     assert {"post", "delete"} <= set(spec["paths"]["/api/v1/entries/{entry_id}/votes"])
     assert "post" in spec["paths"]["/api/v1/entries/{entry_id}/reuse"]
+
+
+def test_twenty_concurrent_vote_requests_keep_votes_unique(engine, db, settings, content):
+    """20 HTTP requests at once through a real server (PostgreSQL: 20; SQLite: 8): many people
+    voting, and one person's burst of clicks. Every request succeeds, each person has one vote,
+    and the summary equals the rows."""
+    import threading
+    import uuid
+
+    import httpx
+
+    from kb.accounts import service as accounts
+    from kb.accounts.models import Role
+    from kb.accounts.schemas import UserCreate
+    from kb.db import make_engine
+    from tests.helpers import api_token_for, serving
+    from web.app import create_app
+
+    size = 20 if engine.dialect.name == "postgresql" else 8
+    voters = [accounts.create_user(session=db, actor=None, data=UserCreate(
+        email=f"burst-{uuid.uuid4().hex[:8]}@example.com", display_name=f"Voter {i}", roles=[Role.agent]))
+        for i in range(size)]
+    db.commit()
+    tokens = [api_token_for(db, user) for user in voters]
+    # A pool big enough for every request to hold a connection at once (else they queue).
+    racing = make_engine(engine.url.render_as_string(hide_password=False), pool_size=size + 4, max_overflow=4)
+    entry_id = content.article.id
+
+    def storm(base_url: str, jobs: list[tuple[str, int]]) -> list[int]:
+        barrier = threading.Barrier(len(jobs))
+        statuses = [0] * len(jobs)
+
+        def send(index: int, token: str, value: int) -> None:
+            with httpx.Client(base_url=base_url, timeout=60) as http:
+                barrier.wait(timeout=30)
+                statuses[index] = http.post(f"/api/v1/entries/{entry_id}/votes", json={"value": value},
+                                            headers={"Authorization": f"Bearer {token}"}).status_code
+
+        threads = [threading.Thread(target=send, args=(i, t, v)) for i, (t, v) in enumerate(jobs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(90)
+        return statuses
+
+    try:
+        with serving(create_app(settings=settings, engine=racing)) as base_url:
+            values = [1 if i % 4 else -1 for i in range(size)]
+            assert storm(base_url, list(zip(tokens, values, strict=True))) == [200] * size
+            burst = [(tokens[0], 1 if i % 2 else -1) for i in range(size)]  # one person, many clicks
+            assert storm(base_url, burst) == [200] * size
+    finally:
+        racing.dispose()
+    db.expire_all()
+    votes = rows(db, Vote, entry_id=entry_id)
+    assert len(votes) == size and len({v.user_id for v in votes}) == size
+    summary = db.get(EntryRating, entry_id)
+    assert (summary.helpful, summary.not_helpful) == (sum(v.value == 1 for v in votes), sum(v.value == -1 for v in votes))
