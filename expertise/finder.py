@@ -46,7 +46,7 @@ from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision, RevisionState, Tag
 from kb.errors import ValidationFailed
 from expertise.models import ExpertiseScore
-from expertise.routing import ranked_topic_experts
+from expertise.routing import TopicCandidate, candidate_order
 from search.backend import SearchBackend, SearchQuery, Viewer
 from search import synonyms
 from search.analysis import analyze
@@ -317,16 +317,23 @@ class TopicExperts:
 
 def directory(*, session: Session, top_scorers: int = 5) -> list[TopicExperts]:
     """Every topic with experts: its designated experts first, then its ``top_scorers`` best
-    scorers who are not designated, by topic name."""
-    designated_tags = select(TopicExpert.tag_id)
-    scored_tags = select(ExpertiseScore.tag_id).where(ExpertiseScore.score > 0)
-    tags = session.exec(select(Tag).where(Tag.id.in_(designated_tags) | Tag.id.in_(scored_tags)).order_by(Tag.name))
+    scorers who are not designated, by topic name (the order of ``routing.ranked_topic_experts``,
+    for all topics in four queries)."""
+    designated: dict[int, set[int]] = defaultdict(set)
+    for tag_id, user_id in session.exec(select(TopicExpert.tag_id, TopicExpert.user_id)):
+        designated[tag_id].add(user_id)
+    scores: dict[int, dict[int, float]] = defaultdict(dict)
+    for tag_id, user_id, score in session.exec(select(ExpertiseScore.tag_id, ExpertiseScore.user_id,
+                                                      ExpertiseScore.score).where(ExpertiseScore.score > 0)):
+        scores[tag_id][user_id] = float(score)
+    ids = {u for people in designated.values() for u in people} | {u for s in scores.values() for u in s}
+    users = {u.id: u for u in session.exec(select(User).where(User.id.in_(ids or [-1]), User.is_active.is_(True)))}
+    names = dict(session.exec(select(Tag.id, Tag.name).where(Tag.id.in_(set(designated) | set(scores) or [-1]))).all())
     result = []
-    for tag in tags:
-        ranked = ranked_topic_experts(session, [tag.id])
-        designated = [c for c in ranked if c.designated]
-        scorers = [c for c in ranked if not c.designated][:top_scorers]
-        experts = [DirectoryExpert(c.user, c.designated, c.score) for c in designated + scorers]
-        if experts:
-            result.append(TopicExperts(tag.name, experts))
+    for tag_id, name in sorted(names.items(), key=lambda item: item[1]):
+        ranked = sorted((TopicCandidate(users[u], u in designated[tag_id], scores[tag_id].get(u, 0.0))
+                         for u in designated[tag_id] | set(scores[tag_id]) if u in users), key=candidate_order)
+        chosen = [c for c in ranked if c.designated] + [c for c in ranked if not c.designated][:top_scorers]
+        if chosen:
+            result.append(TopicExperts(name, [DirectoryExpert(c.user, c.designated, c.score) for c in chosen]))
     return result

@@ -48,7 +48,7 @@ class TopicCandidate:
     score: float  # summed expertise score in the topics (0 without any)
 
 
-def _sort_key(candidate: TopicCandidate) -> tuple:
+def candidate_order(candidate: TopicCandidate) -> tuple:
     return (not candidate.designated, -candidate.score, candidate.user.display_name.lower(), candidate.user.id)
 
 
@@ -66,7 +66,7 @@ def ranked_topic_experts(session: Session, tag_ids: list[int]) -> list[TopicCand
         return []
     users = session.exec(select(User).where(User.id.in_(ids), User.is_active.is_(True)))
     return sorted((TopicCandidate(u, u.id in designated, float(scores.get(u.id) or 0.0)) for u in users),
-                  key=_sort_key)
+                  key=candidate_order)
 
 
 def ranked_role_experts(session: Session) -> list[TopicCandidate]:
@@ -79,7 +79,7 @@ def ranked_role_experts(session: Session) -> list[TopicCandidate]:
         select(ExpertiseScore.user_id, func.sum(ExpertiseScore.score))
         .where(ExpertiseScore.user_id.in_([u.id for u in users])).group_by(ExpertiseScore.user_id)
     ).all())
-    return sorted((TopicCandidate(u, False, float(totals.get(u.id) or 0.0)) for u in users), key=_sort_key)
+    return sorted((TopicCandidate(u, False, float(totals.get(u.id) or 0.0)) for u in users), key=candidate_order)
 
 
 # --- routing rules (TopicRouting) --------------------------------------------------------------
