@@ -29,7 +29,7 @@ from kb.events import Event, subscribe
 from expertise.models import ExpertiseScore, ReviewAssignment, TopicRouting
 from workflow.models import Action, Review, TopicExpert
 from workflow.notify import notify
-from workflow.policy import effective_policy, expert_topics, revision_tag_ids
+from workflow.policy import effective_policy, expert_topics, revision_tag_ids, scoring_experts
 from workflow.transitions import ReviewContext, is_owner, may_review
 
 SUGGESTIONS = 3
@@ -199,14 +199,14 @@ def suggest_reviewers(*, session: Session, revision: Revision, limit: int = SUGG
     tag_ids = revision_tag_ids(session, revision.id)
     policy = effective_policy(session, tag_ids)
     authors = {revision.author_id, entry.author_id}
+    # Whether someone counts as the topic's expert matters only when the policy says so; experts by
+    # score are found once for everyone (designated ones are marked on the candidates).
+    by_score = {uid for uid, _ in scoring_experts(session, tag_ids)} if policy.experts_only_review else set()
 
     def eligible(candidates: list[TopicCandidate]) -> list[TopicCandidate]:
-        # Whether someone counts as the topic's expert matters only when the policy says so.
         return [c for c in candidates if c.user.id not in authors and may_review(
-            c.user, revision, ReviewContext(
-                experts_only_review=policy.experts_only_review,
-                is_topic_expert=c.designated or (policy.experts_only_review
-                                                 and bool(expert_topics(session, c.user.id, tag_ids)))))]
+            c.user, revision, ReviewContext(experts_only_review=policy.experts_only_review,
+                                            is_topic_expert=c.designated or c.user.id in by_score))]
 
     candidates = eligible(ranked_topic_experts(session, tag_ids)) or eligible(ranked_role_experts(session))
     load = open_review_load(session, [c.user.id for c in candidates])

@@ -67,7 +67,7 @@ def expert_score_thresholds(session: Session, tag_ids: list[int]) -> dict[int, f
     return {tag_id: value for tag_id, value in thresholds.items() if value is not None}
 
 
-def _scoring_experts(session: Session, tag_ids: list[int], user_id: int | None = None) -> list[tuple[int, int]]:
+def scoring_experts(session: Session, tag_ids: list[int], user_id: int | None = None) -> list[tuple[int, int]]:
     """(user id, topic id) of active users with the expert (or admin) role whose score reaches the policy."""
     thresholds = expert_score_thresholds(session, tag_ids)
     if not thresholds:
@@ -90,7 +90,7 @@ def expert_topics(session: Session, user_id: int, tag_ids: list[int]) -> list[st
         return []
     designated = set(session.exec(select(TopicExpert.tag_id).where(TopicExpert.user_id == user_id,
                                                                   TopicExpert.tag_id.in_(tag_ids))))
-    scoring = {tag_id for _, tag_id in _scoring_experts(session, tag_ids, user_id)}
+    scoring = {tag_id for _, tag_id in scoring_experts(session, tag_ids, user_id)}
     ids = designated | scoring
     if not ids:
         return []
@@ -105,7 +105,7 @@ def topic_experts(session: Session, tag_ids: list[int]) -> list[User]:
         .where(TopicExpert.tag_id.in_(tag_ids), User.is_active.is_(True)).distinct()
     )) if tag_ids else []
     known = {u.id for u in experts}
-    scoring = sorted({uid for uid, _ in _scoring_experts(session, tag_ids)} - known)
+    scoring = sorted({uid for uid, _ in scoring_experts(session, tag_ids)} - known)
     if scoring:
         experts += list(session.exec(select(User).where(User.id.in_(scoring)).order_by(User.id)))
     if experts:

@@ -154,6 +154,16 @@ def test_experts_only_review_policy_leaves_only_designated_experts(db, team):
     assert names == ["Bob Designated", "Ann Designated", "Wren Writer"]
 
 
+def test_experts_only_review_with_a_score_threshold_admits_experts_by_score(db, team):
+    """Cy (score 5) reaches the topic's threshold of 4: an expert of billing by score."""
+    db.add(Policy(tag_id=tag(db, "billing").id, experts_only_review=True, expert_min_score=4.0))
+    db.commit()
+    revision = submitted(db, team["author"])
+    names = [s.user.display_name for s in routing.suggest_reviewers(session=db, revision=revision, limit=10)]
+    assert names == ["Bob Designated", "Ann Designated", "Wren Writer", "Cy Scorer"]
+    assert "Alex Agent" not in names  # a high score without the expert role is not enough
+
+
 # --- assignment ----------------------------------------------------------------------------------
 
 
