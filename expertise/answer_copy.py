@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from mdit_py_plugins.tasklists import tasklists_plugin
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
 from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision
 from kb.errors import NotFound
-from kb.markdown import check_size
+from kb.markdown import check_size, parse
 
-_MD = (MarkdownIt("commonmark", {"html": False, "linkify": False, "maxNesting": 20})
-       .enable(["table", "strikethrough"]).use(tasklists_plugin))
 _BULLET = "• "
 _NO_COPY = "There is no certified answer to copy here yet."
 
@@ -106,7 +102,7 @@ def readable_text(markdown: str) -> str:
     lists: list[list] = []  # per open list: [ordered, next number]
     marker = ""  # the bullet or number waiting for the list item's first line
     row: list[str] | None = None
-    for token in _MD.parse(markdown):
+    for token in parse(markdown):
         kind = token.type
         if kind in ("bullet_list_open", "ordered_list_open"):
             lists.append([kind == "ordered_list_open", int(token.attrGet("start") or 1)])

@@ -96,6 +96,11 @@ _MD.core.ruler.after("inline", "kb_drop_data_links", _drop_data_links)
 _MD.core.ruler.push("kb_align_classes", _align_classes)
 
 
+def parse(text: str) -> list:
+    """The markdown-it tokens of ``text`` with kb's one parser (for text views such as "copy answer")."""
+    return _MD.parse(text)
+
+
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     # nh3 only checks URL schemes globally; these are the per-tag rules.
     if attr in ("href", "src"):
