@@ -15,9 +15,9 @@ from sqlmodel import Session, select
 
 from kb.accounts import service as accounts
 from kb.accounts.models import User
+from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision, Tag
-from kb.content.tags import normalise_tag
-from kb.errors import Conflict, Forbidden, NotFound
+from kb.errors import Conflict, Forbidden
 from expertise import reputation, scores
 from expertise.models import Endorsement, ExpertiseScore, TopicInterest
 from workflow.models import Certification, TopicExpert
@@ -37,15 +37,6 @@ EVIDENCE_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _topic(session: Session, name: str) -> Tag:
-    tag = session.exec(select(Tag).where(Tag.name == normalise_tag(name or ""))).first()
-    if tag is None:
-        shown = (name or "").strip() or "(empty)"
-        raise NotFound(f"There is no topic called “{shown}”. Topics are the tags used on articles and questions.",
-                       field="topic")
-    return tag
-
-
 # --- endorsements ----------------------------------------------------------------------------
 
 
@@ -55,7 +46,7 @@ def endorse(*, session: Session, actor: User, user: User, topic: str) -> Endorse
         raise Forbidden("You cannot endorse yourself; colleagues who know your work can.")
     if not user.is_active:
         raise Conflict(f"{user.display_name}'s account is deactivated; they can no longer be endorsed.")
-    tag = _topic(session, topic)
+    tag = content.topic_named(session=session, name=topic)
     row = session.get(Endorsement, (actor.id, user.id, tag.id))
     if row is not None:
         return row
@@ -72,7 +63,7 @@ def endorse(*, session: Session, actor: User, user: User, topic: str) -> Endorse
 
 def withdraw_endorsement(*, session: Session, actor: User, user: User, topic: str) -> None:
     """Take back one's own endorsement (nothing happens when there is none)."""
-    row = session.get(Endorsement, (actor.id, user.id, _topic(session, topic).id))
+    row = session.get(Endorsement, (actor.id, user.id, content.topic_named(session=session, name=topic).id))
     if row is not None:
         session.delete(row)
         session.flush()
@@ -93,7 +84,7 @@ def endorsers(session: Session, *, user_id: int) -> dict[int, list[User]]:
 
 def declare_interest(*, session: Session, actor: User, topic: str) -> TopicInterest:
     """Say you know about (or want questions on) a topic; it counts a little toward your expertise."""
-    tag = _topic(session, topic)
+    tag = content.topic_named(session=session, name=topic)
     row = session.get(TopicInterest, (actor.id, tag.id))
     if row is not None:
         return row
@@ -112,7 +103,7 @@ def declare_interest(*, session: Session, actor: User, topic: str) -> TopicInter
 
 
 def remove_interest(*, session: Session, actor: User, topic: str) -> None:
-    row = session.get(TopicInterest, (actor.id, _topic(session, topic).id))
+    row = session.get(TopicInterest, (actor.id, content.topic_named(session=session, name=topic).id))
     if row is not None:
         session.delete(row)
         session.flush()

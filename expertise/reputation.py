@@ -34,12 +34,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event as orm_event
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
+from kb.db import append_only
 from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision, RevisionTag, Tag
 from kb.errors import Conflict, NotFound
@@ -80,10 +80,8 @@ class ReputationIsAppendOnly(RuntimeError):
     pass
 
 
-@orm_event.listens_for(ReputationEvent, "before_update")
-@orm_event.listens_for(ReputationEvent, "before_delete")
-def _refuse_changes(_mapper, _connection, _target) -> None:
-    raise ReputationIsAppendOnly("Reputation events are never changed or deleted; append a compensating one.")
+append_only(ReputationEvent, ReputationIsAppendOnly,
+            "Reputation events are never changed or deleted; append a compensating one.")
 
 
 # --- writing the ledger ----------------------------------------------------------------------

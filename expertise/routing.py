@@ -23,7 +23,6 @@ from sqlmodel import Session, select
 from kb.accounts.models import Role, User, UserRole
 from kb.content import service as content
 from kb.content.models import Entry, Revision, RevisionState, Tag
-from kb.content.tags import normalise_tag
 from kb.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from kb.events import Event, subscribe
 from expertise.models import ExpertiseScore, ReviewAssignment, TopicRouting
@@ -120,14 +119,6 @@ def _require_admin(actor: User | None) -> None:
         raise Forbidden("Only administrators can change how questions and reviews are routed.")
 
 
-def _topic(session: Session, name: str) -> Tag:
-    tag = session.exec(select(Tag).where(Tag.name == normalise_tag(name))).first()
-    if tag is None:
-        raise NotFound(f"There is no topic called “{name}”. Topics are the tags used on articles and questions.",
-                       field="topic")
-    return tag
-
-
 def set_routing(*, session: Session, actor: User | None, topic: str | None, auto_assign: bool, notify_experts: int,
                 escalate_after_hours: int) -> TopicRouting:
     """Save the global rules (topic None) or a topic's own (actor None: the command line)."""
@@ -138,7 +129,7 @@ def set_routing(*, session: Session, actor: User | None, topic: str | None, auto
     if not 1 <= escalate_after_hours <= MAX_ESCALATE_HOURS:
         raise ValidationFailed(f"Escalate after 1 to {MAX_ESCALATE_HOURS} hours ({MAX_ESCALATE_HOURS // 24} days).",
                                field="escalate_after_hours")
-    tag_id = _topic(session, topic).id if topic else None
+    tag_id = content.topic_named(session=session, name=topic).id if topic else None
     row = session.exec(select(TopicRouting).where(
         TopicRouting.tag_id.is_(None) if tag_id is None else TopicRouting.tag_id == tag_id)).first()
     if row is None:
@@ -152,7 +143,8 @@ def set_routing(*, session: Session, actor: User | None, topic: str | None, auto
 def remove_routing(*, session: Session, actor: User | None, topic: str) -> None:
     """The topic follows the global rules again."""
     _require_admin(actor)
-    row = session.exec(select(TopicRouting).where(TopicRouting.tag_id == _topic(session, topic).id)).first()
+    tag = content.topic_named(session=session, name=topic)
+    row = session.exec(select(TopicRouting).where(TopicRouting.tag_id == tag.id)).first()
     if row is not None:
         session.delete(row)
         session.flush()

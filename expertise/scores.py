@@ -265,12 +265,6 @@ def top_experts(session: Session, *, tag_ids: list[int], limit: int,
     return [(user, round(float(score), PRECISION)) for user, score in rows]
 
 
-def scores_of(session: Session, *, user_id: int) -> list[ExpertiseScore]:
-    """A user's topics, strongest first."""
-    return list(session.exec(select(ExpertiseScore).where(ExpertiseScore.user_id == user_id)
-                             .order_by(ExpertiseScore.score.desc(), ExpertiseScore.tag_id)))
-
-
 # --- reactions to domain events --------------------------------------------------------------
 
 # Only these transitions change evidence: a review decision, or a certification.

@@ -86,3 +86,13 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def append_only(model, error: type[Exception], message: str) -> None:
+    """Make ``model``'s table append-only at the ORM level: updating or deleting a row raises
+    ``error(message)`` (audit trail, reputation ledger)."""
+    def refuse(_mapper, _connection, _target) -> None:
+        raise error(message)
+
+    event.listen(model, "before_update", refuse)
+    event.listen(model, "before_delete", refuse)

@@ -6,11 +6,11 @@ import csv
 import io
 from datetime import datetime
 
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
 from kb.csvcells import safe_cell
+from kb.db import append_only
 from kb.errors import Forbidden
 from workflow.models import WorkflowEvent
 
@@ -19,10 +19,7 @@ class AuditTrailIsAppendOnly(RuntimeError):
     pass
 
 
-@event.listens_for(WorkflowEvent, "before_update")
-@event.listens_for(WorkflowEvent, "before_delete")
-def _refuse_changes(_mapper, _connection, _target) -> None:
-    raise AuditTrailIsAppendOnly("Audit events are never changed or deleted.")
+append_only(WorkflowEvent, AuditTrailIsAppendOnly, "Audit events are never changed or deleted.")
 
 
 def record(

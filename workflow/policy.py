@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from kb.accounts.models import Role, User, UserRole
+from kb.content import service as content
 from kb.content.models import RevisionTag, Tag
-from kb.content.tags import normalise_tag
-from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from kb.errors import Conflict, Forbidden, ValidationFailed
 from kb.events import Event, publish
 from workflow.models import Policy, TopicExpert
 
@@ -124,19 +124,12 @@ def _require_admin(actor: User | None) -> None:
         raise Forbidden("Only administrators can change review policies and topic experts.")
 
 
-def _tag(session: Session, name: str) -> Tag:
-    tag = session.exec(select(Tag).where(Tag.name == normalise_tag(name))).first()
-    if tag is None:
-        raise NotFound(f"There is no topic called “{name}”. Topics are the tags used on articles.")
-    return tag
-
-
 def designate_expert(*, session: Session, actor: User | None, topic: str, user: User) -> TopicExpert:
     """Make ``user`` a designated expert of ``topic`` (actor None: the command line)."""
     _require_admin(actor)
     if not user.has_role(Role.expert, Role.admin):
         raise Conflict(f"{user.display_name} does not have the expert role; give them that role first.")
-    tag = _tag(session, topic)
+    tag = content.topic_named(session=session, name=topic)
     row = session.get(TopicExpert, (tag.id, user.id))
     if row is None:
         row = TopicExpert(tag_id=tag.id, user_id=user.id, designated_by=actor.id if actor else None)
@@ -154,7 +147,7 @@ def _designation_changed(session: Session, actor: User | None, tag: Tag, user: U
 
 def remove_expert(*, session: Session, actor: User | None, topic: str, user: User) -> None:
     _require_admin(actor)
-    tag = _tag(session, topic)
+    tag = content.topic_named(session=session, name=topic)
     row = session.get(TopicExpert, (tag.id, user.id))
     if row is not None:
         session.delete(row)
@@ -195,7 +188,7 @@ def set_policy(*, session: Session, actor: User | None, topic: str | None, requi
         raise ValidationFailed(f"The expertise score that makes an expert must be above 0 and at most "
                                f"{MAX_EXPERT_MIN_SCORE:,}; leave it empty to count designated experts only.",
                                field="expert_min_score")
-    tag_id = _tag(session, topic).id if topic else None
+    tag_id = content.topic_named(session=session, name=topic).id if topic else None
     policy = session.exec(select(Policy).where(Policy.tag_id.is_(None) if tag_id is None
                                                else Policy.tag_id == tag_id)).first()
     if policy is None:
@@ -211,7 +204,8 @@ def set_policy(*, session: Session, actor: User | None, topic: str | None, requi
 
 def remove_policy(*, session: Session, actor: User | None, topic: str) -> None:
     _require_admin(actor)
-    policy = session.exec(select(Policy).where(Policy.tag_id == _tag(session, topic).id)).first()
+    tag = content.topic_named(session=session, name=topic)
+    policy = session.exec(select(Policy).where(Policy.tag_id == tag.id)).first()
     if policy is not None:
         session.delete(policy)
         session.flush()

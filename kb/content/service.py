@@ -13,6 +13,7 @@ from kb.clock import utcnow
 from kb.content import access
 from kb.content.diff import inline_diff
 from kb.content.models import Attachment, Entry, EntryKind, Revision, RevisionState, RevisionTag, Tag
+from kb.content.tags import normalise_tag
 from kb.content.schemas import ArticleCreate, DiffPublic, RevisionCreate
 from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from kb.events import Event, publish
@@ -70,6 +71,16 @@ def visible_revision(*, session: Session, actor: User, entry: Entry) -> Revision
 def list_revisions(*, session: Session, actor: User, entry: Entry) -> list[Revision]:
     revisions = session.exec(select(Revision).where(Revision.entry_id == entry.id).order_by(Revision.number.desc()))
     return [r for r in revisions if access.can_view_revision(actor, entry, r)]
+
+
+def topic_named(*, session: Session, name: str | None) -> Tag:
+    """The topic (tag) called ``name``, in any spelling of it; NotFound with a sentence otherwise."""
+    tag = session.exec(select(Tag).where(Tag.name == normalise_tag(name or ""))).first()
+    if tag is None:
+        shown = (name or "").strip() or "(empty)"
+        raise NotFound(f"There is no topic called “{shown}”. Topics are the tags used on articles and questions.",
+                       field="topic")
+    return tag
 
 
 def tags_of(*, session: Session, revision_ids: list[int]) -> dict[int, list[str]]:
