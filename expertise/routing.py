@@ -28,7 +28,7 @@ from kb.events import Event, subscribe
 from expertise.models import ExpertiseScore, ReviewAssignment, TopicRouting
 from workflow.models import Action, Review, TopicExpert
 from workflow.notify import notify
-from workflow.policy import effective_policy, expert_topics, revision_tag_ids, scoring_experts
+from workflow.policy import contributors, effective_policy, expert_topics, revision_tag_ids, scoring_experts
 from workflow.transitions import ReviewContext, is_owner, may_review
 
 SUGGESTIONS = 3
@@ -190,7 +190,7 @@ def suggest_reviewers(*, session: Session, revision: Revision, limit: int = SUGG
     entry = session.get(Entry, revision.entry_id)
     tag_ids = revision_tag_ids(session, revision.id)
     policy = effective_policy(session, tag_ids)
-    authors = {revision.author_id, entry.author_id}
+    authors = {revision.author_id, entry.author_id} | contributors(session, revision)
     # Whether someone counts as the topic's expert matters only when the policy says so; experts by
     # score are found once for everyone (designated ones are marked on the candidates).
     by_score = {uid for uid, _ in scoring_experts(session, tag_ids)} if policy.experts_only_review else set()
@@ -252,7 +252,7 @@ def assign_reviewer(*, session: Session, actor: User, revision_id: int, reviewer
     reviewer = session.get(User, reviewer_id)
     if reviewer is None or not reviewer.is_active:
         raise NotFound("That reviewer does not exist or their account is deactivated.", field="reviewer_id")
-    if reviewer.id in (revision.author_id, entry.author_id):
+    if reviewer.id in {revision.author_id, entry.author_id} | contributors(session, revision):
         raise ValidationFailed(f"{reviewer.display_name} wrote this; choose someone else to review it.",
                                field="reviewer_id")
     tag_ids = revision_tag_ids(session, revision.id)

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from kb.accounts.models import Role, User, UserRole
 from kb.content import service as content
-from kb.content.models import RevisionTag, Tag
+from kb.content.models import Revision, RevisionState, RevisionTag, Tag
 from kb.errors import Conflict, Forbidden, ValidationFailed
 from kb.events import Event, publish
 from workflow.models import Policy, TopicExpert
@@ -36,6 +36,27 @@ class EffectivePolicy:
 
 def revision_tag_ids(session: Session, revision_id: int) -> list[int]:
     return list(session.exec(select(RevisionTag.tag_id).where(RevisionTag.revision_id == revision_id)))
+
+
+# A revision that reached one of these states was checked by someone else: its text is verified.
+_VERIFIED_STATES = (RevisionState.certified.value, RevisionState.superseded.value)
+
+
+def contributors(session: Session, revision: Revision) -> frozenset[int]:
+    """Everyone who wrote part of this revision's text since the entry's last certified revision:
+    the authors of this revision and of every revision saved between that certification and it.
+    Each revision is edited from the one before it, so a trivial re-save by someone else still
+    carries their text; four eyes means none of them may review or certify it."""
+    baseline = session.exec(
+        select(sa.func.max(Revision.number)).where(Revision.entry_id == revision.entry_id,
+                                                   Revision.number < revision.number,
+                                                   Revision.state.in_(_VERIFIED_STATES))
+    ).one() or 0
+    authors = session.exec(
+        select(Revision.author_id).where(Revision.entry_id == revision.entry_id, Revision.number > baseline,
+                                         Revision.number <= revision.number).distinct()
+    )
+    return frozenset(authors) | {revision.author_id}
 
 
 def effective_policy(session: Session, tag_ids: list[int]) -> EffectivePolicy:

@@ -18,8 +18,10 @@ from kb.events import Event, publish
 from workflow import audit
 from workflow.models import Action, Certification, CertificationStatus, Review
 from workflow.notify import notify
-from workflow.policy import EffectivePolicy, effective_policy, expert_topics, revision_tag_ids, topic_experts
-from workflow.transitions import COMMENT_REQUIRED, REVIEWED_KINDS, TRANSITIONS, ReviewContext, allowed_actions
+from workflow.policy import (EffectivePolicy, contributors, effective_policy, expert_topics, revision_tag_ids,
+                             topic_experts)
+from workflow.transitions import (COMMENT_REQUIRED, REVIEWED_KINDS, TRANSITIONS, ReviewContext, allowed_actions,
+                                  contributed)
 
 S = RevisionState
 OPEN_STATES = (S.in_review.value, S.approved.value, S.changes_requested.value)
@@ -38,6 +40,7 @@ def context_for(session: Session, *, actor: User, entry: Entry, revision: Revisi
         is_topic_expert=bool(expert_topics(session, actor.id, tag_ids)),
         already_reviewed=reviewed,
         is_latest=entry.latest_revision_id == revision.id,
+        contributor_ids=contributors(session, revision),
     )
     return ctx, policy
 
@@ -103,9 +106,12 @@ def transition(*, session: Session, actor: User, revision_id: int, action: Actio
 
 
 def _refusal(action: Action, actor: User, revision: Revision, ctx: ReviewContext) -> str:
-    if revision.author_id == actor.id and action in (Action.approve, Action.request_changes, Action.reject,
-                                                     Action.certify):
-        return "You cannot review or certify your own work; another expert must do it."
+    if contributed(actor, revision, ctx) and action in (Action.approve, Action.request_changes, Action.reject,
+                                                        Action.certify):
+        if revision.author_id == actor.id:
+            return "You cannot review or certify your own work; another expert must do it."
+        return ("You contributed to this text since it was last certified, so you cannot review or certify it; "
+                "another expert must do it.")
     if action is Action.approve and ctx.already_reviewed:
         return "You have already approved this revision; another reviewer must approve too."
     if action is Action.certify:
@@ -262,7 +268,9 @@ def _certification(session: Session, entry: Entry) -> Certification:
 def _may_certify_entry(session: Session, actor: User, entry: Entry) -> list[str]:
     revision = session.get(Revision, entry.certified_revision_id)
     topics = expert_topics(session, actor.id, revision_tag_ids(session, revision.id))
-    if revision.author_id == actor.id or not (topics or actor.has_role(Role.admin)):
+    if actor.id in contributors(session, revision):
+        raise Forbidden("You contributed to this text, so another expert or an administrator must do that.")
+    if not (topics or actor.has_role(Role.admin)):
         raise Forbidden("Only experts of this topic (not the author), or administrators, can do that.")
     return topics
 

@@ -37,15 +37,22 @@ class ReviewContext:
     is_topic_expert: bool = False  # expert of one of the entry's topics (designated, or by score per policy)
     already_reviewed: bool = False  # this user already reviewed this revision
     is_latest: bool = True
+    # Authors of the text since the last certified revision (``workflow.policy.contributors``).
+    contributor_ids: frozenset[int] = frozenset()
 
 
 def is_owner(user: User, entry: Entry, revision: Revision) -> bool:
     return user.id in (revision.author_id, entry.author_id)
 
 
+def contributed(user: User, revision: Revision, ctx: ReviewContext) -> bool:
+    """Whether the user wrote any of this text since it was last certified (four eyes)."""
+    return revision.author_id == user.id or user.id in ctx.contributor_ids
+
+
 def may_review(user: User, revision: Revision, ctx: ReviewContext) -> bool:
-    """Reviewers are experts (or admins), never the revision's author; a policy may require topic experts."""
-    if revision.author_id == user.id:
+    """Reviewers are experts (or admins), never a contributor of the text; a policy may require topic experts."""
+    if contributed(user, revision, ctx):
         return False
     if user.has_role(Role.admin):
         return True
@@ -56,8 +63,8 @@ def may_review(user: User, revision: Revision, ctx: ReviewContext) -> bool:
 
 def may_certify(user: User, revision: Revision, ctx: ReviewContext) -> bool:
     """Experts of one of the entry's topics (designated or, if the policy says so, high-scoring), or
-    admins; never for their own work."""
-    return revision.author_id != user.id and (ctx.is_topic_expert or user.has_role(Role.admin))
+    admins; never for text they contributed to."""
+    return not contributed(user, revision, ctx) and (ctx.is_topic_expert or user.has_role(Role.admin))
 
 
 def allowed_actions(user: User, entry: Entry, revision: Revision, ctx: ReviewContext) -> list[Action]:
