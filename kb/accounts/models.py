@@ -91,3 +91,15 @@ class LoginAttempt(SQLModel, table=True):
     ip: str = Field(default="", max_length=64)
     succeeded: bool = False
     at: datetime = Field(default_factory=utcnow)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Sign-in attempts counted per email and per address, updated atomically: an attempt is
+    counted (a conditional update) before its password is checked, so a burst of parallel attempts
+    cannot all pass the check before any of them is recorded."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=300)  # "email:<address>" or "ip:<address>"
+    attempts: int = 0  # counted attempts since the last success, within the lockout window
+    last_attempt_at: datetime = Field(default_factory=utcnow)

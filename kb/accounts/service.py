@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from kb.accounts import security
-from kb.accounts.models import ApiToken, LoginAttempt, Role, User, UserRole, UserSession
+from kb.accounts.models import ApiToken, LoginAttempt, LoginThrottle, Role, User, UserRole, UserSession
 from kb.accounts.schemas import TokenCreate, UserCreate, UserUpdate
 from kb.clock import utcnow
 from kb.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized, ValidationFailed
@@ -127,33 +127,47 @@ def set_password(*, session: Session, actor: User | None, user: User, password: 
 # --- signing in -----------------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, *, column, value: str, since) -> int:
-    last_success = session.exec(
-        select(func.max(LoginAttempt.at)).where(column == value, LoginAttempt.succeeded.is_(True))
-    ).one()
-    start = max(since, last_success) if last_success else since
-    return session.exec(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)
-    ).one()
+def _count_attempt(session: Session, *, key: str, limit: int, now, since) -> bool:
+    """Count one sign-in attempt against ``key`` unless ``limit`` attempts were already counted
+    since the last success (within the window): one conditional update, so parallel attempts
+    queue on the row and exactly ``limit`` of them get through. False: throttled."""
+    counted = session.exec(
+        update(LoginThrottle)
+        .where(LoginThrottle.key == key,
+               (LoginThrottle.attempts < limit) | (LoginThrottle.last_attempt_at <= since))
+        .values(attempts=case((LoginThrottle.last_attempt_at <= since, 1), else_=LoginThrottle.attempts + 1),
+                last_attempt_at=now)
+    ).rowcount
+    if counted == 1:
+        return True
+    if session.get(LoginThrottle, key) is not None:
+        return False
+    try:
+        with session.begin_nested():  # the first attempt for this key; a racing one may insert it too
+            session.add(LoginThrottle(key=key, attempts=1, last_attempt_at=now))
+            session.flush()
+        return True
+    except IntegrityError:
+        return _count_attempt(session, key=key, limit=limit, now=now, since=since)
 
 
 def authenticate(
     *, session: Session, email: str, password: str, ip: str = "", max_failures: int = 5, lockout_minutes: int = 15
 ) -> User:
-    """Check a password; after ``max_failures`` failures in a row the email is locked for a while."""
+    """Check a password; after ``max_failures`` failures in a row the email is locked for a while
+    (an address after four times as many, whatever the emails)."""
     email = email.strip().lower()
     now = utcnow()
     since = now - timedelta(minutes=lockout_minutes)
-    by_email = _recent_failures(session, column=LoginAttempt.email, value=email, since=since)
-    by_ip = _recent_failures(session, column=LoginAttempt.ip, value=ip, since=since) if ip else 0
-    if by_email >= max_failures or by_ip >= max_failures * 4:
-        raise Throttled(
-            f"Too many failed sign-in attempts. Wait {lockout_minutes} minutes and try again, "
-            "or ask an administrator to reset your password.",
-            retry_after=lockout_minutes * 60,
-        )
+    keys = ([f"ip:{ip}"] if ip else []) + [f"email:{email}"]  # always in this order: no deadlock
+    limits = {f"ip:{ip}": max_failures * 4, f"email:{email}": max_failures}
+    for key in keys:
+        if not _count_attempt(session, key=key, limit=limits[key], now=now, since=since):
+            raise Throttled(
+                f"Too many failed sign-in attempts. Wait {lockout_minutes} minutes and try again, "
+                "or ask an administrator to reset your password.",
+                retry_after=lockout_minutes * 60,
+            )
     user = find_user_by_email(session=session, email=email)
     ok = security.verify_password(password, user.password_hash if user else None)
     if not ok or user is None or not user.is_active:
@@ -161,6 +175,7 @@ def authenticate(
         session.flush()
         raise Unauthorized("The email or password is not right.")
     session.add(LoginAttempt(email=email, ip=ip, succeeded=True, at=now))
+    session.exec(update(LoginThrottle).where(LoginThrottle.key.in_(keys)).values(attempts=0))
     session.flush()
     return user
 

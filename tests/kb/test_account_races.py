@@ -1,0 +1,112 @@
+"""Account rules that must hold when requests race: sign-in throttling, the last administrator.
+
+Every attempt runs in its own thread and writing transaction, all released at the same moment by a
+barrier (like tests/workflow/test_concurrency.py). PostgreSQL runs the full-size race; SQLite,
+whose writers take the database lock up front, a smaller one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from sqlmodel import select
+
+from kb.accounts import service as accounts
+from kb.accounts.models import Role, User, UserRole
+from kb.accounts.schemas import UserCreate
+from kb.db import make_engine, session_factory, writer
+from kb.errors import Conflict, Throttled, Unauthorized
+from tests.helpers import PASSWORD
+
+JOIN_TIMEOUT = 120
+MAX_FAILURES = 5
+
+
+@pytest.fixture
+def racing_engine(engine, db):
+    eng = make_engine(engine.url.render_as_string(hide_password=False), pool_size=52, max_overflow=4)
+    yield eng
+    eng.dispose()
+
+
+def _race(eng, jobs) -> list[str]:
+    """Run each job(session) in its own thread and transaction; the outcome of each, in order."""
+    factory = session_factory(writer(eng))
+    barrier = threading.Barrier(len(jobs))
+    outcomes = ["not run"] * len(jobs)
+
+    def worker(i, job):
+        session = factory()
+        try:
+            barrier.wait(timeout=JOIN_TIMEOUT)
+            outcomes[i] = job(session)
+            session.commit()  # a throttled or refused attempt commits what it recorded, like the login page
+        except (Throttled, Unauthorized, Conflict) as exc:
+            session.commit()
+            outcomes[i] = type(exc).__name__
+        except BaseException as exc:  # noqa: BLE001 - anything else is a finding
+            session.rollback()
+            outcomes[i] = f"UNEXPECTED {type(exc).__name__}: {str(exc)[:200]}"
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(JOIN_TIMEOUT)
+    assert not any(t.is_alive() for t in threads), "a racing attempt hung"
+    return outcomes
+
+
+def _user(db, *roles: str, email: str) -> User:
+    user = accounts.create_user(session=db, actor=None, data=UserCreate(
+        email=email, display_name=email.split("@")[0], roles=[Role(r) for r in roles], password=PASSWORD))
+    db.commit()
+    return user
+
+
+def _attempt(email: str, password: str, ip: str = "10.0.0.1"):
+    def job(session):
+        accounts.authenticate(session=session, email=email, password=password, ip=ip,
+                              max_failures=MAX_FAILURES, lockout_minutes=15)
+        return "ok"
+    return job
+
+
+def test_a_burst_of_wrong_passwords_is_evaluated_only_up_to_the_limit(racing_engine, db):
+    """Before: 50 parallel wrong passwords on PostgreSQL had 33 evaluated (401) instead of 5."""
+    user = _user(db, "agent", email="burst@example.com")
+    size = 50 if db.get_bind().dialect.name == "postgresql" else 12
+    outcomes = _race(racing_engine, [_attempt(user.email, "wrong-password") for _ in range(size)])
+    counts = Counter(outcomes)
+    assert set(counts) <= {"Unauthorized", "Throttled"}, counts
+    assert counts["Unauthorized"] == MAX_FAILURES, counts
+    # The right password after the burst waits too.
+    with session_factory(writer(racing_engine))() as session, pytest.raises(Throttled):
+        _attempt(user.email, PASSWORD)(session)
+
+
+def test_the_right_password_inside_a_burst_does_not_get_through(racing_engine, db):
+    """A right password raced against many wrong ones succeeds only if it came among the first
+    MAX_FAILURES attempts; whatever happens, at most MAX_FAILURES attempts are evaluated."""
+    user = _user(db, "agent", email="inside@example.com")
+    size = 50 if db.get_bind().dialect.name == "postgresql" else 12
+    jobs = [_attempt(user.email, "wrong-password") for _ in range(size)]
+    jobs.insert(size // 2, _attempt(user.email, PASSWORD))
+    outcomes = _race(racing_engine, jobs)
+    counts = Counter(outcomes)
+    assert set(counts) <= {"Unauthorized", "Throttled", "ok"}, counts
+    # A success resets the count: fewer than MAX_FAILURES failures before it, up to MAX_FAILURES after.
+    assert counts["Unauthorized"] <= MAX_FAILURES * (2 if counts["ok"] else 1), counts
+
+
+def test_an_address_is_throttled_across_emails_under_a_burst(racing_engine, db):
+    size = 50 if db.get_bind().dialect.name == "postgresql" else 25
+    outcomes = _race(racing_engine, [_attempt(f"nobody{i}@example.com", "wrong", ip="10.9.9.9")
+                                     for i in range(size)])
+    counts = Counter(outcomes)
+    assert set(counts) <= {"Unauthorized", "Throttled"}, counts
+    assert counts["Unauthorized"] == MAX_FAILURES * 4, counts
