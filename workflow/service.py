@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from kb.accounts.models import Role, User
 from kb.clock import utcnow
+from kb.content import access as content_access
 from kb.content import service as content
 from kb.content.models import Entry, Revision, RevisionState
 from kb.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -48,6 +49,16 @@ def context_for(session: Session, *, actor: User, entry: Entry, revision: Revisi
 def actions_for(session: Session, *, actor: User, entry: Entry, revision: Revision) -> list[Action]:
     ctx, _ = context_for(session, actor=actor, entry=entry, revision=revision)
     return allowed_actions(actor, entry, revision, ctx)
+
+
+def after_transition(session: Session, *, actor: User, revision: Revision) -> tuple[Entry, list[Action], bool]:
+    """The entry, the actor's next actions and whether the actor may still see the revision, right
+    after ``transition``. No visibility check: the actor just acted on it, and a reviewer who rejected
+    a revision may no longer see it (that must not turn the rejection into a 404)."""
+    entry = session.exec(select(Entry).where(Entry.id == revision.entry_id)
+                         .execution_options(populate_existing=True)).one()
+    return entry, actions_for(session, actor=actor, entry=entry, revision=revision), \
+        content_access.can_view_revision(actor, entry, revision)
 
 
 def _lock(session: Session, revision_id: int) -> Revision:

@@ -39,7 +39,6 @@ def transition(revision_id: int, action: Action, session: SessionDep, user: ApiU
     """submit, withdraw, approve, request-changes, reject, resubmit or certify a revision."""
     revision = workflow.transition(session=session, actor=user, revision_id=revision_id, action=action,
                                    comment=(data or TransitionIn()).comment)
-    entry, _ = content.get_revision(session=session, actor=user, revision_id=revision.id)
+    entry, actions, _ = workflow.after_transition(session, actor=user, revision=revision)
     return TransitionOut(revision_id=revision.id, entry_id=entry.id, state=revision.state,
-                         certified_revision_id=entry.certified_revision_id,
-                         actions=workflow.actions_for(session, actor=user, entry=entry, revision=revision))
+                         certified_revision_id=entry.certified_revision_id, actions=actions)

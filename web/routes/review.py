@@ -31,11 +31,12 @@ ACTION_LABELS = {
 
 
 @router.get("/review")
-def review_dashboard(request: Request, session: SessionDep, user: PageUser):
+def review_dashboard(request: Request, session: SessionDep, user: PageUser, done: Action | None = None):
     if not access.is_reviewer(user):
         raise Forbidden("The review dashboard is for experts and administrators.")
     board = dashboard.build(session=session, actor=user)
-    return render(request, "review_dashboard.html", {"board": board, "counts": board.counts(),
+    flashes = [{"kind": "success", "text": f"Done: {ACTION_LABELS[done].lower()}."}] if done else []
+    return render(request, "review_dashboard.html", {"board": board, "counts": board.counts(), "flashes": flashes,
                                                      "entry_url": entry_url,
                                                      "assigned": routing.assigned_to(session=session, actor=user)})
 
@@ -89,7 +90,10 @@ def take_action(request: Request, session: SessionDep, user: PageUser, revision_
     except DomainError as exc:
         return _review_page(request, session, user, revision_id, errors={exc.field or "form": exc.message},
                             comment=comment, status_code=exc.status_code)
-    return RedirectResponse(f"/review/{revision.id}?done={action.value}", status_code=303)
+    _, _, still_visible = workflow.after_transition(session, actor=user, revision=revision)
+    # A reviewer may not see a revision they rejected any more: back to the dashboard, not a 404.
+    landing = f"/review/{revision.id}" if still_visible or not access.is_reviewer(user) else "/review"
+    return RedirectResponse(f"{landing}?done={action.value}", status_code=303)
 
 
 @router.post("/review/{revision_id}/assign")
