@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import case, delete, update
@@ -97,15 +98,30 @@ def deactivate_user(*, session: Session, actor: User, user: User) -> User:
     if actor is not None and actor.id == user.id:
         raise Conflict("You cannot deactivate your own account.")
     user.is_active = False
-    # Sessions and tokens stop working at once, not when they expire.
-    session.exec(delete(UserSession).where(UserSession.user_id == user.id))
-    session.exec(
+    sign_out_everywhere(session=session, user=user)
+    return user
+
+
+@dataclass(frozen=True)
+class SignedOut:
+    """What ``sign_out_everywhere`` ended."""
+
+    sessions: int
+    tokens: int
+
+
+def sign_out_everywhere(*, session: Session, user: User) -> SignedOut:
+    """End every browser session and revoke every API token of ``user``, at once rather than when
+    they expire. Sessions live in the database and are looked up on every request, so a deleted
+    one stops working with the next request (no cookie stays valid on its own)."""
+    sessions = session.exec(delete(UserSession).where(UserSession.user_id == user.id)).rowcount
+    tokens = session.exec(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
-    )
+    ).rowcount
     session.flush()
-    return user
+    return SignedOut(sessions=sessions, tokens=tokens)
 
 
 def activate_user(*, session: Session, actor: User, user: User) -> User:
@@ -115,13 +131,16 @@ def activate_user(*, session: Session, actor: User, user: User) -> User:
     return user
 
 
-def set_password(*, session: Session, actor: User | None, user: User, password: str) -> None:
+def set_password(*, session: Session, actor: User | None, user: User, password: str) -> SignedOut:
+    """A new password ends every session and API token of the user: whoever knew the old one is out.
+    The caller starts a new session for the browser that made the change."""
     if actor is not None and actor.id != user.id:
         _require_admin(actor)
     if len(password) < 8:
         raise ValidationFailed("Use a password of at least 8 characters.", field="password")
     user.password_hash = security.hash_password(password)
     session.flush()
+    return sign_out_everywhere(session=session, user=user)
 
 
 # --- signing in -----------------------------------------------------------------------------

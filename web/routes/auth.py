@@ -68,7 +68,11 @@ def login(
         user_agent=request.headers.get("user-agent", ""),
         replaces=session_token(request),
     )
-    response = RedirectResponse(next_url, status_code=303)
+    return with_session_cookie(RedirectResponse(next_url, status_code=303), settings, token)
+
+
+def with_session_cookie(response, settings, token: str):
+    """Give the browser the signed cookie of a new session."""
     response.set_cookie(
         SESSION_COOKIE,
         session_signer(settings).sign(token).decode(),

@@ -12,7 +12,8 @@ from kb.accounts import security
 from kb.accounts import service as accounts
 from kb.accounts.schemas import TokenCreate
 from kb.errors import DomainError
-from web.deps import PageUser, SessionDep
+from web.deps import PageUser, SessionDep, SettingsDep
+from web.routes.auth import with_session_cookie
 from kb.messages import validation_messages
 from web.templating import render
 
@@ -31,7 +32,9 @@ def _page(request: Request, session, user, *, new_token=None, errors=None, flash
 
 @router.get("", include_in_schema=False)
 def profile(request: Request, session: SessionDep, user: PageUser, done: str | None = None):
-    messages = {"revoked": "The token was revoked.", "password": "Your password was changed."}
+    messages = {"revoked": "The token was revoked.",
+                "password": "Your password was changed. You were signed out everywhere else, and every API token "
+                            "of yours was revoked: create a new one below if an integration needs it."}
     flashes = [{"kind": "success", "text": messages[done]}] if done in messages else []
     return _page(request, session, user, flashes=flashes)
 
@@ -57,6 +60,7 @@ def change_password(
     request: Request,
     session: SessionDep,
     user: PageUser,
+    settings: SettingsDep,
     current_password: Annotated[str, Form(max_length=200)] = "",
     new_password: Annotated[str, Form(max_length=200)] = "",
 ):
@@ -66,4 +70,7 @@ def change_password(
         accounts.set_password(session=session, actor=user, user=user, password=new_password)
     except DomainError as exc:
         return _page(request, session, user, errors={exc.field or "form": exc.message}, status_code=exc.status_code)
-    return RedirectResponse("/profile?done=password", status_code=303)
+    # Every session ended, this browser's too; it continues in a new one.
+    token = accounts.start_session(session=session, user=user, max_age_hours=settings.session_max_age_hours,
+                                   user_agent=request.headers.get("user-agent", ""))
+    return with_session_cookie(RedirectResponse("/profile?done=password", status_code=303), settings, token)
