@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import case, delete, update
+from sqlalchemy import case, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -84,6 +84,8 @@ def set_roles(*, session: Session, actor: User, user: User, roles: list[Role]) -
     if actor is not None and actor.id == user.id and Role.admin not in wanted:
         raise Conflict("You cannot remove your own administrator role; ask another administrator.")
     current = {Role(r.role): r for r in user.role_rows}
+    if Role.admin in current and Role.admin not in wanted:
+        _keep_an_active_admin(session, actor=actor, losing=user)
     for role, row in current.items():
         if role not in wanted:
             user.role_rows.remove(row)
@@ -93,10 +95,30 @@ def set_roles(*, session: Session, actor: User, user: User, roles: list[Role]) -
     return user
 
 
+def _keep_an_active_admin(session: Session, *, actor: User | None, losing: User) -> None:
+    """Refuse to take away the last active administrator, also when two administrators remove each
+    other at the same moment: every active administrator's account row is locked (in id order, so
+    racing requests queue instead of deadlocking), then a new statement counts who would be left, so
+    it sees what a request that held the locks before committed. SQLite writers are serialised anyway."""
+    admin_ids = select(UserRole.user_id).where(UserRole.role == Role.admin.value)
+    session.exec(select(User.id).where(User.is_active.is_(True), User.id.in_(admin_ids))
+                 .order_by(User.id).with_for_update()).all()
+    if actor is not None and session.exec(
+            select(User.id).where(User.id == actor.id, User.is_active.is_(True), User.id.in_(admin_ids))).first() is None:
+        raise Forbidden("You are no longer an administrator; ask one to make this change.")
+    remaining = session.exec(select(func.count()).select_from(User).where(
+        User.is_active.is_(True), User.id.in_(admin_ids), User.id != losing.id)).one()
+    if remaining == 0:
+        raise Conflict(f"kb needs at least one active administrator: make someone else an administrator "
+                       f"before {losing.display_name} stops being one.")
+
+
 def deactivate_user(*, session: Session, actor: User, user: User) -> User:
     _require_admin(actor)
     if actor is not None and actor.id == user.id:
         raise Conflict("You cannot deactivate your own account.")
+    if user.is_admin and user.is_active:
+        _keep_an_active_admin(session, actor=actor, losing=user)
     user.is_active = False
     sign_out_everywhere(session=session, user=user)
     return user
