@@ -27,6 +27,7 @@ from kb.errors import Conflict, Forbidden, InvalidTransition, NotFound, Validati
 from kb.events import Event, subscribe
 from expertise.models import ExpertiseScore, ReviewAssignment, TopicRouting
 from workflow.models import Action, Review, TopicExpert
+from workflow import audit
 from workflow.notify import notify
 from workflow.policy import contributors, effective_policy, expert_topics, revision_tag_ids, scoring_experts
 from workflow.transitions import ReviewContext, is_owner, may_review
@@ -137,6 +138,9 @@ def set_routing(*, session: Session, actor: User | None, topic: str | None, auto
         session.add(row)
     row.auto_assign, row.notify_experts, row.escalate_after_hours = auto_assign, notify_experts, escalate_after_hours
     session.flush()
+    audit.record_admin(session, actor=actor, action="routing.set", target=f"routing of {topic}" if topic else
+                       "global routing", detail=(f"Auto-assign reviewers: {'yes' if auto_assign else 'no'}, notify "
+                                                 f"{notify_experts} experts, escalate after {escalate_after_hours} h."))
     return row
 
 
@@ -148,6 +152,8 @@ def remove_routing(*, session: Session, actor: User | None, topic: str) -> None:
     if row is not None:
         session.delete(row)
         session.flush()
+        audit.record_admin(session, actor=actor, action="routing.remove", target=f"routing of {tag.name}",
+                           detail="The topic follows the global routing again.")
 
 
 # --- reviewer suggestions ----------------------------------------------------------------------

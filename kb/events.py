@@ -35,3 +35,13 @@ def subscribe(name: str, handler: Handler) -> None:
 def publish(session: Session, event: Event) -> None:
     for handler in (*_handlers.get(event.name, ()), *_handlers.get("*", ())):
         handler(session, event)
+
+
+ADMIN_ACTION = "admin.action"
+
+
+def admin_action(session: Session, *, actor_id: int | None, action: str, target: str, detail: str = "") -> None:
+    """Announce an administrative change (users, roles, tokens, experts, policies, routing, synonyms)
+    for the audit trail, which ``workflow.audit`` keeps. ``actor_id`` None: the command line."""
+    publish(session, Event(ADMIN_ACTION, actor_id=actor_id, data={"action": action, "target": target,
+                                                                  "detail": detail}))

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from kb.events import admin_action
 from search.analysis import WORD_RE, analyze
 from search.models import SearchSynonym
 
@@ -178,6 +179,8 @@ def save_rule(*, session: Session, actor: User | None, phrase: str, alternatives
         raise Conflict(f"A rule for “{phrase}” was saved a moment ago by someone else; reload to see it.",
                        field="phrase") from None
     _changed(session)
+    admin_action(session, actor_id=actor.id if actor else None, action="synonym.save", target=phrase,
+                 detail=f"Alternatives: {', '.join(cleaned)}.")
     return _rule(row)
 
 
@@ -196,6 +199,7 @@ def delete_rule(*, session: Session, actor: User | None, rule_id: int | None = N
     session.delete(row)
     session.flush()
     _changed(session)
+    admin_action(session, actor_id=actor.id if actor else None, action="synonym.delete", target=deleted.phrase)
     return deleted
 
 

@@ -1,4 +1,8 @@
-"""The audit trail: append-only workflow events, with the meaning of each signature."""
+"""The audit trail: append-only workflow events, with the meaning of each signature, and the
+administrative events (users, roles, tokens, experts, policies, routing, synonyms).
+
+Append-only twice over: the ORM refuses to update or delete a row (``kb.db.append_only``) and so does
+the database itself (triggers from the migration ``append_only_triggers``), for raw SQL too."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from kb.accounts.models import User
 from kb.csvcells import safe_cell
 from kb.db import append_only
 from kb.errors import Forbidden
+from kb.events import ADMIN_ACTION, Event, subscribe
 from workflow.models import WorkflowEvent
 
 
@@ -34,6 +39,40 @@ def record(
     return row
 
 
+TARGET_LENGTH = 200
+
+
+def record_admin(session: Session, *, actor: User | int | None, action: str, target: str,
+                 detail: str = "") -> WorkflowEvent:
+    """An administrative change; ``actor`` None: the command line."""
+    actor_id = actor.id if isinstance(actor, User) else actor
+    row = WorkflowEvent(entry_id=None, actor_id=actor_id, action=action, target=target[:TARGET_LENGTH],
+                        comment=detail, signature="as administrator" if actor_id else "at the command line")
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _on_admin_action(session: Session, event: Event) -> None:
+    record_admin(session, actor=event.actor_id, action=event.data["action"], target=event.data["target"],
+                 detail=event.data.get("detail", ""))
+
+
+def register() -> None:
+    """Record the administrative changes other packages announce (``kb.events.admin_action``)."""
+    subscribe(ADMIN_ACTION, _on_admin_action)
+
+
+def admin_events(*, session: Session, actor: User, limit: int = 100) -> list[tuple[WorkflowEvent, str | None]]:
+    """The latest administrative events, newest first, with the actor's email (None: command line)."""
+    if not actor.is_admin:
+        raise Forbidden("Only administrators can read the audit trail of administrative changes.")
+    return list(session.exec(
+        select(WorkflowEvent, User.email).join(User, User.id == WorkflowEvent.actor_id, isouter=True)
+        .where(WorkflowEvent.entry_id.is_(None)).order_by(WorkflowEvent.id.desc()).limit(limit)
+    ))
+
+
 def history(session: Session, entry_id: int) -> list[WorkflowEvent]:
     return list(session.exec(
         select(WorkflowEvent).where(WorkflowEvent.entry_id == entry_id).order_by(WorkflowEvent.id)
@@ -41,7 +80,7 @@ def history(session: Session, entry_id: int) -> list[WorkflowEvent]:
 
 
 CSV_COLUMNS = ["id", "time", "entry_id", "revision_id", "actor", "action", "from_state", "to_state", "signature",
-               "comment"]
+               "comment", "target"]
 
 
 def export_csv(*, session: Session, actor: User, start: datetime, end: datetime) -> str:
@@ -57,6 +96,6 @@ def export_csv(*, session: Session, actor: User, start: datetime, end: datetime)
     writer.writerow(CSV_COLUMNS)
     for ev, email in rows:
         writer.writerow([safe_cell(v) for v in (
-            ev.id, ev.created_at.isoformat(), ev.entry_id, ev.revision_id or "", email or "system",
-            ev.action, ev.from_state or "", ev.to_state or "", ev.signature, ev.comment)])
+            ev.id, ev.created_at.isoformat(), ev.entry_id or "", ev.revision_id or "", email or "system",
+            ev.action, ev.from_state or "", ev.to_state or "", ev.signature, ev.comment, ev.target)])
     return out.getvalue()

@@ -90,12 +90,15 @@ class Certification(SQLModel, table=True):
 
 
 class WorkflowEvent(SQLModel, table=True):
-    """The audit trail. Append-only: rows are written once and never changed or deleted."""
+    """The audit trail. Append-only: rows are written once and never changed or deleted (the ORM
+    refuses, and database triggers refuse raw SQL too). Workflow events belong to an entry;
+    administrative events (users, roles, tokens, experts, policies, routing, synonyms) have no entry
+    and name what they changed in ``target``."""
 
     __tablename__ = "workflow_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", index=True, ondelete="CASCADE")
     revision_id: int | None = Field(default=None, foreign_key="revision.id", ondelete="CASCADE")
     actor_id: int | None = Field(default=None, foreign_key="user_account.id")
     action: str = Field(max_length=32)
@@ -104,6 +107,8 @@ class WorkflowEvent(SQLModel, table=True):
     comment: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
     # What the actor's action means, e.g. "approved as reviewer", "certified as expert of billing".
     signature: str = Field(default="", max_length=200)
+    # What an administrative event changed, e.g. "ana@example.com", "policy of billing".
+    target: str = Field(default="", sa_column=sa.Column(sa.String(200), nullable=False, server_default=""))
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 

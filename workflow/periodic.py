@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from kb.db import unit_of_work
 from kb.settings import Settings
-from workflow import expiry, flags, mailer
+from workflow import audit, expiry, flags, mailer
 
 log = logging.getLogger("kb.periodic")
 
@@ -21,6 +21,7 @@ log = logging.getLogger("kb.periodic")
 def register() -> None:
     """Subscribe the workflow's reactions to domain events (idempotent)."""
     flags.register()
+    audit.register()  # administrative changes announced by kb and search go into the audit trail
 
 
 @dataclass

@@ -17,6 +17,7 @@ from kb.content import service as content
 from kb.content.models import Revision, RevisionState, RevisionTag, Tag
 from kb.errors import Conflict, Forbidden, ValidationFailed
 from kb.events import Event, publish
+from workflow import audit
 from workflow.models import Policy, TopicExpert
 
 # workflow may not import expertise: its scores are read through a lightweight table reference.
@@ -157,6 +158,8 @@ def designate_expert(*, session: Session, actor: User | None, topic: str, user: 
         session.add(row)
         session.flush()
         _designation_changed(session, actor, tag, user, designated=True)
+        audit.record_admin(session, actor=actor, action="expert.designate", target=user.email,
+                           detail=f"Designated expert of {tag.name}.")
     return row
 
 
@@ -174,6 +177,8 @@ def remove_expert(*, session: Session, actor: User | None, topic: str, user: Use
         session.delete(row)
         session.flush()
         _designation_changed(session, actor, tag, user, designated=False)
+        audit.record_admin(session, actor=actor, action="expert.remove", target=user.email,
+                           detail=f"No longer a designated expert of {tag.name}.")
 
 
 def experts_by_topic(session: Session) -> dict[str, list[User]]:
@@ -220,6 +225,12 @@ def set_policy(*, session: Session, actor: User | None, topic: str | None, requi
     policy.approval_certifies, policy.experts_only_review = approval_certifies, experts_only_review
     policy.expert_min_score = expert_min_score
     session.flush()
+    score = "designated experts only" if expert_min_score is None else f"experts from score {expert_min_score:g}"
+    audit.record_admin(session, actor=actor, action="policy.set", target=f"policy of {topic}" if topic else
+                       "global policy", detail=(
+                           f"{required_approvals} approvals, valid {validity_days} days, reminder {reminder_days} "
+                           f"days before, approval certifies: {'yes' if approval_certifies else 'no'}, experts-only "
+                           f"review: {'yes' if experts_only_review else 'no'}, {score}."))
     return policy
 
 
@@ -230,3 +241,5 @@ def remove_policy(*, session: Session, actor: User | None, topic: str) -> None:
     if policy is not None:
         session.delete(policy)
         session.flush()
+        audit.record_admin(session, actor=actor, action="policy.remove", target=f"policy of {tag.name}",
+                           detail="The topic follows the global policy again.")

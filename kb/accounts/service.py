@@ -14,6 +14,7 @@ from kb.accounts.models import ApiToken, LoginAttempt, LoginThrottle, Role, User
 from kb.accounts.schemas import TokenCreate, UserCreate, UserUpdate
 from kb.clock import utcnow
 from kb.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized, ValidationFailed
+from kb.events import admin_action
 
 SESSION_PREFIX = "kbs"
 API_TOKEN_PREFIX = "kb"
@@ -23,6 +24,14 @@ def _require_admin(actor: User | None) -> None:
     # actor None means the operator at the command line (bootstrap), who may do anything.
     if actor is not None and not actor.is_admin:
         raise Forbidden("Only an administrator can manage users.")
+
+
+def _audit(session: Session, actor: User | None, action: str, target: str, detail: str = "") -> None:
+    admin_action(session, actor_id=actor.id if actor else None, action=action, target=target, detail=detail)
+
+
+def _role_names(roles) -> str:
+    return ", ".join(r.value for r in sorted({Role(r) for r in roles}, key=list(Role).index)) or "none"
 
 
 def get_user(*, session: Session, user_id: int) -> User:
@@ -58,6 +67,7 @@ def create_user(*, session: Session, actor: User | None, data: UserCreate) -> Us
     except IntegrityError:
         # Another request created the same email between our check and the insert.
         raise Conflict(f"A user with the email {data.email} already exists.", field="email") from None
+    _audit(session, actor, "user.create", user.email, f"Roles: {_role_names(data.roles)}.")
     return user
 
 
@@ -92,6 +102,8 @@ def set_roles(*, session: Session, actor: User, user: User, roles: list[Role]) -
     for role in wanted - current.keys():
         user.role_rows.append(UserRole(role=role.value))
     session.flush()
+    if wanted != current.keys():
+        _audit(session, actor, "user.roles", user.email, f"Roles: {_role_names(current)} → {_role_names(wanted)}.")
     return user
 
 
@@ -119,8 +131,11 @@ def deactivate_user(*, session: Session, actor: User, user: User) -> User:
         raise Conflict("You cannot deactivate your own account.")
     if user.is_admin and user.is_active:
         _keep_an_active_admin(session, actor=actor, losing=user)
-    user.is_active = False
-    sign_out_everywhere(session=session, user=user)
+    was_active, user.is_active = user.is_active, False
+    ended = sign_out_everywhere(session=session, user=user)
+    if was_active:
+        _audit(session, actor, "user.deactivate", user.email,
+               f"Signed out of {ended.sessions} sessions; {ended.tokens} API tokens revoked.")
     return user
 
 
@@ -148,8 +163,10 @@ def sign_out_everywhere(*, session: Session, user: User) -> SignedOut:
 
 def activate_user(*, session: Session, actor: User, user: User) -> User:
     _require_admin(actor)
-    user.is_active = True
-    session.flush()
+    if not user.is_active:
+        user.is_active = True
+        session.flush()
+        _audit(session, actor, "user.activate", user.email)
     return user
 
 
@@ -162,7 +179,11 @@ def set_password(*, session: Session, actor: User | None, user: User, password: 
         raise ValidationFailed("Use a password of at least 8 characters.", field="password")
     user.password_hash = security.hash_password(password)
     session.flush()
-    return sign_out_everywhere(session=session, user=user)
+    ended = sign_out_everywhere(session=session, user=user)
+    who = "Changed by the user" if actor is not None and actor.id == user.id else "Reset by an administrator"
+    _audit(session, actor, "user.password", user.email,
+           f"{who}; {ended.sessions} sessions ended, {ended.tokens} API tokens revoked.")
+    return ended
 
 
 # --- signing in -----------------------------------------------------------------------------
@@ -266,6 +287,7 @@ def create_api_token(*, session: Session, actor: User | None, user: User, data: 
     token = ApiToken(user_id=user.id, name=data.name.strip(), token_hash=security.token_hash(raw), prefix=raw[:10])
     session.add(token)
     session.flush()
+    _audit(session, actor, "token.create", user.email, f"API token “{token.name}” ({token.prefix}…).")
     return token, raw
 
 
@@ -284,6 +306,9 @@ def revoke_api_token(*, session: Session, actor: User, token_id: int) -> ApiToke
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         session.flush()
+        owner = session.get(User, token.user_id)
+        _audit(session, actor, "token.revoke", owner.email if owner else str(token.user_id),
+               f"API token “{token.name}” ({token.prefix}…).")
     return token
 
 

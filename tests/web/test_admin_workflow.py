@@ -73,7 +73,10 @@ def test_audit_csv_export_of_a_date_range(client, db, setup):
     response = client.get(f"/admin/audit.csv?start={today}&end={today}")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     table = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["action"], r["to_state"], r["actor"]) for r in table] == [("submit", "in_review", setup["author"].email)]
+    # The fixture created three users at the command line: administrative events come first.
+    created = [("user.create", "", "system", u.email) for u in (setup["admin"], setup["expert"], setup["author"])]
+    assert [(r["action"], r["to_state"], r["actor"], r["target"]) for r in table] == [
+        *created, ("submit", "in_review", setup["author"].email, "")]
     empty = client.get("/admin/audit.csv?start=2020-01-01&end=2020-01-31")
     assert len(list(csv.DictReader(io.StringIO(empty.text)))) == 0
     backwards = client.get(f"/admin/audit.csv?start={today}&end=2020-01-01")
@@ -87,4 +90,22 @@ def test_audit_csv_neutralises_spreadsheet_formulas_in_comments(client, db, setu
     login(client, setup["admin"].email)
     today = date.today().isoformat()
     table = list(csv.DictReader(io.StringIO(client.get(f"/admin/audit.csv?start={today}&end={today}").text)))
-    assert table[0]["comment"] == '\'=HYPERLINK("http://evil.example","click")'
+    submitted = [r for r in table if r["action"] == "submit"]
+    assert submitted[0]["comment"] == '\'=HYPERLINK("http://evil.example","click")'
+
+
+def test_the_audit_page_and_csv_show_administrative_changes(client, db, setup):
+    login(client, setup["admin"].email)
+    form_post(client, "/admin/topics/shipping/experts", {"email": setup["expert"].email}, page="/admin/topics")
+    form_post(client, "/admin/policy", {"topic": "shipping", "required_approvals": "2", "validity_days": "30",
+                                        "reminder_days": "7"}, page="/admin/topics")
+    page = client.get("/admin/audit").text
+    assert 'data-action="expert.designate"' in page and "Designated expert of shipping." in page
+    assert 'data-action="policy.set"' in page and "policy of shipping" in page
+    assert setup["admin"].email in page and "command line" in page  # the fixture's users came from the CLI
+    today = date.today().isoformat()
+    table = list(csv.DictReader(io.StringIO(client.get(f"/admin/audit.csv?start={today}&end={today}").text)))
+    changes = [(r["action"], r["actor"], r["target"]) for r in table if r["action"] in ("expert.designate",
+                                                                                       "policy.set")]
+    assert changes == [("expert.designate", setup["admin"].email, setup["expert"].email),
+                       ("policy.set", setup["admin"].email, "policy of shipping")]

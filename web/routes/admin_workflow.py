@@ -100,9 +100,10 @@ def remove_policy(request: Request, session: SessionDep, actor: AdminPage, topic
 
 
 @router.get("/audit")
-def audit_page(request: Request, actor: AdminPage):
+def audit_page(request: Request, session: SessionDep, actor: AdminPage):
     today = date.today()
-    return render(request, "admin/audit.html", {"start": today - timedelta(days=30), "end": today})
+    return render(request, "admin/audit.html", {"start": today - timedelta(days=30), "end": today,
+                                                "admin_events": audit.admin_events(session=session, actor=actor)})
 
 
 @router.get("/audit.csv")
