@@ -42,9 +42,10 @@ class DemoWorkflowReport:
 
 
 def load_demo_workflow(session: Session) -> DemoWorkflowReport:
-    """Idempotent: does nothing when any workflow event exists already."""
+    """Idempotent: does nothing when any workflow event exists already (administrative events, such
+    as creating the demo accounts, do not count)."""
     report = DemoWorkflowReport()
-    if session.exec(select(WorkflowEvent.id)).first() is not None:
+    if session.exec(select(WorkflowEvent.id).where(WorkflowEvent.entry_id.is_not(None))).first() is not None:
         report.skipped = True
         return report
     people = {email: accounts.find_user_by_email(session=session, email=email)
