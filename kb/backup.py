@@ -101,7 +101,9 @@ def create_backup(*, engine: Engine, data_dir: Path, path: Path, progress: Progr
 
 def _sqlite_copy(source: Path, target: Path) -> None:
     """SQLite's online backup API: a consistent copy while other connections keep reading and writing."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    if not source.is_file():
+        raise BackupError(f"There is no database at {source}; check KB_DATA_DIR or KB_DATABASE_URL.")
+    src = sqlite3.connect(source)  # read only by the backup; a read-only open fails on a WAL file without -shm
     dst = sqlite3.connect(target)
     try:
         src.execute("PRAGMA busy_timeout=10000")
