@@ -1,0 +1,520 @@
+"""Hostile content in a real Chromium: no payload runs, and none reaches the DOM as markup, anywhere kb shows it.
+
+The payloads (tests/browser/hostile_payloads.py) go in through the services (or, where the browser
+is the way in, the editor and forms) as titles, bodies, answers, review comments, flag reasons,
+display names, synonyms, attachment file names, search queries and query parameters. Every page
+that shows them is then opened by someone allowed to see it, in a context that **ignores the
+Content-Security-Policy** (``bypass_csp``): the CSP is a second wall, so escaping and sanitising
+are judged without it (and every page must still send it). After each load:
+
+- ``__xss(N)`` (defined by an init script before any page script) was never called, and no
+  ``alert``/``confirm``/``prompt`` dialog opened;
+- no request went to a path containing ``__xss`` (an ``hx-get``, ``<img src>`` or ``<script src>``
+  that got through would ask for one), and no uncaught page error happened;
+- the DOM has no ``on*`` attribute at all, no ``hx-*``/``data-hx-*`` attribute from content,
+  no ``javascript:``/``vbscript:``/``data:`` URL (save raster images), no inline or foreign
+  ``<script>``, no ``iframe``/``object``/``embed``/``base``/``meta http-equiv``, no element in
+  rendered content outside the sanitiser's list, no ``__xss`` in any attribute that could act;
+- the template product ``7*7191`` appears nowhere: no template ran;
+- each payload's sentinel word is visible, so a payload was really shown there and did not
+  swallow what follows it.
+
+Pages visited: article (and with a hostile ``?q=``), revision, history, diff, review, audit,
+editor (server-side preview and the htmx preview swap, a refused save echoing the form, a file
+upload with a hostile name), articles list, home, inbox, review dashboard, questions list (and
+its tag filter), question thread, search results and snippets (and the query echo), experts,
+people profile (and the endorsement error echoing the topic), admin users, user edit, topics,
+audit, synonyms (rules, flash echo and validation error echo), login ``next``, 404 page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from urllib.parse import quote, urlparse
+
+import pytest
+
+from expertise import reactions
+from kb.content import attachments
+from kb.content.forum import accept_answer, answer_question, ask_question
+from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
+from kb.content.service import create_article, save_revision
+from search import synonyms
+from search.factory import backend_for, reset_backends
+from search.outbox import drain
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS
+from tests.browser.hostile_payloads import (
+    BY_NUMBER, MARKER, ONE_LINE, PAYLOADS, STORABLE, TEMPLATE_PRODUCT, Payload, body_with, line_with,
+)
+from tests.helpers import PASSWORD
+from kb.errors import DomainError
+from workflow import flags
+from workflow.models import Action, FlagReason
+from workflow.policy import designate_expert
+from workflow.service import transition
+
+pytestmark = pytest.mark.browser
+
+assert len(PAYLOADS) >= 60
+
+# Defined before any page script runs; reports to Python too, so a hit survives a navigation.
+INIT_SCRIPT = """
+(() => {
+  const report = (n) => { (window.__xssHits = window.__xssHits || []).push(String(n));
+                          try { window.__xssReport(String(n)); } catch (e) {} };
+  Object.defineProperty(window, "__xss", {value: report, writable: false, configurable: false});
+})();
+"""
+
+# Everything the DOM must not contain. Returns a list of sentences, one per problem found.
+INSPECT_DOM = r"""
+({marker, product}) => {
+  const problems = [];
+  const describe = (el) => el.outerHTML.slice(0, 160);
+  const CONTENT = ".prose, #preview, .snippet, .diff-body, .diff";
+  // What the Markdown sanitiser may emit, plus what kb's own views add (highlights, diffs).
+  const CONTENT_TAGS = new Set(("p h1 h2 h3 h4 h5 h6 a img ul ol li blockquote pre code em strong del s table " +
+    "thead tbody tr th td hr br input span div sup sub mark ins").split(" "));
+  const URL_ATTRS = new Set(["href", "src", "action", "formaction", "xlink:href", "data", "poster",
+    "background", "codebase", "cite", "ping", "srcset", "manifest", "lowsrc", "dynsrc"]);
+  const TEXT_ATTRS = new Set(["title", "alt", "value", "aria-label", "placeholder", "id", "class", "content"]);
+  const RASTER = /^data:image\/(png|jpeg|gif|webp);base64,[a-z0-9+\/]*={0,2}$/i;
+  for (const el of document.querySelectorAll("*")) {
+    const tag = el.localName;
+    const inContent = !!el.parentElement && !!el.parentElement.closest(CONTENT);
+    if (["iframe", "frame", "frameset", "object", "embed", "applet", "base", "portal", "noscript"].includes(tag)) {
+      problems.push(`<${tag}> element: ${describe(el)}`);
+    }
+    if (tag === "meta" && el.hasAttribute("http-equiv")) problems.push(`meta http-equiv: ${describe(el)}`);
+    if (tag === "script") {
+      const src = el.getAttribute("src") || "";
+      if (!src.startsWith("/static/") || el.textContent.trim()) problems.push(`script not from /static/: ${describe(el)}`);
+    }
+    if (tag === "link" && !(el.getAttribute("href") || "").startsWith("/static/")) problems.push(`link: ${describe(el)}`);
+    if (tag === "style" || (tag === "svg" && inContent) || (tag === "math")) problems.push(`<${tag}>: ${describe(el)}`);
+    if (inContent && !CONTENT_TAGS.has(tag)) problems.push(`<${tag}> inside rendered content: ${describe(el)}`);
+    if (inContent && tag === "form") problems.push(`form inside content: ${describe(el)}`);
+    for (const attr of el.attributes) {
+      const name = attr.name.toLowerCase();
+      const value = attr.value;
+      if (name.startsWith("on")) problems.push(`handler attribute ${name}: ${describe(el)}`);
+      if (name.startsWith("hx-") || name.startsWith("data-hx-")) {
+        if (value.includes(marker) || inContent || name.startsWith("hx-on") || name.startsWith("data-hx-on")) {
+          problems.push(`htmx attribute ${name} from content: ${describe(el)}`);
+        }
+      }
+      if (name === "srcdoc" || name === "style") problems.push(`${name} attribute: ${describe(el)}`);
+      if (URL_ATTRS.has(name)) {
+        let protocol;
+        try { protocol = new URL(value, document.baseURI).protocol; } catch (e) { protocol = "invalid:"; }
+        const ok = ["http:", "https:", "mailto:"].includes(protocol) ||
+          (protocol === "data:" && tag === "img" && name === "src" && RASTER.test(value));
+        if (!ok && protocol !== "invalid:") problems.push(`${protocol} URL in ${name}: ${describe(el)}`);
+        if (["src", "data", "srcset", "action", "formaction", "xlink:href"].includes(name) && value.includes(marker)) {
+          problems.push(`${name} carries the marker: ${describe(el)}`);
+        }
+      } else if (!TEXT_ATTRS.has(name) && value.includes(marker)) {
+        problems.push(`attribute ${name} carries the marker: ${describe(el)}`);
+      }
+      if (value.includes(product) && !(tag === "input" && el.name === "csrf_token") && name !== "hx-headers") {
+        problems.push(`template product in ${name}: ${describe(el)}`);
+      }
+    }
+  }
+  const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.data.includes(product)) problems.push(`template product in text: ${node.data.slice(0, 120)}`);
+  }
+  if (window.frames.length) problems.push(`${window.frames.length} frame(s) in the page`);
+  return {problems, hits: window.__xssHits || [], text: document.documentElement.textContent};
+}
+"""
+
+
+class Watch:
+    """One signed-in person's browser context, with every detector installed."""
+
+    def __init__(self, browser, base_url: str, problems: list[str]):
+        self.base_url = base_url
+        self.problems = problems
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+        self.context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        self.context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
+        self.where = "?"
+        self.context.expose_function("__xssReport", lambda n: self.problems.append(f"{self.where}: __xss({n}) ran"))
+        self.context.add_init_script(INIT_SCRIPT)
+        self.context.on("request", self._on_request)
+        self.context.on("response", self._on_response)
+        self.page = self.context.new_page()
+        self.page.on("dialog", self._on_dialog)
+        self.page.on("pageerror", lambda error: self.problems.append(f"{self.where}: page error {error}"))
+        self.pages_checked = 0
+
+    def _on_request(self, request):
+        path = urlparse(request.url).path
+        if MARKER in path or request.url.startswith(("javascript:", "vbscript:")):
+            self.problems.append(f"{self.where}: requested {request.url[:160]}")
+
+    def _on_response(self, response):
+        if response.request.resource_type != "document" or not response.url.startswith(self.base_url):
+            return
+        csp = response.headers.get("content-security-policy", "")
+        if "script-src 'self'" not in csp or "unsafe-inline" in csp.split("script-src")[1].split(";")[0]:
+            self.problems.append(f"{self.where}: weak or missing CSP on {response.url}: {csp!r}")
+
+    def _on_dialog(self, dialog):
+        if dialog.type == "beforeunload":  # the editor asks before leaving unsaved text: not content
+            dialog.accept()
+            return
+        self.problems.append(f"{self.where}: {dialog.type} dialog opened: {dialog.message!r}")
+        dialog.dismiss()
+
+    def login(self, user) -> Watch:
+        self.where = f"login as {user.email}"
+        page = self.page
+        page.goto(f"{self.base_url}/login")
+        page.fill("#email", user.email)
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        assert "/login" not in page.url, f"{user.email} could not sign in"
+        return self
+
+    def see(self, path: str, shown=(), *, status: int | None = None, also: tuple[str, ...] = (),
+            some=(), at_least: int = 0) -> str:
+        """Open ``path`` and judge the page (see ``judge``)."""
+        self.where = path[:120]
+        response = self.page.goto(f"{self.base_url}{path}")
+        if status is not None:
+            assert response is not None and response.status == status, f"{path}: {response and response.status}"
+        return self.judge(shown, also=also, some=some, at_least=at_least)
+
+    def judge(self, shown=(), *, also: tuple[str, ...] = (), some=(), at_least: int = 0) -> str:
+        """Inspect the page as it is now. ``shown``: payloads whose sentinels must all be visible;
+        ``some``/``at_least``: of these, at least that many (lists that show a page of them)."""
+        self.page.wait_for_load_state("load")
+        self.page.wait_for_timeout(150)  # htmx "load" triggers and any timers a payload might set
+        result = self.page.evaluate(INSPECT_DOM, {"marker": MARKER, "product": TEMPLATE_PRODUCT})
+        self.pages_checked += 1
+        self.problems.extend(f"{self.where}: {p}" for p in result["problems"])
+        self.problems.extend(f"{self.where}: __xss({n}) ran (page hook)" for n in result["hits"])
+        text = result["text"]
+        missing = [p.sentinel for p in shown if p.sentinel not in text] + [s for s in also if s not in text]
+        if missing:
+            self.problems.append(f"{self.where}: not shown (or swallowed): {', '.join(missing)}")
+        visible = sum(p.sentinel in text for p in some)
+        if visible < at_least:
+            self.problems.append(f"{self.where}: only {visible} of the hostile items shown, expected {at_least}")
+        return text
+
+
+@pytest.fixture
+def watch(browser, live_server):
+    """``watch(user)``: a signed-in, CSP-bypassing, instrumented context. Fails the test on any finding."""
+    problems: list[str] = []
+    watches: list[Watch] = []
+
+    def _open(user=None) -> Watch:
+        w = Watch(browser, live_server, problems)
+        watches.append(w)
+        return w.login(user) if user is not None else w
+
+    _open.problems = problems
+    _open.watches = watches
+    started = time.monotonic()
+    yield _open
+    for w in watches:
+        w.context.close()
+    checked = sum(w.pages_checked for w in watches)
+    print(f"\nhostile content: {checked} page views checked in {time.monotonic() - started:.1f} s")
+    assert checked or not watches, "no page was checked"
+    assert not problems, f"{len(problems)} finding(s):\n" + "\n".join(problems[:200])
+
+
+# --- the world: hostile people and hostile content, made through the services ------------------
+
+
+def _name(payload: Payload) -> str:
+    return line_with(payload, 120)
+
+
+@pytest.fixture
+def cast(db, make_user):
+    """People whose display names are payloads (each can sign in)."""
+    names = iter(ONE_LINE)
+    people_ = {
+        "author": make_user("author", name=_name(next(names))),
+        "writer": make_user("author", name=_name(next(names))),
+        "expert": make_user("expert", "author", name=_name(next(names))),
+        "agent": make_user("agent", name=_name(next(names))),
+        "flagger": make_user("agent", name=_name(next(names))),
+        "admin": make_user("admin", name=_name(next(names))),
+    }
+    people_["names"] = [BY_NUMBER[int(u.display_name[3:6])] for u in people_.values()]
+    create_article(session=db, actor=people_["author"], data=ArticleCreate(  # the topic exists from here on
+        title="Hostile content", body="Where every hostile test entry is tagged.", tags=["hostile"]))
+    designate_expert(session=db, actor=None, topic="hostile", user=people_["expert"])
+    db.commit()
+    return people_
+
+
+def _certify(db, cast, revision_id: int, comment: str = "") -> None:
+    for who, action in ((cast["author"], Action.submit), (cast["expert"], Action.approve),
+                        (cast["expert"], Action.certify)):
+        transition(session=db, actor=who, revision_id=revision_id, action=action, comment=comment)
+
+
+@pytest.fixture
+def article(db, cast, settings):
+    """One article whose bodies hold every storable payload, taken through the whole workflow.
+
+    Revision 1 (half the payloads) gets changes requested with a hostile comment; revision 2 (all
+    payloads) is approved and certified with hostile comments; an agent's flag with a hostile
+    reason is dismissed with a hostile reason, another agent's flag stays open; revision 3 (a
+    hostile title, an attachment with a hostile file name) waits in review.
+    """
+    author, expert = cast["author"], cast["expert"]
+    comments = iter(p for p in ONE_LINE if p.kind in ("html", "htmx", "template"))
+    seen: dict[str, list[Payload]] = {"comments": []}
+
+    def comment() -> str:
+        payload = next(comments)
+        seen["comments"].append(payload)
+        return line_with(payload, 500)
+
+    title1, title2, title3 = ONE_LINE[10], ONE_LINE[11], ONE_LINE[12]
+    half = STORABLE[: len(STORABLE) // 2]
+    entry = create_article(session=db, actor=author, data=ArticleCreate(
+        title=line_with(title1), body=body_with(half), tags=["hostile", "<script>alert(1)</script>", '"><b>']))
+    first = entry.latest_revision_id
+    transition(session=db, actor=author, revision_id=first, action=Action.submit)
+    transition(session=db, actor=expert, revision_id=first, action=Action.request_changes, comment=comment())
+    second = save_revision(session=db, actor=author, entry=entry, data=RevisionCreate(
+        title=line_with(title2), body=body_with(STORABLE), tags=["hostile"], base_revision_id=first))
+    transition(session=db, actor=author, revision_id=second.id, action=Action.submit, comment=comment())
+    transition(session=db, actor=expert, revision_id=second.id, action=Action.approve, comment=comment())
+    transition(session=db, actor=expert, revision_id=second.id, action=Action.certify, comment=comment())
+    flag = flags.raise_flag(session=db, actor=cast["agent"], entry=entry, reason=FlagReason.incorrect,
+                            comment=comment())
+    flags.dismiss_flag(session=db, actor=expert, flag=flag, reason=comment())
+    # A spreadsheet formula as it is, for the audit CSV.
+    flags.raise_flag(session=db, actor=cast["flagger"], entry=entry, reason=FlagReason.unclear,
+                     comment=BY_NUMBER[89].text)
+    upload_name = line_with(BY_NUMBER[3], 150) + ".txt"
+    attachment = attachments.store_upload(
+        session=db, actor=author, stream=io.BytesIO(b"plain text\n"), filename=upload_name,
+        data_dir=settings.data_dir, max_bytes=1_000_000, entry=entry)
+    third_body = body_with(list(reversed(STORABLE))) + "\n" + attachments.markdown_link(attachment) + "\n"
+    third = save_revision(session=db, actor=author, entry=entry, data=RevisionCreate(
+        title=line_with(title3), body=third_body, tags=["hostile"], base_revision_id=second.id))
+    transition(session=db, actor=author, revision_id=third.id, action=Action.submit, comment=comment())
+    db.commit()
+    return {"entry": entry, "revisions": (first, second.id, third.id), "titles": (title1, title2, title3),
+            "comments": seen["comments"], "attachment": attachment}
+
+
+@pytest.fixture
+def titled(db, cast):
+    """A certified article per one-line payload, the payload as its title (lists, search, profiles)."""
+    entries = []
+    for payload in ONE_LINE:
+        entry = create_article(session=db, actor=cast["author"], data=ArticleCreate(
+            title=line_with(payload), body=f"Hostile title test {payload.sentinel}.\n\n{payload.text}",
+            tags=["hostile"]))
+        _certify(db, cast, entry.latest_revision_id)
+        entries.append((payload, entry))
+    db.commit()
+    return entries
+
+
+@pytest.fixture
+def forum(db, cast):
+    """Questions titled with payloads; one thread with every payload in the question and its answers."""
+    questions = []
+    for payload in ONE_LINE[:25]:
+        questions.append(ask_question(session=db, actor=cast["agent"], data=QuestionCreate(
+            title=line_with(payload), body=f"{payload.sentinel} {payload.text}", tags=["hostile"])))
+    thread = ask_question(session=db, actor=cast["flagger"], data=QuestionCreate(
+        title=line_with(ONE_LINE[30]), body=body_with(STORABLE[:30]), tags=["hostile"]))
+    answers = [
+        answer_question(session=db, actor=who, question=thread, data=AnswerCreate(body=body_with(chunk)))
+        for who, chunk in ((cast["author"], STORABLE[30:60]), (cast["writer"], STORABLE[60:]))
+    ]
+    accept_answer(session=db, actor=cast["flagger"], answer=answers[1])
+    db.commit()
+    return {"questions": questions, "thread": thread, "answers": answers}
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+
+def test_article_workflow_pages_show_hostile_content_inertly(watch, cast, article):
+    entry_id = article["entry"].id
+    first, second, third = article["revisions"]
+    t1, t2, t3 = article["titles"]
+    comments = article["comments"]
+
+    author = watch(cast["author"])
+    author.see(f"/articles/{entry_id}", STORABLE + [t2], also=("KBEND",))  # the certified revision
+    author.see(f"/articles/{entry_id}?q={quote(BY_NUMBER[1].text)}", STORABLE)  # highlight.js marks the query
+    author.see(f"/revisions/{first}", STORABLE[: len(STORABLE) // 2] + [t1])
+    author.see(f"/entries/{entry_id}/history", [t1, t2, t3])
+    author.see(f"/entries/{entry_id}/diff?old={first}&new={second}", STORABLE + [t1, t2])
+    author.see(f"/entries/{entry_id}/audit", comments)
+    author.see("/inbox", [comments[0]])  # "… asked for changes to …: <comment>"
+    author.see("/articles", [t3])
+    author.see("/", [])
+    # The editor: the server renders the preview, then htmx posts /preview and swaps it in.
+    author.see(f"/entries/{entry_id}/edit", STORABLE + [t3])
+    author.page.locator("#preview p", has_text="KBEND").wait_for()
+    author.judge(STORABLE)
+
+    expert = watch(cast["expert"])
+    expert.see(f"/review/{third}", STORABLE + [t3])  # diff certified (2) -> in review (3)
+    expert.see("/review", [t3])  # queue and open flag
+    expert.see("/inbox", [])
+    # The hostile file name reaches the download only percent-encoded, as an attachment.
+    download = expert.page.request.get(f"{expert.base_url}/attachments/{article['attachment'].id}")
+    disposition = download.headers["content-disposition"]
+    assert re.fullmatch(r"attachment; filename\*=UTF-8''[A-Za-z0-9%._~-]+", disposition), disposition
+    assert download.headers["x-content-type-options"] == "nosniff"
+
+    agent = watch(cast["agent"])
+    agent.see(f"/articles/{entry_id}", STORABLE + [t2])
+    agent.see("/inbox", [comments[5]])  # "… dismissed your flag on …: <reason>"
+
+    admin = watch(cast["admin"])
+    admin.see("/admin/audit")
+    # The audit CSV: hostile comments and names, but no cell a spreadsheet would evaluate.
+    csv_text = admin.page.request.get(f"{admin.base_url}/admin/audit.csv?start=2000-01-01&end=2100-01-01").text()
+    cells = [cell for row in csv.reader(io.StringIO(csv_text)) for cell in row]
+    assert any("=cmd" in cell for cell in cells), "the formula comment is not in the export"
+    formulas = [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert not formulas, formulas
+    admin.see(f"/review/{second}", STORABLE + [t2])
+
+
+def test_editor_preview_upload_and_refused_save_echo_hostile_input(watch, cast):
+    author = watch(cast["author"])
+    author.see("/articles/new")
+    page = author.page
+    # Every payload, the one with NUL bytes too, typed into the editor: htmx posts /preview.
+    page.locator("#body").fill(body_with(PAYLOADS))
+    page.locator("#preview p", has_text="KBEND").wait_for()
+    author.where = "/articles/new (htmx preview)"
+    author.judge(PAYLOADS)
+
+    # A file with a hostile name, uploaded through the editor (its link is inserted in the body).
+    name = line_with(BY_NUMBER[31], 120) + ".txt"
+    page.locator("#file-input").set_input_files(files=[{"name": name, "mimeType": "text/plain",
+                                                        "buffer": b"plain text\n"}])
+    page.locator("#autosave-status", has_text="Uploaded").wait_for()
+    page.locator("#preview a", has_text="KBP031").wait_for()
+    author.where = "/articles/new (after upload)"
+    author.judge([BY_NUMBER[31]])
+
+    # A save refused (eleven tags): the page comes back with the title, tags and body as typed.
+    page.locator("#title").fill(line_with(BY_NUMBER[35]))  # </textarea> breakout
+    page.locator("#tags").fill(", ".join(f"t{n} {BY_NUMBER[n].text}" for n in range(31, 43)))
+    page.locator("#body").fill(body_with(STORABLE))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    author.where = "POST /articles (refused, echoing the form)"
+    author.judge(STORABLE)
+    assert page.locator(".field-error").count() >= 1, "the save was not refused"
+    assert page.locator("#title").input_value() == line_with(BY_NUMBER[35])
+
+
+def test_lists_search_people_and_admin_pages_show_hostile_titles_and_names_inertly(
+        watch, db, engine, app, cast, titled, article):
+    reactions.register()
+    reset_backends()
+    try:
+        drain(engine=engine, backend=backend_for(app.state.settings))
+        names = cast["names"]
+        titles = [payload for payload, _ in titled]
+        agent = watch(cast["agent"])
+        agent.see("/articles", some=titles, at_least=20)
+        # Search: highlighted titles and snippets of many hostile entries, then one by its sentinel.
+        agent.see("/search?q=hostile+title+test", some=titles, at_least=20)
+        agent.see("/search?q=script+onerror+xss", some=titles, at_least=10)
+        for payload in titles[:6]:
+            agent.see(f"/search?q={payload.sentinel}", [payload])
+        # The query itself, echoed in the box, the title and the links (and sent again by htmx).
+        for payload in ONE_LINE[:12]:
+            agent.see(f"/search?q={quote(payload.text)}")
+        agent.see(f"/search?q={quote(body_with(ONE_LINE[:8])[:490])}")
+        agent.see("/experts?q=hostile+title+test", [names[0]])
+        agent.see("/experts", [names[2]])
+        agent.see(f"/people/{cast['author'].id}", [names[0]], some=titles, at_least=3)
+        agent.see(f"/people/{cast['expert'].id}", [names[2]])
+
+        admin = watch(cast["admin"])
+        admin.see("/admin/users", names)
+        admin.see(f"/admin/users/{cast['author'].id}", [names[0]])
+        admin.see("/admin/topics", [names[2]])
+    finally:
+        reset_backends()
+
+
+def test_forum_pages_show_hostile_questions_and_answers_inertly(watch, cast, forum):
+    thread = forum["thread"]
+    agent = watch(cast["agent"])
+    titles = ONE_LINE[:25]
+    agent.see("/questions", some=titles, at_least=20)
+    agent.see(f"/questions/{thread.id}", STORABLE + [ONE_LINE[30]] + [cast["names"][0], cast["names"][1]])
+    for payload in ONE_LINE[:6]:  # the tag filter echoes its parameter
+        agent.see(f"/questions?tag={quote(payload.text)}")
+    author = watch(cast["author"])
+    author.see(f"/questions/{forum['questions'][0].id}", [titles[0]])
+    author.see(f"/people/{cast['writer'].id}", [cast["names"][1]])
+
+
+def test_error_messages_and_echoed_parameters_stay_text(watch, db, cast):
+    saved = 0
+    for payload in ONE_LINE:  # synonym rules whose words are payloads, where validation lets them
+        try:
+            with db.begin_nested():
+                synonyms.save_rule(session=db, actor=cast["admin"], phrase=payload.text[:100],
+                                   alternatives=[f"kbp{payload.n:03d} alternative"])
+            saved += 1
+        except DomainError:
+            pass
+    db.commit()
+    assert saved >= 10, saved
+
+    admin = watch(cast["admin"])
+    admin.see("/admin/synonyms")
+    for payload in ONE_LINE[:8]:
+        admin.see(f"/admin/synonyms?saved={quote(payload.text)}&deleted={quote(payload.text)}")
+    # A refused rule: the message quotes the phrase; the form keeps it.
+    page = admin.page
+    for payload in (BY_NUMBER[31], BY_NUMBER[35], BY_NUMBER[40]):
+        page.locator("#phrase").fill(f"{payload.text} one two three four five")
+        page.locator("#alternatives").fill(payload.text)
+        with page.expect_navigation():
+            page.locator("form", has=page.locator("#phrase")).locator("button[type=submit]").click()
+        admin.where = f"POST /admin/synonyms {payload.sentinel}"
+        text = admin.judge()
+        assert "words" in text
+
+    # Endorsing for a topic that does not exist: the error names the topic as typed.
+    agent = watch(cast["agent"])
+    agent.see(f"/people/{cast['author'].id}")
+    for payload in (BY_NUMBER[31], BY_NUMBER[36], BY_NUMBER[38]):
+        agent.page.locator("#endorse-topic").fill(payload.text)
+        with agent.page.expect_navigation():
+            agent.page.get_by_role("button", name="Endorse").click()
+        agent.where = f"POST endorsement {payload.sentinel}"
+        agent.judge()
+    agent.see(f"/articles/999999?q={quote(BY_NUMBER[1].text)}", status=404)
+    agent.see(f"/no/such/{quote(BY_NUMBER[1].text, safe='')}", status=404)
+    agent.see(f"/search?q=x&kind={quote(BY_NUMBER[31].text)}")
+
+    anonymous = watch()
+    anonymous.see(f"/login?next={quote(BY_NUMBER[31].text)}")
+    anonymous.see(f"/login?next={quote('javascript:__xss(1)')}")
+    anonymous.see(f"/login?next={quote('//evil.example/__xss')}")
