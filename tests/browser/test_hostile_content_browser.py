@@ -106,7 +106,9 @@ INSPECT_DOM = r"""
           problems.push(`htmx attribute ${name} from content: ${describe(el)}`);
         }
       }
-      if (name === "srcdoc" || name === "style") problems.push(`${name} attribute: ${describe(el)}`);
+      if (name === "srcdoc") problems.push(`srcdoc attribute: ${describe(el)}`);
+      // kb sends no inline styles (its CSP forbids them); Chromium's own text viewer has one.
+      if (name === "style" && (inContent || value.includes(marker))) problems.push(`style attribute: ${describe(el)}`);
       if (URL_ATTRS.has(name)) {
         let protocol;
         try { protocol = new URL(value, document.baseURI).protocol; } catch (e) { protocol = "invalid:"; }
@@ -134,6 +136,23 @@ INSPECT_DOM = r"""
 """
 
 
+POST_FORM = """
+({action, fields}) => {
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = action;
+  const all = {csrf_token: document.querySelector("input[name=csrf_token]").value, ...fields};
+  for (const [name, value] of Object.entries(all)) {
+    const input = document.createElement("input");
+    input.type = "hidden"; input.name = name; input.value = value;
+    form.append(input);
+  }
+  document.body.append(form);
+  form.submit();
+}
+"""
+
+
 class Watch:
     """One signed-in person's browser context, with every detector installed."""
 
@@ -144,6 +163,7 @@ class Watch:
         self.context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         self.context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
         self.where = "?"
+        self.opening = ""
         self.context.expose_function("__xssReport", lambda n: self.problems.append(f"{self.where}: __xss({n}) ran"))
         self.context.add_init_script(INIT_SCRIPT)
         self.context.on("request", self._on_request)
@@ -155,6 +175,8 @@ class Watch:
 
     def _on_request(self, request):
         path = urlparse(request.url).path
+        if request.url == self.opening:  # the page the test opens on purpose
+            return
         if MARKER in path or request.url.startswith(("javascript:", "vbscript:")):
             self.problems.append(f"{self.where}: requested {request.url[:160]}")
 
@@ -187,16 +209,24 @@ class Watch:
             some=(), at_least: int = 0) -> str:
         """Open ``path`` and judge the page (see ``judge``)."""
         self.where = path[:120]
-        response = self.page.goto(f"{self.base_url}{path}")
+        self.opening = f"{self.base_url}{path}"
+        response = self.page.goto(self.opening)
         if status is not None:
             assert response is not None and response.status == status, f"{path}: {response and response.status}"
         return self.judge(shown, also=also, some=some, at_least=at_least)
+
+    def post(self, action: str, fields: dict[str, str], shown=()) -> str:
+        """Submit a form built in the page (with its CSRF token), as a browser would; judge the answer."""
+        self.where = f"POST {action}"
+        with self.page.expect_navigation():
+            self.page.evaluate(POST_FORM, {"action": action, "fields": fields})
+        return self.judge(shown)
 
     def judge(self, shown=(), *, also: tuple[str, ...] = (), some=(), at_least: int = 0) -> str:
         """Inspect the page as it is now. ``shown``: payloads whose sentinels must all be visible;
         ``some``/``at_least``: of these, at least that many (lists that show a page of them)."""
         self.page.wait_for_load_state("load")
-        self.page.wait_for_timeout(150)  # htmx "load" triggers and any timers a payload might set
+        self.page.wait_for_timeout(100)  # htmx "load" triggers and any timers a payload might set
         result = self.page.evaluate(INSPECT_DOM, {"marker": MARKER, "product": TEMPLATE_PRODUCT})
         self.pages_checked += 1
         self.problems.extend(f"{self.where}: {p}" for p in result["problems"])
@@ -351,7 +381,7 @@ def forum(db, cast):
 # --- the tests -------------------------------------------------------------------------------
 
 
-def test_article_workflow_pages_show_hostile_content_inertly(watch, cast, article):
+def test_article_workflow_pages_show_hostile_content_inertly(watch, db, cast, article):
     entry_id = article["entry"].id
     first, second, third = article["revisions"]
     t1, t2, t3 = article["titles"]
@@ -376,6 +406,21 @@ def test_article_workflow_pages_show_hostile_content_inertly(watch, cast, articl
     expert.see(f"/review/{third}", STORABLE + [t3])  # diff certified (2) -> in review (3)
     expert.see("/review", [t3])  # queue and open flag
     expert.see("/inbox", [])
+    # A refused action (certify before approval) shows the page again with the comment as typed.
+    expert.post(f"/revisions/{third}/certify", {"comment": line_with(BY_NUMBER[35], 500)}, [BY_NUMBER[35]])
+    assert expert.page.locator("#comment").input_value() == line_with(BY_NUMBER[35], 500)
+
+    # Someone saves while the author edits: the 409 page shows both versions side by side.
+    save_revision(session=db, actor=cast["writer"], entry=article["entry"], data=RevisionCreate(
+        title=line_with(BY_NUMBER[36]), body=body_with(STORABLE[::2]), tags=["hostile"], base_revision_id=third))
+    db.commit()
+    author.page.locator("#title").fill(line_with(BY_NUMBER[37]))
+    with author.page.expect_navigation():
+        author.page.get_by_role("button", name="Save").click()
+    author.where = "POST edit (409 conflict)"
+    author.judge(STORABLE + [BY_NUMBER[36], BY_NUMBER[37]])
+    assert author.page.locator("#conflict").count() == 1, "no conflict page"
+
     # The hostile file name reaches the download only percent-encoded, as an attachment.
     download = expert.page.request.get(f"{expert.base_url}/attachments/{article['attachment'].id}")
     disposition = download.headers["content-disposition"]
@@ -385,6 +430,8 @@ def test_article_workflow_pages_show_hostile_content_inertly(watch, cast, articl
     agent = watch(cast["agent"])
     agent.see(f"/articles/{entry_id}", STORABLE + [t2])
     agent.see("/inbox", [comments[5]])  # "… dismissed your flag on …: <reason>"
+    agent.see(f"/entries/{entry_id}/plain")  # "Copy answer": text/plain, never HTML
+    assert agent.page.evaluate("document.contentType") == "text/plain"
 
     admin = watch(cast["admin"])
     admin.see("/admin/audit")
@@ -445,7 +492,14 @@ def test_lists_search_people_and_admin_pages_show_hostile_titles_and_names_inert
             agent.see(f"/search?q={payload.sentinel}", [payload])
         # The query itself, echoed in the box, the title and the links (and sent again by htmx).
         for payload in ONE_LINE[:12]:
-            agent.see(f"/search?q={quote(payload.text)}")
+            agent.see(f"/search?q={quote(payload.text)}&tag={quote(payload.text)}&tag=hostile")
+        # Typed into the search box: htmx swaps the results in and pushes the URL.
+        for start in ("/search", "/"):
+            agent.see(start)
+            agent.page.locator("#q").fill(f"hostile {BY_NUMBER[31].text}")
+            agent.page.wait_for_url(re.compile(r".*q=hostile.*"))
+            agent.where = f"{start} (typed, htmx)"
+            agent.judge()
         agent.see(f"/search?q={quote(body_with(ONE_LINE[:8])[:490])}")
         agent.see("/experts?q=hostile+title+test", [names[0]])
         agent.see("/experts", [names[2]])
@@ -516,5 +570,13 @@ def test_error_messages_and_echoed_parameters_stay_text(watch, db, cast):
 
     anonymous = watch()
     anonymous.see(f"/login?next={quote(BY_NUMBER[31].text)}")
-    anonymous.see(f"/login?next={quote('javascript:__xss(1)')}")
     anonymous.see(f"/login?next={quote('//evil.example/__xss')}")
+    # Signing in from a hostile "next" stays on kb.
+    anonymous.see(f"/login?next={quote('javascript:__xss(1)')}")
+    anonymous.page.fill("#email", cast["writer"].email)
+    anonymous.page.fill("#password", PASSWORD)
+    with anonymous.page.expect_navigation():
+        anonymous.page.get_by_role("button", name="Sign in").click()
+    anonymous.where = "after sign-in with a hostile next"
+    anonymous.judge()
+    assert anonymous.page.url.startswith(anonymous.base_url + "/"), anonymous.page.url
