@@ -38,6 +38,8 @@ from urllib.parse import quote, urlparse
 import pytest
 
 from expertise import reactions
+from kb.accounts import service as accounts
+from kb.accounts.schemas import TokenCreate
 from kb.content import attachments
 from kb.content.forum import accept_answer, answer_question, ask_question
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
@@ -80,7 +82,9 @@ INSPECT_DOM = r"""
     "thead tbody tr th td hr br input span div sup sub mark ins").split(" "));
   const URL_ATTRS = new Set(["href", "src", "action", "formaction", "xlink:href", "data", "poster",
     "background", "codebase", "cite", "ping", "srcset", "manifest", "lowsrc", "dynsrc"]);
-  const TEXT_ATTRS = new Set(["title", "alt", "value", "aria-label", "placeholder", "id", "class", "content"]);
+  // Attributes read as text only (data-confirm: kb.js passes it to confirm() as the question).
+  const TEXT_ATTRS = new Set(["title", "alt", "value", "aria-label", "placeholder", "id", "class", "content",
+    "data-confirm"]);
   const RASTER = /^data:image\/(png|jpeg|gif|webp);base64,[a-z0-9+\/]*={0,2}$/i;
   for (const el of document.querySelectorAll("*")) {
     const tag = el.localName;
@@ -367,8 +371,9 @@ def forum(db, cast):
     for payload in ONE_LINE[:25]:
         questions.append(ask_question(session=db, actor=cast["agent"], data=QuestionCreate(
             title=line_with(payload), body=f"{payload.sentinel} {payload.text}", tags=["hostile"])))
-    thread = ask_question(session=db, actor=cast["flagger"], data=QuestionCreate(
-        title=line_with(ONE_LINE[30]), body=body_with(STORABLE[:30]), tags=["hostile"]))
+    thread = ask_question(session=db, actor=cast["flagger"], data=QuestionCreate(  # brackets: see promote below
+        title=line_with(BY_NUMBER[62]) + " x](https://evil.example/) [y", body=body_with(STORABLE[:30]),
+        tags=["hostile"]))
     answers = [
         answer_question(session=db, actor=who, question=thread, data=AnswerCreate(body=body_with(chunk)))
         for who, chunk in ((cast["author"], STORABLE[30:60]), (cast["writer"], STORABLE[60:]))
@@ -441,7 +446,7 @@ def test_article_workflow_pages_show_hostile_content_inertly(watch, db, cast, ar
     assert any("=cmd" in cell for cell in cells), "the formula comment is not in the export"
     formulas = [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
     assert not formulas, formulas
-    admin.see(f"/review/{second}", STORABLE + [t2])
+    admin.see(f"/review/{second}", STORABLE + [t2, comments[2]])  # reviews: the approval's comment
 
 
 def test_editor_preview_upload_and_refused_save_echo_hostile_input(watch, cast):
@@ -477,6 +482,10 @@ def test_editor_preview_upload_and_refused_save_echo_hostile_input(watch, cast):
 
 def test_lists_search_people_and_admin_pages_show_hostile_titles_and_names_inertly(
         watch, db, engine, app, cast, titled, article):
+    for n in (31, 35, 36):
+        accounts.create_api_token(session=db, actor=cast["author"], user=cast["author"],
+                                  data=TokenCreate(name=line_with(BY_NUMBER[n], 100)))
+    db.commit()
     reactions.register()
     reset_backends()
     try:
@@ -506,7 +515,12 @@ def test_lists_search_people_and_admin_pages_show_hostile_titles_and_names_inert
         agent.see(f"/people/{cast['author'].id}", [names[0]], some=titles, at_least=3)
         agent.see(f"/people/{cast['expert'].id}", [names[2]])
 
+        author = watch(cast["author"])
+        author.see(f"/articles/new?title={quote(BY_NUMBER[35].text)}&tags={quote(BY_NUMBER[31].text)}")
+        author.see("/profile", [BY_NUMBER[n] for n in (31, 35, 36)])  # API token names
+
         admin = watch(cast["admin"])
+        admin.see("/knowledge-health", some=ONE_LINE[:12], at_least=3)  # failed searches: the agent's queries
         admin.see("/admin/users", names)
         admin.see(f"/admin/users/{cast['author'].id}", [names[0]])
         admin.see("/admin/topics", [names[2]])
@@ -519,12 +533,32 @@ def test_forum_pages_show_hostile_questions_and_answers_inertly(watch, cast, for
     agent = watch(cast["agent"])
     titles = ONE_LINE[:25]
     agent.see("/questions", some=titles, at_least=20)
-    agent.see(f"/questions/{thread.id}", STORABLE + [ONE_LINE[30]] + [cast["names"][0], cast["names"][1]])
+    agent.see(f"/questions/{thread.id}", STORABLE + [BY_NUMBER[62]] + [cast["names"][0], cast["names"][1]])
     for payload in ONE_LINE[:6]:  # the tag filter echoes its parameter
         agent.see(f"/questions?tag={quote(payload.text)}")
+    agent.see(f"/questions/ask?title={quote(BY_NUMBER[35].text)}")  # prefilled from a failed search
+
+    # Turning the accepted answer into an article writes a credit line with the answerer's
+    # (hostile) name and the question's (bracketed) title: both must stay text.
     author = watch(cast["author"])
     author.see(f"/questions/{forum['questions'][0].id}", [titles[0]])
     author.see(f"/people/{cast['writer'].id}", [cast["names"][1]])
+    author.see(f"/questions/{thread.id}")
+    accepted = forum["answers"][1]
+    with author.page.expect_navigation():
+        author.page.locator(f"#answer-{accepted.id}").get_by_role("button", name="Turn into an article").click()
+    author.page.locator("#preview p", has_text="Based on the answer by").wait_for()
+    author.where = "promoted answer in the editor"
+    author.judge(STORABLE[60:] + [BY_NUMBER[62], cast["names"][1]])
+    credit = author.page.locator("#preview p", has_text="Based on the answer by")
+    back_link = f"/questions/{thread.id}#answer-{accepted.id}"
+    assert [credit.locator("a").nth(i).get_attribute("href") for i in range(credit.locator("a").count())] == [
+        back_link], credit.inner_html()
+    assert credit.locator("img").count() == 0
+    with author.page.expect_navigation():
+        author.page.get_by_role("button", name="Save").click()
+    author.where = "promoted article"
+    author.judge(STORABLE[60:] + [BY_NUMBER[62], cast["names"][1]])
 
 
 def test_error_messages_and_echoed_parameters_stay_text(watch, db, cast):
