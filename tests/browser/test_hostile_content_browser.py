@@ -188,7 +188,9 @@ class Watch:
         if response.request.resource_type != "document" or not response.url.startswith(self.base_url):
             return
         csp = response.headers.get("content-security-policy", "")
-        if "script-src 'self'" not in csp or "unsafe-inline" in csp.split("script-src")[1].split(";")[0]:
+        directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+        scripts = directives.get("script-src", directives.get("default-src", []))
+        if scripts not in (["'self'"], ["'none'"]):  # pages: 'self'; files: 'none' (and sandboxed)
             self.problems.append(f"{self.where}: weak or missing CSP on {response.url}: {csp!r}")
 
     def _on_dialog(self, dialog):
@@ -268,6 +270,11 @@ def watch(browser, live_server):
     assert not problems, f"{len(problems)} finding(s):\n" + "\n".join(problems[:200])
 
 
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5e1a5c10000000049454e44ae426082")
+
+
 # --- the world: hostile people and hostile content, made through the services ------------------
 
 
@@ -341,13 +348,22 @@ def article(db, cast, settings):
     attachment = attachments.store_upload(
         session=db, actor=author, stream=io.BytesIO(b"plain text\n"), filename=upload_name,
         data_dir=settings.data_dir, max_bytes=1_000_000, entry=entry)
-    third_body = body_with(list(reversed(STORABLE))) + "\n" + attachments.markdown_link(attachment) + "\n"
+    # A PNG that is also HTML, and an SVG with a script: what the browser gets must be inert.
+    polyglot = attachments.store_upload(
+        session=db, actor=author, stream=io.BytesIO(PNG_1PX + b"<html><script>__xss(1)</script>"),
+        filename=line_with(BY_NUMBER[28], 100) + ".png", data_dir=settings.data_dir, max_bytes=1_000_000, entry=entry)
+    svg = attachments.store_upload(
+        session=db, actor=author, stream=io.BytesIO(b'<svg xmlns="http://www.w3.org/2000/svg" onload="__xss(6)">'
+                                                    b'<script>__xss(7)</script></svg>'),
+        filename="drawing.svg", data_dir=settings.data_dir, max_bytes=1_000_000, entry=entry)
+    third_body = (body_with(list(reversed(STORABLE))) + "\n" + "\n\n".join(
+        attachments.markdown_link(a) for a in (attachment, polyglot, svg)) + "\n")
     third = save_revision(session=db, actor=author, entry=entry, data=RevisionCreate(
         title=line_with(title3), body=third_body, tags=["hostile"], base_revision_id=second.id))
     transition(session=db, actor=author, revision_id=third.id, action=Action.submit, comment=comment())
     db.commit()
     return {"entry": entry, "revisions": (first, second.id, third.id), "titles": (title1, title2, title3),
-            "comments": seen["comments"], "attachment": attachment}
+            "comments": seen["comments"], "attachment": attachment, "polyglot": polyglot, "svg": svg}
 
 
 @pytest.fixture
@@ -431,7 +447,12 @@ def test_article_workflow_pages_show_hostile_content_inertly(watch, db, cast, ar
     disposition = download.headers["content-disposition"]
     assert re.fullmatch(r"attachment; filename\*=UTF-8''[A-Za-z0-9%._~-]+", disposition), disposition
     assert download.headers["x-content-type-options"] == "nosniff"
-
+    svg = expert.page.request.get(f"{expert.base_url}/attachments/{article['svg'].id}")
+    assert svg.headers["content-disposition"].startswith("attachment;"), svg.headers  # never inline
+    # The PNG/HTML polyglot is shown inline: as an image, nothing else.
+    expert.see(f"/attachments/{article['polyglot'].id}")
+    assert expert.page.evaluate("document.contentType") == "image/png"
+    expert.see(f"/review/{third}", [BY_NUMBER[3], BY_NUMBER[28]])  # file names in the links
     agent = watch(cast["agent"])
     agent.see(f"/articles/{entry_id}", STORABLE + [t2])
     agent.see("/inbox", [comments[5]])  # "… dismissed your flag on …: <reason>"
@@ -467,6 +488,14 @@ def test_editor_preview_upload_and_refused_save_echo_hostile_input(watch, cast):
     page.locator("#preview a", has_text="KBP031").wait_for()
     author.where = "/articles/new (after upload)"
     author.judge([BY_NUMBER[31]])
+
+    # A refused upload (HTML is not an allowed type): the message names the file, as text.
+    refused = line_with(BY_NUMBER[36], 120) + ".html"
+    page.locator("#file-input").set_input_files(files=[{"name": refused, "mimeType": "text/html",
+                                                        "buffer": b"<html><script>__xss(36)</script></html>"}])
+    page.locator("#autosave-status", has_text="Upload refused").wait_for()
+    author.where = "/articles/new (refused upload)"
+    author.judge([BY_NUMBER[36]])
 
     # A save refused (eleven tags): the page comes back with the title, tags and body as typed.
     page.locator("#title").fill(line_with(BY_NUMBER[35]))  # </textarea> breakout
@@ -589,6 +618,16 @@ def test_error_messages_and_echoed_parameters_stay_text(watch, db, cast):
         text = admin.judge()
         assert "words" in text
 
+    # A new user refused (no role, bad e-mail): the form comes back with what was typed.
+    admin.see("/admin/users")
+    page.locator("#email").fill(f"{BY_NUMBER[33].text}@example.com")
+    page.locator("#display_name").fill(line_with(BY_NUMBER[35], 120))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Add user").click()
+    admin.where = "POST /admin/users (refused)"
+    admin.judge()
+    assert page.locator("#display_name").input_value() == line_with(BY_NUMBER[35], 120)
+
     # Endorsing for a topic that does not exist: the error names the topic as typed.
     agent = watch(cast["agent"])
     agent.see(f"/people/{cast['author'].id}")
@@ -601,6 +640,7 @@ def test_error_messages_and_echoed_parameters_stay_text(watch, db, cast):
     agent.see(f"/articles/999999?q={quote(BY_NUMBER[1].text)}", status=404)
     agent.see(f"/no/such/{quote(BY_NUMBER[1].text, safe='')}", status=404)
     agent.see(f"/search?q=x&kind={quote(BY_NUMBER[31].text)}")
+    agent.see(f"/tags/suggest?tags={quote(BY_NUMBER[31].text)},ho")  # the datalist options echo what was typed
 
     anonymous = watch()
     anonymous.see(f"/login?next={quote(BY_NUMBER[31].text)}")
