@@ -510,7 +510,7 @@ def test_editor_preview_upload_and_refused_save_echo_hostile_input(watch, cast):
 
 
 def test_lists_search_people_and_admin_pages_show_hostile_titles_and_names_inertly(
-        watch, db, engine, app, cast, titled, article):
+        watch, db, engine, app, cast, titled):
     for n in (31, 35, 36):
         accounts.create_api_token(session=db, actor=cast["author"], user=cast["author"],
                                   data=TokenCreate(name=line_with(BY_NUMBER[n], 100)))
