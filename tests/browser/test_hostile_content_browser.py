@@ -19,12 +19,20 @@ are judged without it (and every page must still send it). After each load:
 - each payload's sentinel word is visible, so a payload was really shown there and did not
   swallow what follows it.
 
-Pages visited: article (and with a hostile ``?q=``), revision, history, diff, review, audit,
-editor (server-side preview and the htmx preview swap, a refused save echoing the form, a file
-upload with a hostile name), articles list, home, inbox, review dashboard, questions list (and
-its tag filter), question thread, search results and snippets (and the query echo), experts,
-people profile (and the endorsement error echoing the topic), admin users, user edit, topics,
-audit, synonyms (rules, flash echo and validation error echo), login ``next``, 404 page.
+Places (about 100 page views per backend): article (also with a hostile ``?q=`` for the
+highlighter), revision, history, diff, review (diff, reviews, events, a refused action echoing its
+comment), entry audit, "copy answer" plain text; editor (server-rendered preview, the htmx
+preview swap with every payload incl. NUL, an upload and a refused upload with hostile file
+names, a refused save echoing the form, the 409 conflict page, prefill from ``?title=``),
+attachments (PNG/HTML polyglot inline, SVG only as a download, file names in links); articles
+list, home, inbox (workflow comments and flag reasons in notifications), review dashboard
+(queue, open flag); questions list (and its echoed tag filter), thread, ask prefill, a promoted
+answer's credit line; search results and highlighted snippets, the echoed query and tags, results
+swapped in as one types (search page and home); experts finder and directory; people profiles
+(and the endorsement error echoing the topic), own profile (API token names); knowledge health
+(failed searches); admin users (list, edit, a refused new user), topics, audit export (no formula
+cells), synonyms (rules, flash echo, validation error echo); tag suggestions; login ``next`` (and
+signing in with it); 404 and 422 pages.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from kb.content import attachments
 from kb.content.forum import accept_answer, answer_question, ask_question
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
 from kb.content.service import create_article, save_revision
+from kb.errors import DomainError
 from search import synonyms
 from search.factory import backend_for, reset_backends
 from search.outbox import drain
@@ -52,7 +61,6 @@ from tests.browser.hostile_payloads import (
     BY_NUMBER, MARKER, ONE_LINE, PAYLOADS, STORABLE, TEMPLATE_PRODUCT, Payload, body_with, line_with,
 )
 from tests.helpers import PASSWORD
-from kb.errors import DomainError
 from workflow import flags
 from workflow.models import Action, FlagReason
 from workflow.policy import designate_expert
@@ -258,8 +266,6 @@ def watch(browser, live_server):
         watches.append(w)
         return w.login(user) if user is not None else w
 
-    _open.problems = problems
-    _open.watches = watches
     started = time.monotonic()
     yield _open
     for w in watches:
