@@ -624,6 +624,12 @@ def test_error_messages_and_echoed_parameters_stay_text(watch, db, cast):
         text = admin.judge()
         assert "words" in text
 
+    # Error pages that quote what was asked for (the name of a table; a number of days).
+    admin.see(f"/knowledge-health/{quote(BY_NUMBER[3].text, safe='')}.csv", status=404,
+              also=("“<img src=x onerror=__xss(3)>”",))
+    admin.see(f"/knowledge-health/hostile.csv?days={quote(BY_NUMBER[31].text)}")
+    admin.see(f"/knowledge-health?days={quote(BY_NUMBER[31].text)}")
+
     # A new user refused (no role, bad e-mail): the form comes back with what was typed.
     admin.see("/admin/users")
     page.locator("#email").fill(f"{BY_NUMBER[33].text}@example.com")
