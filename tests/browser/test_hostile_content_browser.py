@@ -462,6 +462,14 @@ def test_article_workflow_pages_show_hostile_content_inertly(watch, db, cast, ar
     agent = watch(cast["agent"])
     agent.see(f"/articles/{entry_id}", STORABLE + [t2])
     agent.see("/inbox", [comments[5]])  # "… dismissed your flag on …: <reason>"
+    # "Used to solve a case" with a hostile case reference: htmx swaps the panel and the message in.
+    agent.see(f"/articles/{entry_id}")
+    case_ref = line_with(BY_NUMBER[31], 100)
+    agent.page.locator(f"#case-ref-{entry_id}").fill(case_ref)
+    agent.page.locator(f"#reuse-{entry_id}").click()
+    agent.page.locator(f"#rating-status-{entry_id}", has_text="Recorded").wait_for()
+    agent.where = "reuse recorded (htmx swap)"
+    agent.judge([BY_NUMBER[31]])
     agent.see(f"/entries/{entry_id}/plain")  # "Copy answer": text/plain, never HTML
     assert agent.page.evaluate("document.contentType") == "text/plain"
 
@@ -559,6 +567,7 @@ def test_lists_search_people_and_admin_pages_show_hostile_titles_and_names_inert
         admin.see("/admin/users", names)
         admin.see(f"/admin/users/{cast['author'].id}", [names[0]])
         admin.see("/admin/topics", [names[2]])
+        admin.see("/admin/routing")
     finally:
         reset_backends()
 
