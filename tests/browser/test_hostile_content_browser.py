@@ -10,7 +10,8 @@ are judged without it (and every page must still send it). After each load:
 - ``__xss(N)`` (defined by an init script before any page script) was never called, and no
   ``alert``/``confirm``/``prompt`` dialog opened;
 - no request went to a path containing ``__xss`` (an ``hx-get``, ``<img src>`` or ``<script src>``
-  that got through would ask for one), and no uncaught page error happened;
+  that got through would ask for one), no uncaught page error happened, and no response (page,
+  htmx swap, autosave, upload) was a 5xx;
 - the DOM has no ``on*`` attribute at all, no ``hx-*``/``data-hx-*`` attribute from content,
   no ``javascript:``/``vbscript:``/``data:`` URL (save raster images), no inline or foreign
   ``<script>``, no ``iframe``/``object``/``embed``/``base``/``meta http-equiv``, no element in
@@ -193,6 +194,9 @@ class Watch:
             self.problems.append(f"{self.where}: requested {request.url[:160]}")
 
     def _on_response(self, response):
+        if response.status >= 500:  # hostile input is a 4xx at worst, wherever it goes (pages, htmx, fetch)
+            self.problems.append(f"{self.where}: {response.request.method} {response.url[:160]} answered "
+                                 f"{response.status}")
         if response.request.resource_type != "document" or not response.url.startswith(self.base_url):
             return
         csp = response.headers.get("content-security-policy", "")
