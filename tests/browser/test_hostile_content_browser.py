@@ -324,8 +324,9 @@ def article(db, cast, settings):
 
     Revision 1 (half the payloads) gets changes requested with a hostile comment; revision 2 (all
     payloads) is approved and certified with hostile comments; an agent's flag with a hostile
-    reason is dismissed with a hostile reason, another agent's flag stays open; revision 3 (a
-    hostile title, an attachment with a hostile file name) waits in review.
+    reason is dismissed with a hostile reason, another agent's flag (a spreadsheet formula) stays
+    open; revision 3 (a hostile title; links to a text file with a hostile name, a PNG/HTML
+    polyglot and an SVG with a script) waits in review.
     """
     author, expert = cast["author"], cast["expert"]
     comments = iter(p for p in ONE_LINE if p.kind in ("html", "htmx", "template"))
