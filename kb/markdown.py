@@ -18,7 +18,7 @@ from mdit_py_plugins.tasklists import tasklists_plugin
 
 from kb.errors import TooLarge
 
-__all__ = ["MAX_BODY_CHARS", "BodyTooLarge", "check_size", "render", "plain_text", "excerpt"]
+__all__ = ["MAX_BODY_CHARS", "BodyTooLarge", "check_size", "escape_inline", "render", "plain_text", "excerpt"]
 
 MAX_BODY_CHARS = 200_000
 MAX_NESTING = 20  # caps recursion depth, which bounds the work per character of nested input
@@ -31,6 +31,7 @@ _DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[a-z0-9+/]*={
 _ALIGN_STYLE = re.compile(r"text-align:\s*(left|right|center);?")
 _LANG_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,50}")
 _SLUG_DROP = re.compile(r"[^\w\- ]")
+_INLINE_MARKUP = re.compile(r"([\\`*_\[\]<>!&~|])")  # what can start inline markup mid-line
 
 
 class BodyTooLarge(TooLarge, ValueError):
@@ -237,3 +238,12 @@ def excerpt(text: str, length: int = 200) -> str:
     if plain[length - 1] != " " and " " in head:
         head = head.rsplit(" ", 1)[0]
     return head.rstrip(" .,;:!?-") + "…"
+
+
+def escape_inline(text: str) -> str:
+    """``text`` as literal inline Markdown: for names and titles that kb writes into a body.
+
+    Backslash-escapes every character that can open a link, image, emphasis, code span, entity,
+    autolink or table cell mid-line (CommonMark allows escaping any ASCII punctuation), so the
+    text reads as typed. Line breaks become spaces: block markup cannot start mid-line."""
+    return _INLINE_MARKUP.sub(r"\\\1", " ".join(text.split()))

@@ -16,6 +16,7 @@ from kb.content.schemas import AnswerCreate, QuestionCreate
 from kb.content.service import create_entry, get_entry, tags_of, touch_activity
 from kb.errors import Conflict, Forbidden
 from kb.events import Event, publish
+from kb.markdown import escape_inline
 
 QuestionFilter = Literal["all", "unanswered", "answered"]
 QuestionOrder = Literal["newest", "active"]
@@ -79,8 +80,8 @@ def promote_answer(*, session: Session, actor: User, answer: Entry) -> Entry:
     tags = tags_of(session=session, revision_ids=[question_revision.id])[question_revision.id]
     body = (
         f"{answer_revision.body.rstrip()}\n\n---\n\n"
-        f"*Based on the answer by {author.display_name} to the forum question "
-        f"[{question_revision.title}](/questions/{question.id}#answer-{answer.id}).*\n"
+        f"*Based on the answer by {escape_inline(author.display_name)} to the forum question "
+        f"[{escape_inline(question_revision.title)}](/questions/{question.id}#answer-{answer.id}).*\n"
     )
     article = create_entry(session=session, actor=actor, kind=EntryKind.article, title=question_revision.title,
                            body=body, tags=tags, promoted_from=answer)
