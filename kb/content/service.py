@@ -68,6 +68,16 @@ def visible_revision(*, session: Session, actor: User, entry: Entry) -> Revision
     return next((r for r in newest_first if access.can_view_revision(actor, entry, r)), None)
 
 
+def latest_visible_revision(*, session: Session, actor: User, entry: Entry) -> Revision | None:
+    """The newest revision of ``entry`` this user may see: what the editor builds on. Someone
+    else's private draft on top is not theirs to see, so it is neither shown nor a conflict."""
+    return session.exec(
+        select(Revision).join(Entry, Entry.id == Revision.entry_id)
+        .where(Revision.entry_id == entry.id, access.revision_visible(actor))
+        .order_by(Revision.number.desc()).limit(1)
+    ).first()
+
+
 def list_revisions(*, session: Session, actor: User, entry: Entry) -> list[Revision]:
     revisions = session.exec(select(Revision).where(Revision.entry_id == entry.id).order_by(Revision.number.desc()))
     return [r for r in revisions if access.can_view_revision(actor, entry, r)]
@@ -178,12 +188,13 @@ def claim_attachments(session: Session, *, body: str, entry_id: int, author_id: 
     session.exec(
         update(Attachment)
         .where(Attachment.uploader_id == author_id, Attachment.entry_id.is_(None))
-        .where(Attachment.id.in_(_attachment_ids(body)))
+        .where(Attachment.id.in_(attachment_ids(body)))
         .values(entry_id=entry_id)
     )
 
 
-def _attachment_ids(body: str) -> list[int]:
+def attachment_ids(body: str) -> list[int]:
+    """The attachments a body links to (``/attachments/<id>/<name>`` or ``/attachments/<id>``)."""
     return [int(n) for n in _ATTACHMENT_ID.findall(body)]
 
 
@@ -221,16 +232,21 @@ def save_revision(*, session: Session, actor: User, entry: Entry, data: Revision
     if entry.kind != EntryKind.answer.value and not data.title:
         raise ValidationFailed("Give it a title.", field="title")
     latest = session.get(Revision, entry.latest_revision_id)
-    base_id = data.base_revision_id if data.base_revision_id is not None else latest.id
-    if base_id != latest.id:
+    # The editor builds on the newest revision it may see: a newer private draft of someone else is
+    # neither shown nor a conflict (the new revision's parent is what its author edited).
+    head = latest_visible_revision(session=session, actor=actor, entry=entry)
+    if head is None:
+        raise NotFound("That entry does not exist, or you cannot see it.")
+    base_id = data.base_revision_id if data.base_revision_id is not None else head.id
+    if base_id != head.id:
         raise Conflict(
-            f"Someone saved a newer version (revision {latest.number}) while you were editing. "
+            f"Someone saved a newer version (revision {head.number}) while you were editing. "
             "Compare both versions and merge your changes.",
             field="base_revision_id",
-            details={"latest_revision_id": latest.id, "base_revision_id": base_id},
+            details={"latest_revision_id": head.id, "base_revision_id": base_id},
         )
     check_body_size(data.body)
-    revision = Revision(entry_id=entry.id, number=latest.number + 1, parent_id=latest.id, title=data.title,
+    revision = Revision(entry_id=entry.id, number=latest.number + 1, parent_id=head.id, title=data.title,
                         body=data.body, author_id=actor.id, state=RevisionState.draft.value)
     # Two saves from the same base race for the same number: the unique constraint picks one,
     # and the conditional update below makes sure the entry moves forward exactly once.
@@ -247,10 +263,11 @@ def save_revision(*, session: Session, actor: User, entry: Entry, data: Revision
                 raise IntegrityError("entry moved", None, Exception())
     except IntegrityError:
         session.expire(entry)
+        head = latest_visible_revision(session=session, actor=actor, entry=entry)
         raise Conflict(
             "Someone saved a newer version while you were editing. Compare both versions and merge your changes.",
             field="base_revision_id",
-            details={"latest_revision_id": entry.latest_revision_id, "base_revision_id": base_id},
+            details={"latest_revision_id": head.id if head else None, "base_revision_id": base_id},
         ) from None
     _add_tags_and_files(session, revision=revision, entry=entry, tags=data.tags, author=actor)
     session.refresh(entry)
