@@ -78,6 +78,21 @@ def latest_visible_revision(*, session: Session, actor: User, entry: Entry) -> R
     ).first()
 
 
+def visible_ancestor(*, session: Session, actor: User, entry: Entry, revision: Revision) -> Revision | None:
+    """The nearest revision this one was edited from (parent, grandparent, ...) that the user may
+    see: what a diff may compare with without showing a private or rejected draft."""
+    parent_id, seen = revision.parent_id, set()
+    while parent_id is not None and parent_id not in seen:
+        seen.add(parent_id)
+        parent = session.get(Revision, parent_id)
+        if parent is None or parent.entry_id != entry.id:
+            return None
+        if access.can_view_revision(actor, entry, parent):
+            return parent
+        parent_id = parent.parent_id
+    return None
+
+
 def list_revisions(*, session: Session, actor: User, entry: Entry) -> list[Revision]:
     revisions = session.exec(select(Revision).where(Revision.entry_id == entry.id).order_by(Revision.number.desc()))
     return [r for r in revisions if access.can_view_revision(actor, entry, r)]
