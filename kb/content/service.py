@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -98,14 +99,29 @@ def list_revisions(*, session: Session, actor: User, entry: Entry) -> list[Revis
     return [r for r in revisions if access.can_view_revision(actor, entry, r)]
 
 
-def topic_named(*, session: Session, name: str | None) -> Tag:
-    """The topic (tag) called ``name``, in any spelling of it; NotFound with a sentence otherwise."""
+def topic_named(*, session: Session, name: str | None, actor: User | None = None) -> Tag:
+    """The topic (tag) called ``name``, in any spelling of it; NotFound with a sentence otherwise.
+    With ``actor``, only a topic they may see in use (a draft's tag does not exist for others)."""
     tag = session.exec(select(Tag).where(Tag.name == normalise_tag(name or ""))).first()
+    if tag is not None and actor is not None and not visible_tag_names(session=session, actor=actor, names=[tag.name]):
+        tag = None
     if tag is None:
         shown = (name or "").strip() or "(empty)"
         raise NotFound(f"There is no topic called “{shown}”. Topics are the tags used on articles and questions.",
                        field="topic")
     return tag
+
+
+def visible_tag_names(*, session: Session, actor: User, names: Iterable[str]) -> set[str]:
+    """Those of the tags ``names`` that a revision ``actor`` may see carries."""
+    names = set(names)
+    if not names or actor.is_admin:
+        return names
+    return set(session.exec(
+        select(Tag.name).distinct().join(RevisionTag, RevisionTag.tag_id == Tag.id)
+        .join(Revision, Revision.id == RevisionTag.revision_id).join(Entry, Entry.id == Revision.entry_id)
+        .where(Tag.name.in_(names), access.revision_visible(actor))
+    ))
 
 
 def tags_of(*, session: Session, revision_ids: list[int]) -> dict[int, list[str]]:
@@ -124,10 +140,16 @@ def tags_of(*, session: Session, revision_ids: list[int]) -> dict[int, list[str]
     return result
 
 
-def suggest_tags(*, session: Session, prefix: str = "", limit: int = 10) -> list[str]:
-    """Existing tags starting with ``prefix``, most used first."""
+def suggest_tags(*, session: Session, actor: User | None, prefix: str = "", limit: int = 10) -> list[str]:
+    """Tags starting with ``prefix`` that ``actor`` may see in use, most used first: a tag that
+    only a private draft carries is as private as the draft. ``actor=None``: every tag (for
+    administration pages)."""
     usage = func.count(RevisionTag.revision_id)
-    statement = select(Tag.name).join(RevisionTag, RevisionTag.tag_id == Tag.id, isouter=True).group_by(Tag.name)
+    statement = select(Tag.name).join(RevisionTag, RevisionTag.tag_id == Tag.id, isouter=actor is None)
+    if actor is not None:
+        statement = (statement.join(Revision, Revision.id == RevisionTag.revision_id)
+                     .join(Entry, Entry.id == Revision.entry_id).where(access.revision_visible(actor)))
+    statement = statement.group_by(Tag.name)
     if prefix:
         statement = statement.where(Tag.name.startswith(prefix.strip().lower()))
     return list(session.exec(statement.order_by(usage.desc(), Tag.name).limit(limit)))

@@ -156,5 +156,5 @@ def suggest_tags(request: Request, session: SessionDep, user: PageUser, tags: st
     """Options for the tag input's datalist: completes the last, partly typed tag."""
     done, _, partial = tags.rpartition(",")
     prefix = (done + ", ") if done else ""
-    names = content.suggest_tags(session=session, prefix=partial.strip(), limit=8)
+    names = content.suggest_tags(session=session, actor=user, prefix=partial.strip(), limit=8)
     return render(request, "_tag_options.html", {"names": names, "prefix": prefix})
