@@ -38,6 +38,9 @@ REVIEW_WORD = "Numbatreview"  # a revision in review (experts and admins may rea
 PARENT_WORD = "Dugongparent"  # the unsubmitted draft the revision in review was edited from
 REJECTED_WORD = "Bilbyrejected"  # a rejected revision
 COMMENT_WORD = "Potoroocomment"  # a reviewer's comment on a revision in review
+CERTIFIED_TARGETS = ("revisable", "revisable_api", "flaggable", "flaggable_api", "dismissable", "dismissable_api",
+                     "reverifiable", "reverifiable_api", "archivable", "archivable_api", "votable", "votable_api")
+SUBMITTED_TARGETS = ("approvable", "rejectable", "assignable")
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
        b"\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
 
@@ -139,20 +142,24 @@ def build(db: Session, data_dir) -> World:
     _act(db, rejected.latest_revision_id, (expert, Action.reject), comment="Not our policy.")
     ids.update(rejected=rejected.id, rejected_rev=rejected.latest_revision_id)
 
-    # What the mutating routes act on, one per role and route (so that one person's success never
-    # hides the next person's refusal), and so that the content above keeps its state.
-    for role in ROLES:
-        for name in ("flagged", "voted", "archived", "reverified", "submittable", "approvable", "certifiable"):
+    # What the mutating routes act on, one per person and route (so that one person's success never
+    # hides the next person's refusal, and the content above keeps its state). Anonymous requests
+    # name the agent's targets: they are refused before anything is read.
+    for role in ROLES[1:]:
+        for name in CERTIFIED_TARGETS + SUBMITTED_TARGETS + ("certifiable", "submittable"):
             entry = _article(db, author, f"Spare {name} {role}", f"Spare article {name}.")
             ids[f"{name}_{role}"] = entry.id
             ids[f"{name}_rev_{role}"] = entry.latest_revision_id
-        for name in ("flagged", "voted", "archived", "reverified"):
+        for name in CERTIFIED_TARGETS:
             _act(db, ids[f"{name}_rev_{role}"], *certify)
-        _act(db, ids[f"approvable_rev_{role}"], (author, Action.submit))
+        for name in SUBMITTED_TARGETS:
+            _act(db, ids[f"{name}_rev_{role}"], (author, Action.submit))
         _act(db, ids[f"certifiable_rev_{role}"], (author, Action.submit), (expert, Action.approve))
-        flag = flags.raise_flag(session=db, actor=u["agent"], entry=db.get(Entry, ids[f"flagged_{role}"]),
-                                reason=FlagReason.outdated, comment="Out of date.")
-        ids[f"flag_{role}"] = flag.id
+        for key in ("dismissable", "dismissable_api"):
+            flag = flags.raise_flag(session=db, actor=u["agent"], entry=db.get(Entry, ids[f"{key}_{role}"]),
+                                    reason=FlagReason.outdated, comment="Out of date.")
+            ids[f"flag_{key}_{role}"] = flag.id
+    ids.update({key.replace("_agent", "_anonymous"): value for key, value in list(ids.items()) if key.endswith("_agent")})
     u["spare"] = _user(db, "spare", Role.expert)
     _article(db, u["admin"], "Spare topic", "For the admin pages.", tags=("spare-topic",))
 

@@ -68,7 +68,7 @@ U = 401  # anonymous API request
 MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     # route                                              request                                                               anon agent author other expert o.exp admin
     # --- open to everyone --------------------------------------------------------------------------------------------------------------
-    ("GET /login",                                       get("/login"),                                                        (200, 200, 200, 200, 200, 200, 200)),
+    ("GET /login",                                       get("/login"),                                                        (200, 303, 303, 303, 303, 303, 303)),
     ("GET /healthz",                                     get("/healthz"),                                                      (200, 200, 200, 200, 200, 200, 200)),
     ("GET /api/v1/openapi.json",                         get("/api/v1/openapi.json"),                                          (200, 200, 200, 200, 200, 200, 200)),
     ("GET /api/v1/docs",                                 get("/api/v1/docs"),                                                  (200, 200, 200, 200, 200, 200, 200)),
@@ -109,7 +109,7 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("GET /review",                                      get("/review"),                                                       (L, 403, 403, 403, 200, 200, 200)),
     ("GET /review/{revision_id}",                        get("/review/{review_rev}"),                                          (L, 404, 200, 404, 200, 200, 200)),
     ("GET /review/{revision_id}",                        get("/review/{parent_rev}"),                                          (L, 404, 200, 404, 404, 404, 200)),
-    ("POST /review/{revision_id}/assign",                post("/review/{review_rev}/assign", {"reviewer_id": "{spare_id}"}),   (L, 404, 200, 404, 200, 200, 200)),
+    ("POST /review/{revision_id}/assign",                post("/review/{assignable_rev_{role}}/assign", {"reviewer_id": "{spare_id}"}), (L, 404, 303, 404, 303, 303, 303)),
     # --- the admin pages ----------------------------------------------------------------------------------------------------------------
     ("GET /admin",                                       get("/admin"),                                                        (L, 403, 403, 403, 403, 403, 200)),
     ("GET /admin/users",                                 get("/admin/users"),                                                  (L, 403, 403, 403, 403, 403, 200)),
@@ -133,16 +133,16 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("GET /api/v1/revisions/{revision_id}/actions",      get("/api/v1/revisions/{review_rev}/actions"),                        (U, 404, 200, 404, 200, 200, 200)),
     ("GET /api/v1/questions",                            get("/api/v1/questions"),                                             (U, 200, 200, 200, 200, 200, 200)),
     ("GET /api/v1/questions/{question_id}/answers",      get("/api/v1/questions/{question}/answers"),                          (U, 200, 200, 200, 200, 200, 200)),
-    ("GET /api/v1/entries/{entry_id}/flags",             get("/api/v1/entries/{flagged_agent}/flags"),                         (U, 403, 403, 403, 200, 200, 200)),
+    ("GET /api/v1/entries/{entry_id}/flags",             get("/api/v1/entries/{dismissable_agent}/flags"),                     (U, 200, 200, 200, 200, 200, 200)),
     ("GET /api/v1/search",                               get("/api/v1/search?q=refund&include_drafts=true"),                   (U, 200, 200, 200, 200, 200, 200)),
     ("GET /api/v1/experts",                              get("/api/v1/experts?q=refund"),                                      (U, 200, 200, 200, 200, 200, 200)),
     # --- writing content ----------------------------------------------------------------------------------------------------------------
     ("GET /articles/new",                                get("/articles/new"),                                                 (L, 403, 200, 200, 200, 200, 200)),
     ("POST /articles",                                   post("/articles", {"title": "New", "body": "Text.", "tags": "refunds"}), (L, 403, 303, 303, 303, 303, 303)),
     ("POST /api/v1/articles",                            post("/api/v1/articles", json={"title": "New", "body": "Text.", "tags": ["refunds"]}), (U, 403, 201, 201, 201, 201, 201)),
-    ("POST /entries/{entry_id}/revisions",               post("/entries/{voted_{role}}/revisions", {"title": "T", "body": "B", "tags": "refunds"}), (L, 403, 303, 303, 303, 303, 303)),
+    ("POST /entries/{entry_id}/revisions",               post("/entries/{revisable_{role}}/revisions", {"title": "T", "body": "B", "tags": "refunds"}), (L, 403, 303, 303, 303, 303, 303)),
     ("POST /entries/{entry_id}/revisions",               post("/entries/{private}/revisions", {"title": "T", "body": "B", "tags": "refunds"}), (L, 404, 303, 404, 404, 404, 303)),
-    ("POST /api/v1/entries/{entry_id}/revisions",        post("/api/v1/entries/{reverified_{role}}/revisions", json={"title": "T", "body": "B", "tags": []}), (U, 403, 201, 201, 201, 201, 201)),
+    ("POST /api/v1/entries/{entry_id}/revisions",        post("/api/v1/entries/{revisable_api_{role}}/revisions", json={"title": "T", "body": "B", "tags": []}), (U, 403, 201, 201, 201, 201, 201)),
     ("POST /preview",                                    post("/preview", {"body": "**hi**"}),                                 (L, 200, 200, 200, 200, 200, 200)),
     ("POST /drafts/autosave",                            post("/drafts/autosave", {"kind": "article", "body": "x"}),           (L, 403, 200, 200, 200, 200, 200)),
     ("POST /attachments",                                Call("POST", "/attachments", {"upload": "a.png"}),                    (401, 201, 201, 201, 201, 201, 201)),
@@ -157,44 +157,44 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("POST /answers/{answer_id}/promote",                post("/answers/{answer}/promote"),                                    (L, 403, 303, 303, 303, 303, 303)),
     ("POST /api/v1/answers/{answer_id}/promote",         post("/api/v1/answers/{answer}/promote"),                             (U, 403, 201, 201, 201, 201, 201)),
     # --- the workflow -------------------------------------------------------------------------------------------------------------------
-    ("POST /revisions/{revision_id}/{action}",           post("/revisions/{submittable_rev_{role}}/submit"),                   (L, 404, 303, 404, 403, 403, 303)),
+    ("POST /revisions/{revision_id}/{action}",           post("/revisions/{submittable_rev_{role}}/submit"),                   (L, 404, 303, 404, 404, 404, 303)),
     ("POST /revisions/{revision_id}/{action}",           post("/revisions/{approvable_rev_{role}}/approve"),                   (L, 404, 403, 404, 303, 303, 303)),
     ("POST /revisions/{revision_id}/{action}",           post("/revisions/{certifiable_rev_{role}}/certify"),                  (L, 404, 403, 404, 303, 403, 303)),
-    ("POST /api/v1/revisions/{revision_id}/{action}",    post("/api/v1/revisions/{approvable_rev_{role}}/reject", json={"comment": "No."}), (U, 404, 403, 404, 200, 200, 200)),
-    ("POST /entries/{entry_id}/flags",                   post("/entries/{flagged_{role}}/flags", {"reason": "unclear"}),       (L, 303, 303, 303, 303, 303, 303)),
-    ("POST /api/v1/entries/{entry_id}/flags",            post("/api/v1/entries/{voted_{role}}/flags", json={"reason": "unclear"}), (U, 201, 201, 201, 201, 201, 201)),
-    ("POST /flags/{flag_id}/dismiss",                    post("/flags/{flag_{role}}/dismiss", {"reason": "Still right."}),     (L, 403, 403, 403, 303, 403, 303)),
-    ("POST /api/v1/flags/{flag_id}/dismiss",             post("/api/v1/flags/{flag_{role}}/dismiss", json={"reason": "Fine."}), (U, 403, 403, 403, 409, 403, 409)),
-    ("POST /entries/{entry_id}/reverify",                post("/entries/{reverified_{role}}/reverify"),                        (L, 403, 403, 403, 303, 403, 303)),
-    ("POST /api/v1/entries/{entry_id}/reverify",         post("/api/v1/entries/{flagged_{role}}/reverify", json={}),           (U, 403, 403, 403, 200, 403, 200)),
-    ("POST /entries/{entry_id}/archive",                 post("/entries/{archived_{role}}/archive"),                           (L, 403, 403, 403, 303, 403, 303)),
-    ("POST /api/v1/entries/{entry_id}/archive",          post("/api/v1/entries/{voted_{role}}/archive", json={}),              (U, 403, 403, 403, 200, 403, 200)),
+    ("POST /api/v1/revisions/{revision_id}/{action}",    post("/api/v1/revisions/{rejectable_rev_{role}}/reject", json={"comment": "No."}), (U, 404, 403, 404, 200, 200, 200)),
+    ("POST /entries/{entry_id}/flags",                   post("/entries/{flaggable_{role}}/flags", {"reason": "unclear"}),     (L, 303, 303, 303, 303, 303, 303)),
+    ("POST /api/v1/entries/{entry_id}/flags",            post("/api/v1/entries/{flaggable_api_{role}}/flags", json={"reason": "unclear"}), (U, 201, 201, 201, 201, 201, 201)),
+    ("POST /flags/{flag_id}/dismiss",                    post("/flags/{flag_dismissable_{role}}/dismiss", {"reason": "Still right."}), (L, 403, 403, 403, 303, 403, 303)),
+    ("POST /api/v1/flags/{flag_id}/dismiss",             post("/api/v1/flags/{flag_dismissable_api_{role}}/dismiss", json={"reason": "Fine."}), (U, 403, 403, 403, 200, 403, 200)),
+    ("POST /entries/{entry_id}/reverify",                post("/entries/{reverifiable_{role}}/reverify"),                        (L, 403, 403, 403, 303, 403, 303)),
+    ("POST /api/v1/entries/{entry_id}/reverify",         post("/api/v1/entries/{reverifiable_api_{role}}/reverify", json={}),          (U, 403, 403, 403, 200, 403, 200)),
+    ("POST /entries/{entry_id}/archive",                 post("/entries/{archivable_{role}}/archive"),                         (L, 403, 403, 403, 303, 403, 303)),
+    ("POST /api/v1/entries/{entry_id}/archive",          post("/api/v1/entries/{archivable_api_{role}}/archive", json={}),          (U, 403, 403, 403, 200, 403, 200)),
     # --- ratings ------------------------------------------------------------------------------------------------------------------------
-    ("POST /entries/{entry_id}/votes",                   post("/entries/{archived_{role}}/votes", {"value": "1"}),             (L, 303, 403, 303, 303, 303, 303)),
-    ("POST /api/v1/entries/{entry_id}/votes",            post("/api/v1/entries/{reverified_{role}}/votes", json={"value": 1}), (U, 200, 403, 200, 200, 200, 200)),
-    ("DELETE /api/v1/entries/{entry_id}/votes",          delete("/api/v1/entries/{reverified_{role}}/votes"),                  (U, 200, 200, 200, 200, 200, 200)),
-    ("POST /entries/{entry_id}/reuse",                   post("/entries/{certified}/reuse", {"case_ref": "C-1"}),              (L, 303, 403, 303, 303, 303, 303)),
-    ("POST /api/v1/entries/{entry_id}/reuse",            post("/api/v1/entries/{certified}/reuse", json={"case_ref": "C-2"}),  (U, 201, 403, 201, 201, 201, 201)),
+    ("POST /entries/{entry_id}/votes",                   post("/entries/{votable_{role}}/votes", {"value": "1"}),               (L, 303, 403, 303, 303, 303, 303)),
+    ("POST /api/v1/entries/{entry_id}/votes",            post("/api/v1/entries/{votable_api_{role}}/votes", json={"value": 1}), (U, 200, 403, 200, 200, 200, 200)),
+    ("DELETE /api/v1/entries/{entry_id}/votes",          delete("/api/v1/entries/{votable_api_{role}}/votes"),                 (U, 200, 200, 200, 200, 200, 200)),
+    ("POST /entries/{entry_id}/reuse",                   post("/entries/{certified}/reuse", {"case_ref": "C-1"}),              (L, 303, 303, 303, 303, 303, 303)),
+    ("POST /api/v1/entries/{entry_id}/reuse",            post("/api/v1/entries/{certified}/reuse", json={"case_ref": "C-2"}),  (U, 201, 201, 201, 201, 201, 201)),
     # --- people -------------------------------------------------------------------------------------------------------------------------
     ("POST /people/me/interests",                        post("/people/me/interests", {"topic": "refunds"}),                   (L, 303, 303, 303, 303, 303, 303)),
     ("POST /people/me/interests/{topic}/remove",         post("/people/me/interests/refunds/remove"),                          (L, 303, 303, 303, 303, 303, 303)),
     ("POST /people/{user_id}/endorsements",              post("/people/{author_id}/endorsements", {"topic": "refunds"}),       (L, 303, 403, 303, 303, 303, 303)),
-    ("POST /people/{user_id}/endorsements/{topic}/withdraw", post("/people/{author_id}/endorsements/refunds/withdraw"),        (L, 303, 403, 303, 303, 303, 303)),
+    ("POST /people/{user_id}/endorsements/{topic}/withdraw", post("/people/{author_id}/endorsements/refunds/withdraw"),        (L, 303, 303, 303, 303, 303, 303)),
     # --- one's own inbox and tokens -----------------------------------------------------------------------------------------------------
     ("POST /inbox/read-all",                             post("/inbox/read-all"),                                              (L, 303, 303, 303, 303, 303, 303)),
     ("POST /inbox/preferences",                          post("/inbox/preferences", {"mode": "daily"}),                        (L, 303, 303, 303, 303, 303, 303)),
     ("POST /inbox/{notification_id}/read",               post("/inbox/{author_note}/read"),                                    (L, 404, 303, 404, 404, 404, 404)),
     ("POST /profile/tokens",                             post("/profile/tokens", {"name": "laptop"}),                          (L, 200, 200, 200, 200, 200, 200)),
     ("POST /api/v1/tokens",                              post("/api/v1/tokens", json={"name": "bot"}),                         (U, 201, 201, 201, 201, 201, 201)),
-    ("POST /profile/tokens/{token_id}/revoke",           post("/profile/tokens/{author_page_token}/revoke"),                   (L, 404, 303, 404, 404, 404, 404)),
-    ("DELETE /api/v1/tokens/{token_id}",                 delete("/api/v1/tokens/{author_api_token}"),                          (U, 404, 200, 404, 404, 404, 404)),
+    ("POST /profile/tokens/{token_id}/revoke",           post("/profile/tokens/{author_page_token}/revoke"),                   (L, 404, 303, 404, 404, 404, 303)),
+    ("DELETE /api/v1/tokens/{token_id}",                 delete("/api/v1/tokens/{author_api_token}"),                          (U, 404, 200, 404, 404, 404, 200)),
     ("POST /profile/password",                           post("/profile/password", {"current_password": "wrong", "new_password": "x" * 20}), (L, 422, 422, 422, 422, 422, 422)),
     # --- administration -----------------------------------------------------------------------------------------------------------------
     ("POST /admin/users",                                post("/admin/users", {"email": "{role}-new@example.com", "display_name": "New", "roles": "agent"}), (L, 403, 403, 403, 403, 403, 303)),
     ("POST /admin/users/{user_id}",                      post("/admin/users/{spare_id}", {"display_name": "Spare", "roles": "expert", "is_active": "true"}), (L, 403, 403, 403, 403, 403, 303)),
     ("POST /api/v1/users",                               post("/api/v1/users", json={"email": "api-new@example.com", "display_name": "New", "roles": ["agent"]}), (U, 403, 403, 403, 403, 403, 201)),
     ("PATCH /api/v1/users/{user_id}",                    patch("/api/v1/users/{spare_id}", json={"display_name": "Spare Two"}), (U, 403, 403, 403, 403, 403, 200)),
-    ("POST /admin/topics/{topic}/experts",               post("/admin/topics/spare-topic/experts", {"user_id": "{spare_id}"}), (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /admin/topics/{topic}/experts",               post("/admin/topics/spare-topic/experts", {"email": "spare@matrix.example.com"}), (L, 403, 403, 403, 403, 403, 303)),
     ("POST /admin/topics/{topic}/experts/{user_id}/remove", post("/admin/topics/spare-topic/experts/{spare_id}/remove"),       (L, 403, 403, 403, 403, 403, 303)),
     ("POST /admin/policy",                               post("/admin/policy", {"topic": "spare-topic", "required_approvals": "1", "validity_days": "90"}), (L, 403, 403, 403, 403, 403, 303)),
     ("POST /admin/topics/{topic}/policy/remove",         post("/admin/topics/spare-topic/policy/remove"),                      (L, 403, 403, 403, 403, 403, 303)),
@@ -203,7 +203,7 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("POST /admin/routing",                              post("/admin/routing", {"topic": "spare-topic", "user_id": "{spare_id}"}), (L, 403, 403, 403, 403, 403, 303)),
     ("POST /admin/routing/{topic}/remove",               post("/admin/routing/spare-topic/remove"),                            (L, 403, 403, 403, 403, 403, 303)),
     # --- signing in and out (last: it ends the sessions) --------------------------------------------------------------------------------
-    ("POST /login",                                      post("/login", {"email": "nobody@example.com", "password": "wrong"}), (401, 401, 401, 401, 401, 401, 401)),
+    ("POST /login",                                      post("/login", {"email": "{role}-nobody@example.com", "password": "wrong"}), (401, 401, 401, 401, 401, 401, 401)),
     ("POST /logout",                                     post("/logout"),                                                      (303, 303, 303, 303, 303, 303, 303)),
 ]
 # fmt: on
@@ -328,18 +328,39 @@ SIDE_CHANNELS = {
 }
 
 
-def _words(role: str) -> list[tuple[str, str]]:
-    return [(word, path) for word, (readers, paths) in SIDE_CHANNELS.items() if role not in readers for path in paths]
+def _is_search(path: str) -> bool:
+    return path.startswith(("/search", "/api/v1/search"))
+
+
+def _leaks(ctx, role: str, *, search: bool) -> list[str]:
+    """Queries ask in lower case (pages echo the query); the content spells the words capitalised."""
+    leaks = []
+    for word, (readers, paths) in SIDE_CHANNELS.items():
+        for path in paths:
+            if role in readers or _is_search(path) != search:
+                continue
+            response = send(ctx, role, get(path.replace("{word}", word.lower())))
+            if word in response.text:
+                leaks.append(f"{path.replace('{word}', word.lower())} ({response.status_code})")
+    return leaks
 
 
 @pytest.mark.parametrize("role", ROLES[1:])
 def test_secret_words_reach_only_those_who_may_open_them(world, role):
-    leaks = []
-    for word, path in _words(role):
-        response = send(world, role, get(path.replace("{word}", word)))
-        if word.lower() in response.text.lower():
-            leaks.append(f"{path.replace('{word}', word)} ({response.status_code})")
-    assert leaks == [], f"{role} learns what they may not open"
+    leaks = _leaks(world, role, search=False)
+    assert leaks == [], f"{role} learns what they may not open: {leaks}"
+
+
+# Search visibility for experts with drafts on is issue 12, defect 4, fixed in search/ on another
+# branch: remove this mark once that is merged (strict, so the merge itself says so).
+SEARCH_DEFECT_4 = pytest.mark.xfail(strict=True, reason="issue 12 defect 4: experts see others' drafts in search")
+
+
+@pytest.mark.parametrize("role", [r if r not in ("expert", "other_expert") else pytest.param(r, marks=SEARCH_DEFECT_4)
+                                  for r in ROLES[1:]])
+def test_search_with_drafts_shows_only_what_the_searcher_may_open(world, role):
+    leaks = _leaks(world, role, search=True)
+    assert leaks == [], f"{role} finds what they may not open: {leaks}"
 
 
 def test_the_secret_words_are_there_for_those_who_may_open_them(world):
@@ -354,8 +375,21 @@ def test_the_secret_words_are_there_for_those_who_may_open_them(world):
     assert w.COMMENT_WORD in send(world, "expert", get("/entries/{commented}/audit")).text
 
 
-@pytest.mark.parametrize(("route", "call", "expected"), MATRIX,
-                         ids=[f"{i:03d} {route}" for i, (route, _, _) in enumerate(MATRIX)])
+# Rows whose expected outcome is right but not yet today's: defects of issue 12 fixed on other
+# branches. Strict: the merge that fixes one fails here until its mark is removed.
+KNOWN_DEFECTS = {
+    "/api/v1/revisions/{rejectable_rev_{role}}/reject": "issue 12 defect 12: an expert's reject through the API "
+                                                        "answers 404 and rolls back",
+}
+
+
+def _rows():
+    for i, (route, call, expected) in enumerate(MATRIX):
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[call.path])] if call.path in KNOWN_DEFECTS else []
+        yield pytest.param(route, call, expected, id=f"{i:03d} {route}", marks=marks)
+
+
+@pytest.mark.parametrize(("route", "call", "expected"), list(_rows()))
 def test_route_as_each_role(world, route, call, expected):
     got = []
     for role in ROLES:
