@@ -308,23 +308,29 @@ SIDE_CHANNELS = {
     w.DRAFT_WORD: ({"author", "admin"}, [
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/entries/{certified}/edit", "/articles/{certified}", "/entries/{certified}/audit",
-        "/entries/{certified}/history", "/api/v1/entries/{certified}", "/api/v1/entries/{certified}/revisions"]),
+        "/entries/{certified}/history", "/api/v1/entries/{certified}", "/api/v1/entries/{certified}/revisions",
+        "/entries/{certified}/plain", "/revisions/{draft_rev}", "/entries/{certified}/diff?old={certified_rev}&new={draft_rev}",
+        "/api/v1/revisions/{draft_rev}/diff?against={certified_rev}", "/people/{author_id}", "/", "/articles",
+        "/review", "/knowledge-health", "/inbox"]),
     w.DRAFT_TAG: ({"author", "admin"}, [
         "/tags/suggest?tags=quokka", "/questions", "/people/{author_id}", "/search?q=closed+card&drafts=1",
         "/api/v1/search?q=closed+card&include_drafts=true", "/experts?q=quokka+pricing"]),
     w.PRIVATE_WORD: ({"author", "admin"}, [
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
-        "/api/v1/experts?q={word}", "/articles"]),
+        "/api/v1/experts?q={word}", "/articles", "/", "/review", "/knowledge-health", "/people/{author_id}",
+        "/api/v1/questions"]),
     w.REVIEW_WORD: ({"author", "expert", "other_expert", "admin"}, [
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
-        "/api/v1/experts?q={word}"]),
+        "/api/v1/experts?q={word}", "/articles", "/", "/people/{author_id}", "/inbox"]),
     w.PARENT_WORD: ({"author", "admin"}, [
         "/review/{review_rev}", "/api/v1/revisions/{review_rev}", "/search?q={word}&drafts=1", "/experts?q={word}"]),
     w.REJECTED_WORD: ({"author", "admin"}, [
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
-        "/api/v1/experts?q={word}"]),
+        "/api/v1/experts?q={word}", "/articles", "/review", "/knowledge-health", "/people/{author_id}",
+        "/people/{expert_id}", "/inbox"]),
     w.COMMENT_WORD: ({"author", "expert", "other_expert", "admin"}, [
-        "/entries/{commented}/audit", "/articles/{commented}", "/review/{commented_rev}"]),
+        "/entries/{commented}/audit", "/articles/{commented}", "/review/{commented_rev}", "/inbox",
+        "/api/v1/entries/{commented}", "/people/{expert_id}"]),
 }
 
 
