@@ -6,26 +6,25 @@ Model 2 ranks a candidate by the relevance of the documents associated with them
     content(ca, q) = Σ_d p(q|d) · a(d, ca)
 
 * The documents are the top ``DOCUMENTS`` articles and answers the search finds for the query,
-  over the content the viewer may open (``kb.content.access``: agents certified articles and forum
-  answers; authors, experts and admins also the drafts and revisions in review they may see, since
-  knowledge shows in work not yet certified). An entry found twice (its certified and its newer revision) counts once, at its
-  best score. ``p(q|d)`` is the search score normalised over these documents.
+  over the content the viewer may open (``kb.content.access``: for agents certified articles and
+  forum answers; authors, experts and admins also the drafts and revisions in review they may see,
+  since knowledge shows in work not yet certified). An entry found twice (its certified and its
+  newer revision) counts once, at its best score. ``p(q|d)`` is the search score normalised over
+  these documents.
 * ``a(d, ca)`` is the candidate's share of the document, summing to 1 per document (the
   document-centric normalisation: the candidate-centric ``p(d|ca)`` of the paper favours people
   who wrote little). Shares are in proportion to ``AUTHOR_WEIGHT`` for the author of the
   certified revision (or of the latest the viewer may see when none is certified), ``EDITOR_WEIGHT``
   for every other author of a revision the viewer may see that was not rejected, and
-  ``CERTIFIER_WEIGHT`` for the expert who
-  certified it (vouching for content takes knowing it, but less than writing it). An answer
-  belongs to its author the same way. Questions are not documents here: asking shows a need,
-  not knowledge.
+  ``CERTIFIER_WEIGHT`` for the expert who certified it (vouching for content takes knowing it, but
+  less than writing it). An answer belongs to its author the same way. Questions are not
+  documents here: asking shows a need, not knowledge.
 
 Topic expertise: the query's topics are the tags it names (by stem, "refund" names "refunds"; only
-tags the viewer may see in use)
-and the tags of the matching documents, weighted by their relevance; a candidate's topic score
-is the weighted sum of their expertise in each topic: the ``ExpertiseScore`` scaled by the
-topic's best, or 1 for a designated expert. Both parts are scaled to [0, 1] and combined as
-``(1 - TOPIC_WEIGHT) · content + TOPIC_WEIGHT · topic``.
+tags the viewer may see in use) and the tags of the matching documents, weighted by their
+relevance; a candidate's topic score is the weighted sum of their expertise in each topic: the
+``ExpertiseScore`` scaled by the topic's best, or 1 for a designated expert. Both parts are scaled
+to [0, 1] and combined as ``(1 - TOPIC_WEIGHT) · content + TOPIC_WEIGHT · topic``.
 
 Evidence is the candidate's documents, best first, with the title of the revision the viewer may
 see. Scores and evidence come only from what the viewer may open (``kb.content.access``): asking

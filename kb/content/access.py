@@ -46,7 +46,7 @@ def revision_visible(user: User):
 
     Every channel that reads revisions in bulk (tag suggestions, attachments, the expert finder,
     the audit trail) filters with this, so "what may this user open?" has one answer everywhere.
-    ``tests/kb/test_access.py`` checks that both forms agree."""
+    ``tests/web/test_authz_matrix.py`` checks that both forms agree on every revision of its world."""
     if user.is_admin:
         return sa.true()
     published = Revision.state.in_(PUBLISHED_STATES) & Entry.certified_revision_id.is_not(None)
