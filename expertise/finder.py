@@ -336,10 +336,11 @@ class TopicExperts:
     experts: list[DirectoryExpert]
 
 
-def directory(*, session: Session, top_scorers: int = 5) -> list[TopicExperts]:
-    """Every topic with experts: its designated experts first, then its ``top_scorers`` best
-    scorers who are not designated, by topic name (the order of ``routing.ranked_topic_experts``,
-    for all topics in four queries)."""
+def directory(*, session: Session, viewer: User, top_scorers: int = 5) -> list[TopicExperts]:
+    """Every topic with experts that ``viewer`` may see in use (a topic only a draft carries is as
+    private as the draft): its designated experts first, then its ``top_scorers`` best scorers who
+    are not designated, by topic name (the order of ``routing.ranked_topic_experts``, for all
+    topics in five queries)."""
     designated: dict[int, set[int]] = defaultdict(set)
     for tag_id, user_id in session.exec(select(TopicExpert.tag_id, TopicExpert.user_id)):
         designated[tag_id].add(user_id)
@@ -350,6 +351,8 @@ def directory(*, session: Session, top_scorers: int = 5) -> list[TopicExperts]:
     ids = {u for people in designated.values() for u in people} | {u for s in scores.values() for u in s}
     users = {u.id: u for u in session.exec(select(User).where(User.id.in_(ids or [-1]), User.is_active.is_(True)))}
     names = dict(session.exec(select(Tag.id, Tag.name).where(Tag.id.in_(set(designated) | set(scores) or [-1]))).all())
+    shown = content.visible_tag_names(session=session, actor=viewer, names=names.values())
+    names = {tag_id: name for tag_id, name in names.items() if name in shown}
     result = []
     for tag_id, name in sorted(names.items(), key=lambda item: item[1]):
         ranked = sorted((TopicCandidate(users[u], u in designated[tag_id], scores[tag_id].get(u, 0.0))

@@ -183,10 +183,22 @@ def test_the_question_can_be_asked_as_a_question(db, backend, refunds):
 
 
 def test_directory_lists_designated_experts_first_then_top_scorers(db, refunds):
-    rows = {t.topic: t for t in finder.directory(session=db)}
+    rows = {t.topic: t for t in finder.directory(session=db, viewer=refunds["agent"])}
     assert [(x.user.display_name, x.designated) for x in rows["refunds"].experts] == [
         ("Priya Nair", True), ("Maria Lopez", False), ("Sam Okafor", False)]
     assert "shipping" not in rows  # nobody is designated or scored in it
+
+
+def test_the_directory_names_a_topic_only_drafts_carry_only_to_those_who_may_open_them(db, refunds):
+    """Regression (issue 12, defect 16): the directory listed every topic anyone had expertise in,
+    so a draft's tag showed through its reviewers' or declarers' scores."""
+    article(db, refunds["maria"], "Pricing", "Next year.", tags=("secret-pricing",))
+    db.add(TopicExpert(tag_id=tag_id(db, "secret-pricing"), user_id=refunds["priya"].id))
+    db.commit()
+    for viewer in ("agent", "sam", "priya"):
+        assert "secret-pricing" not in {t.topic for t in finder.directory(session=db, viewer=refunds[viewer])}
+    for viewer in ("maria", "admin"):
+        assert "secret-pricing" in {t.topic for t in finder.directory(session=db, viewer=refunds[viewer])}
 
 
 # --- the demo data ---------------------------------------------------------------------------------

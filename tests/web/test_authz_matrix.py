@@ -313,7 +313,7 @@ SIDE_CHANNELS = {
         "/api/v1/revisions/{draft_rev}/diff?against={certified_rev}", "/people/{author_id}", "/", "/articles",
         "/review", "/knowledge-health", "/inbox"]),
     w.DRAFT_TAG: ({"author", "admin"}, [
-        "/tags/suggest?tags=quokka", "/questions", "/people/{author_id}", "/search?q=closed+card&drafts=1",
+        "/tags/suggest?tags=quokka", "/questions", "/people/{author_id}", "/experts", "/search?q=closed+card&drafts=1",
         "/api/v1/search?q=closed+card&include_drafts=true", "/experts?q=quokka+pricing"]),
     w.PRIVATE_WORD: ({"author", "admin"}, [
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
