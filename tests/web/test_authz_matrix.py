@@ -314,7 +314,9 @@ SIDE_CHANNELS = {
         "/review", "/knowledge-health", "/inbox"]),
     w.DRAFT_TAG: ({"author", "admin"}, [
         "/tags/suggest?tags=quokka", "/questions", "/people/{author_id}", "/experts", "/search?q=closed+card&drafts=1",
-        "/api/v1/search?q=closed+card&include_drafts=true", "/experts?q=quokka+pricing"]),
+        "/api/v1/search?q=closed+card&include_drafts=true", "/experts?q=quokka+pricing", "/", "/articles", "/review",
+        "/knowledge-health", "/inbox", "/people/{expert_id}", "/api/v1/experts?q=quokka+pricing",
+        "/api/v1/entries/{certified}/revisions"]),
     w.PRIVATE_WORD: ({"author", "admin"}, [
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/articles", "/", "/review", "/knowledge-health", "/people/{author_id}",
