@@ -245,7 +245,7 @@ def test_a_word_only_drafts_contain_names_nobody_who_may_not_open_them(db, engin
     rejected revision got its author named."""
     maria, priya, sam = refunds["maria"], refunds["priya"], refunds["sam"]
     other_expert = person(db, "expert", name="Olga Other")
-    private = article(db, maria, "Pricing", "Next year: Quokkaplan pricing.", tags=("pricing",))
+    article(db, maria, "Pricing", "Next year: Quokkaplan pricing.", tags=("pricing",))
     in_review = article(db, maria, "Loyalty", "Loyalty points: Wombatier levels.", tags=("loyalty",))
     workflow.transition(session=db, actor=maria, revision_id=in_review.latest_revision_id, action=Action.submit)
     rejected = article(db, sam, "Fees", "Fees: Platypusfee.", tags=("surcharges",))

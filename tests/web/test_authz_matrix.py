@@ -24,7 +24,6 @@ from starlette.routing import Mount
 from kb.accounts import service as accounts
 from kb.accounts.schemas import TokenCreate
 from kb.content import access
-from kb.content import service as content
 from kb.content.models import Entry, Revision
 from kb.db import session_factory
 from kb.settings import Settings
