@@ -384,10 +384,7 @@ def test_the_secret_words_are_there_for_those_who_may_open_them(world):
 
 # Rows whose expected outcome is right but not yet today's: defects of issue 12 fixed on other
 # branches. Strict: the merge that fixes one fails here until its mark is removed.
-KNOWN_DEFECTS = {
-    "/api/v1/revisions/{rejectable_rev_{role}}/reject": "issue 12 defect 12: an expert's reject through the API "
-                                                        "answers 404 and rolls back",
-}
+KNOWN_DEFECTS: dict[str, str] = {}  # path of the row -> the defect, e.g. "issue 12 defect 12: ..."
 
 
 def _rows():
