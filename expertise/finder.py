@@ -6,27 +6,30 @@ Model 2 ranks a candidate by the relevance of the documents associated with them
     content(ca, q) = Σ_d p(q|d) · a(d, ca)
 
 * The documents are the top ``DOCUMENTS`` articles and answers the search finds for the query,
-  over all content (certified or not, drafts included: knowledge shows in work not yet
-  certified). An entry found twice (its certified and its newer revision) counts once, at its
-  best score. ``p(q|d)`` is the search score normalised over these documents.
+  over the content the viewer may open (``kb.content.access``: for agents certified articles and
+  forum answers; authors, experts and admins also the drafts and revisions in review they may see,
+  since knowledge shows in work not yet certified). An entry found twice (its certified and its
+  newer revision) counts once, at its best score. ``p(q|d)`` is the search score normalised over
+  these documents.
 * ``a(d, ca)`` is the candidate's share of the document, summing to 1 per document (the
   document-centric normalisation: the candidate-centric ``p(d|ca)`` of the paper favours people
   who wrote little). Shares are in proportion to ``AUTHOR_WEIGHT`` for the author of the
-  certified revision (or of the latest when none is certified), ``EDITOR_WEIGHT`` for every other
-  author of a revision that was not rejected, and ``CERTIFIER_WEIGHT`` for the expert who
-  certified it (vouching for content takes knowing it, but less than writing it). An answer
-  belongs to its author the same way. Questions are not documents here: asking shows a need,
-  not knowledge.
+  certified revision (or of the latest the viewer may see when none is certified), ``EDITOR_WEIGHT``
+  for every other author of a revision the viewer may see that was not rejected, and
+  ``CERTIFIER_WEIGHT`` for the expert who certified it (vouching for content takes knowing it, but
+  less than writing it). An answer belongs to its author the same way. Questions are not
+  documents here: asking shows a need, not knowledge.
 
-Topic expertise: the query's topics are the tags it names (by stem, "refund" names "refunds")
-and the tags of the matching documents, weighted by their relevance; a candidate's topic score
-is the weighted sum of their expertise in each topic: the ``ExpertiseScore`` scaled by the
-topic's best, or 1 for a designated expert. Both parts are scaled to [0, 1] and combined as
-``(1 - TOPIC_WEIGHT) · content + TOPIC_WEIGHT · topic``.
+Topic expertise: the query's topics are the tags it names (by stem, "refund" names "refunds"; only
+tags the viewer may see in use) and the tags of the matching documents, weighted by their
+relevance; a candidate's topic score is the weighted sum of their expertise in each topic: the
+``ExpertiseScore`` scaled by the topic's best, or 1 for a designated expert. Both parts are scaled
+to [0, 1] and combined as ``(1 - TOPIC_WEIGHT) · content + TOPIC_WEIGHT · topic``.
 
-Evidence is the candidate's documents, best first. It is counted whoever looks, but listed only
-as far as the viewer may see it (``kb.content.access``), with the title of the revision they may
-see: an agent never learns a draft's title.
+Evidence is the candidate's documents, best first, with the title of the revision the viewer may
+see. Scores and evidence come only from what the viewer may open (``kb.content.access``): asking
+about a word that only a private, in-review or rejected draft contains names nobody, so the finder
+is no oracle for drafts.
 """
 
 from __future__ import annotations
@@ -65,8 +68,9 @@ MIN_SCORE = 0.01  # below this, a faint trace of a topic rather than knowledge w
 WHY_TOPICS = 3  # topics named in an expert's "why" when the query names none
 MAX_QUERY_LENGTH = 200
 DOCUMENT_KINDS = (EntryKind.article.value, EntryKind.answer.value)
-# The finder reads everything; what a person is shown is filtered afterwards, entry by entry.
-ALL_CONTENT = Viewer(user_id=0, is_admin=True, is_reviewer=True, include_drafts=True)
+# The index is asked for every document (twice as many as take part, for the ones the viewer may
+# not open); each hit is then checked against the viewer's own visibility.
+EVERYTHING = Viewer(user_id=0, is_admin=True, is_reviewer=True, include_drafts=True)
 _PHRASING = re.compile(r"^who\s+(?:knows|can\s+help)(?:\s+(?:about|with))?\b", re.IGNORECASE)
 
 
@@ -84,16 +88,15 @@ class Expert:
     score: float
     content_score: float = 0.0
     topic_score: float = 0.0
-    evidence: list[Evidence] = field(default_factory=list)  # what the viewer may see, best first
-    matching: int = 0  # every matching entry behind the score, seen or not
-    hidden: int = 0  # matching entries the viewer may not see (counted, never named)
+    evidence: list[Evidence] = field(default_factory=list)  # best first
+    matching: int = 0  # every matching entry behind the score (all of them visible to the viewer)
     designated_in: list[str] = field(default_factory=list)  # query topics they are designated for
     knows: list[str] = field(default_factory=list)  # other query topics they have expertise in
 
     @property
     def more(self) -> int:
-        """Matching entries the viewer may see beyond the ``MAX_EVIDENCE`` listed."""
-        return self.matching - self.hidden - len(self.evidence)
+        """Matching entries beyond the ``MAX_EVIDENCE`` listed."""
+        return self.matching - len(self.evidence)
 
     @property
     def why(self) -> str:
@@ -125,12 +128,19 @@ def model2(relevance: Mapping[int, float], shares: Mapping[int, Mapping[int, flo
     return dict(result)
 
 
-def document_relevance(backend: SearchBackend, text: str) -> tuple[dict[int, float], dict[int, list[str]]]:
-    """p(q|d) for the top documents of a search over all content, and their tags."""
-    results = backend.search(SearchQuery(text=text, viewer=ALL_CONTENT, kinds=DOCUMENT_KINDS, limit=DOCUMENTS))
+def document_relevance(session: Session, backend: SearchBackend, text: str,
+                       viewer: User) -> tuple[dict[int, float], dict[int, list[str]]]:
+    """p(q|d) for the top documents of a search over what ``viewer`` may open, and their tags."""
+    results = backend.search(SearchQuery(text=text, viewer=EVERYTHING, kinds=DOCUMENT_KINDS, limit=2 * DOCUMENTS))
+    # A hit is taken only when the viewer may open its revision (``kb.content.access``, the rule of
+    # the entry pages), so the finder never knows more than the viewer: agents count certified
+    # articles and forum answers, never a draft.
+    seen = _visible_revision_ids(session, viewer, [hit.revision_id for hit in results.hits])
     best: dict[int, float] = {}
     tags: dict[int, list[str]] = {}
     for hit in results.hits:
+        if hit.revision_id not in seen:
+            continue
         if hit.entry_id not in best or hit.score > best[hit.entry_id]:
             best[hit.entry_id], tags[hit.entry_id] = max(hit.score, 0.0), list(hit.tags)
     total = sum(best.values())
@@ -139,28 +149,42 @@ def document_relevance(backend: SearchBackend, text: str) -> tuple[dict[int, flo
     return {e: s / total for e, s in best.items()}, tags
 
 
-def contribution_shares(session: Session, entry_ids: list[int]) -> dict[int, dict[int, float]]:
-    """a(d, ca): each entry's contributors and their shares (summing to 1 per entry)."""
-    return _contributions(session, entry_ids)[0]
+def _visible_revision_ids(session: Session, viewer: User, revision_ids: list[int]) -> set[int]:
+    if not revision_ids:
+        return set()
+    return set(session.exec(select(Revision.id).join(Entry, Entry.id == Revision.entry_id)
+                            .where(Revision.id.in_(revision_ids), access.revision_visible(viewer))))
 
 
-def _contributions(session: Session, entry_ids: list[int]) -> tuple[dict[int, dict[int, float]], set[tuple[int, int]]]:
+def contribution_shares(session: Session, entry_ids: list[int], viewer: User) -> dict[int, dict[int, float]]:
+    """a(d, ca): each entry's contributors and their shares (summing to 1 per entry), from the
+    revisions ``viewer`` may see."""
+    return _contributions(session, entry_ids, viewer)[0]
+
+
+def _contributions(session: Session, entry_ids: list[int],
+                   viewer: User) -> tuple[dict[int, dict[int, float]], set[tuple[int, int]]]:
     """The shares, and the (entry, user) pairs of certifiers who wrote nothing in the entry."""
     if not entry_ids:
         return {}, set()
     entries = {e.id: e for e in session.exec(select(Entry).where(Entry.id.in_(entry_ids)))}
     authors: dict[int, dict[int, int]] = defaultdict(dict)  # entry -> revision id -> author
-    for entry_id, revision_id, author_id in session.exec(
-            select(Revision.entry_id, Revision.id, Revision.author_id)
-            .where(Revision.entry_id.in_(entry_ids), Revision.state != RevisionState.rejected.value)):
-        authors[entry_id][revision_id] = author_id
+    newest: dict[int, int] = {}  # entry -> the newest revision the viewer may see (rejected or not)
+    for entry_id, revision_id, author_id, state in session.exec(
+            select(Revision.entry_id, Revision.id, Revision.author_id, Revision.state)
+            .join(Entry, Entry.id == Revision.entry_id)
+            .where(Revision.entry_id.in_(entry_ids), access.revision_visible(viewer))
+            .order_by(Revision.number)):
+        newest[entry_id] = revision_id
+        if state != RevisionState.rejected.value:
+            authors[entry_id][revision_id] = author_id
     certifiers = dict(session.exec(select(Certification.entry_id, Certification.certified_by)
                                    .where(Certification.entry_id.in_(entry_ids))).all())
     shares: dict[int, dict[int, float]] = {}
     certified_only: set[tuple[int, int]] = set()
     for entry_id, entry in entries.items():
         weights: dict[int, float] = {a: EDITOR_WEIGHT for a in authors[entry_id].values()}
-        main_revision = entry.certified_revision_id or entry.latest_revision_id
+        main_revision = entry.certified_revision_id or newest.get(entry_id)
         if main_revision not in authors[entry_id]:
             continue  # its latest revision was rejected: rejected work shows no knowledge
         weights[authors[entry_id][main_revision]] = AUTHOR_WEIGHT
@@ -178,11 +202,14 @@ def _stems(tag: str) -> frozenset[str]:
     return frozenset(analyze(tag.replace("-", " ")))
 
 
-def named_topics(session: Session, text: str) -> dict[int, str]:
-    """The tags the query names (every word of the tag, by stem), id -> name."""
+def named_topics(session: Session, text: str, viewer: User) -> dict[int, str]:
+    """The tags the query names (every word of the tag, by stem) that ``viewer`` may see in use,
+    id -> name."""
     stems = set(analyze(text))
-    return {tag_id: name for name, tag_id in session.exec(select(Tag.name, Tag.id)).all()
-            if _stems(name) and _stems(name) <= stems}
+    named = {tag_id: name for name, tag_id in session.exec(select(Tag.name, Tag.id)).all()
+             if _stems(name) and _stems(name) <= stems}
+    shown = content.visible_tag_names(session=session, actor=viewer, names=named.values())
+    return {tag_id: name for tag_id, name in named.items() if name in shown}
 
 
 def query_topics(session: Session, named: Mapping[int, str], relevance: Mapping[int, float],
@@ -234,10 +261,10 @@ def find_experts(*, session: Session, backend: SearchBackend, viewer: User, quer
     if len(text) > MAX_QUERY_LENGTH:
         raise ValidationFailed(f"Keep the question under {MAX_QUERY_LENGTH} characters.", field="q")
     synonyms.sync(session=session, backend=backend)  # the admins' rules, as a search would use them
-    relevance, tags = document_relevance(backend, text)
-    shares, certified_only = _contributions(session, list(relevance))
+    relevance, tags = document_relevance(session, backend, text, viewer)
+    shares, certified_only = _contributions(session, list(relevance), viewer)
     contributions = model2(relevance, shares)
-    named = named_topics(session, text)
+    named = named_topics(session, text, viewer)
     topics = query_topics(session, named, relevance, tags)
     expertise = topic_expertise(session, topics)
 
@@ -268,7 +295,6 @@ def _explain(session: Session, viewer: User, experts: list[Expert], contribution
              expertise: dict[int, dict[int, float]]) -> None:
     """Fill in each expert's visible evidence and the topics behind their topic score."""
     seen: dict[int, Evidence | None] = {}
-    reviewer = access.is_reviewer(viewer)
 
     def visible(entry_id: int, user_id: int, weight: float) -> Evidence | None:
         if entry_id not in seen:
@@ -285,13 +311,8 @@ def _explain(session: Session, viewer: User, experts: list[Expert], contribution
         ranked = sorted(contributions.get(expert.user.id, {}).items(), key=lambda item: (-item[1], item[0]))
         for entry_id, weight in ranked:
             evidence = visible(entry_id, expert.user.id, weight)
-            if evidence is None:
-                # Reviewers are told that unseen matches exist; an agent is not even told that a
-                # draft about the query exists.
-                if reviewer:
-                    expert.hidden += 1
-                else:
-                    expert.matching -= 1
+            if evidence is None:  # cannot happen: every document is one the viewer may open
+                expert.matching -= 1
             elif len(expert.evidence) < MAX_EVIDENCE:
                 expert.evidence.append(evidence)
         mine = expertise.get(expert.user.id, {})
@@ -315,10 +336,11 @@ class TopicExperts:
     experts: list[DirectoryExpert]
 
 
-def directory(*, session: Session, top_scorers: int = 5) -> list[TopicExperts]:
-    """Every topic with experts: its designated experts first, then its ``top_scorers`` best
-    scorers who are not designated, by topic name (the order of ``routing.ranked_topic_experts``,
-    for all topics in four queries)."""
+def directory(*, session: Session, viewer: User, top_scorers: int = 5) -> list[TopicExperts]:
+    """Every topic with experts that ``viewer`` may see in use (a topic only a draft carries is as
+    private as the draft): its designated experts first, then its ``top_scorers`` best scorers who
+    are not designated, by topic name (the order of ``routing.ranked_topic_experts``, for all
+    topics in five queries)."""
     designated: dict[int, set[int]] = defaultdict(set)
     for tag_id, user_id in session.exec(select(TopicExpert.tag_id, TopicExpert.user_id)):
         designated[tag_id].add(user_id)
@@ -329,6 +351,8 @@ def directory(*, session: Session, top_scorers: int = 5) -> list[TopicExperts]:
     ids = {u for people in designated.values() for u in people} | {u for s in scores.values() for u in s}
     users = {u.id: u for u in session.exec(select(User).where(User.id.in_(ids or [-1]), User.is_active.is_(True)))}
     names = dict(session.exec(select(Tag.id, Tag.name).where(Tag.id.in_(set(designated) | set(scores) or [-1]))).all())
+    shown = content.visible_tag_names(session=session, actor=viewer, names=names.values())
+    names = {tag_id: name for tag_id, name in names.items() if name in shown}
     result = []
     for tag_id, name in sorted(names.items(), key=lambda item: item[1]):
         ranked = sorted((TopicCandidate(users[u], u in designated[tag_id], scores[tag_id].get(u, 0.0))

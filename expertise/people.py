@@ -46,7 +46,7 @@ def endorse(*, session: Session, actor: User, user: User, topic: str) -> Endorse
         raise Forbidden("You cannot endorse yourself; colleagues who know your work can.")
     if not user.is_active:
         raise Conflict(f"{user.display_name}'s account is deactivated; they can no longer be endorsed.")
-    tag = content.topic_named(session=session, name=topic)
+    tag = content.topic_named(session=session, name=topic, actor=actor)
     row = session.get(Endorsement, (actor.id, user.id, tag.id))
     if row is not None:
         return row
@@ -84,7 +84,7 @@ def endorsers(session: Session, *, user_id: int) -> dict[int, list[User]]:
 
 def declare_interest(*, session: Session, actor: User, topic: str) -> TopicInterest:
     """Say you know about (or want questions on) a topic; it counts a little toward your expertise."""
-    tag = content.topic_named(session=session, name=topic)
+    tag = content.topic_named(session=session, name=topic, actor=actor)
     row = session.get(TopicInterest, (actor.id, tag.id))
     if row is not None:
         return row
@@ -191,13 +191,19 @@ def person_profile(*, session: Session, viewer: User, user_id: int) -> PersonPro
     """What ``viewer`` may see about a person: reputation, expertise with its evidence, certified
     work and recent activity."""
     person = accounts.get_user(session=session, user_id=user_id)
+    by_topic = reputation.reputation_by_topic(session, user_id=person.id)
+    expertise = _expertise(session, viewer, person.id)
+    declared = interests(session, user_id=person.id)
+    # Topics only a draft carries are as private as the draft: never named to those who cannot open it.
+    shown = content.visible_tag_names(session=session, actor=viewer, names=[t for t, _ in by_topic]
+                                      + [t.topic for t in expertise] + declared)
     return PersonProfile(
         person=person,
         is_self=viewer.id == person.id,
         reputation=reputation.reputation_total(session, user_id=person.id),
-        reputation_by_topic=reputation.reputation_by_topic(session, user_id=person.id),
-        expertise=_expertise(session, viewer, person.id),
+        reputation_by_topic=[(t, points) for t, points in by_topic if t in shown],
+        expertise=[t for t in expertise if t.topic in shown],
         certified_work=certified_work(session, user_id=person.id),
         activity=reputation.recent_activity(session, user_id=person.id, viewer=viewer),
-        interests=interests(session, user_id=person.id),
+        interests=[t for t in declared if t in shown],
     )

@@ -13,6 +13,8 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
+from kb.content import access
+from kb.content.models import Entry, Revision
 from kb.csvcells import safe_cell
 from kb.db import append_only
 from kb.errors import Forbidden
@@ -76,6 +78,19 @@ def admin_events(*, session: Session, actor: User, limit: int = 100) -> list[tup
 def history(session: Session, entry_id: int) -> list[WorkflowEvent]:
     return list(session.exec(
         select(WorkflowEvent).where(WorkflowEvent.entry_id == entry_id).order_by(WorkflowEvent.id)
+    ))
+
+
+def visible_history(*, session: Session, actor: User, entry: Entry) -> list[WorkflowEvent]:
+    """The entry's events that ``actor`` may know of: entry-wide ones, and those of revisions they
+    may open (reviewers' comments on a revision in review are not for agents)."""
+    return list(session.exec(
+        select(WorkflowEvent)
+        .join(Revision, Revision.id == WorkflowEvent.revision_id, isouter=True)
+        .join(Entry, Entry.id == WorkflowEvent.entry_id)
+        .where(WorkflowEvent.entry_id == entry.id,
+               WorkflowEvent.revision_id.is_(None) | access.revision_visible(actor))
+        .order_by(WorkflowEvent.id)
     ))
 
 

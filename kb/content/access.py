@@ -7,6 +7,8 @@ signed-in user; their verification state is shown beside them.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from kb.accounts.models import Role, User
 from kb.content.models import Entry, EntryKind, Revision, RevisionState
 
@@ -14,10 +16,11 @@ WRITER_ROLES = (Role.author, Role.expert, Role.admin)
 PUBLISHED_STATES = {RevisionState.certified.value, RevisionState.superseded.value}
 # Revisions experts may read because they are (or were just) in review.
 REVIEW_STATES = {RevisionState.in_review.value, RevisionState.approved.value, RevisionState.changes_requested.value}
+FORUM_KINDS = (EntryKind.question.value, EntryKind.answer.value)
 
 
 def is_forum(entry: Entry) -> bool:
-    return entry.kind in (EntryKind.question.value, EntryKind.answer.value)
+    return entry.kind in FORUM_KINDS
 
 
 def is_reviewer(user: User) -> bool:
@@ -36,6 +39,22 @@ def can_view_revision(user: User, entry: Entry, revision: Revision) -> bool:
     # Published revisions only while the entry is certified: archiving takes them away from agents.
     published = revision.state in PUBLISHED_STATES and entry.certified_revision_id is not None
     return published or (revision.state in REVIEW_STATES and is_reviewer(user))
+
+
+def revision_visible(user: User):
+    """``can_view_revision`` as a SQL condition, for statements that join ``Entry`` to ``Revision``.
+
+    Every channel that reads revisions in bulk (tag suggestions, attachments, the expert finder,
+    the audit trail) filters with this, so "what may this user open?" has one answer everywhere.
+    ``tests/web/test_authz_matrix.py`` checks that both forms agree on every revision of its world."""
+    if user.is_admin:
+        return sa.true()
+    published = Revision.state.in_(PUBLISHED_STATES) & Entry.certified_revision_id.is_not(None)
+    condition = sa.or_(Revision.author_id == user.id, Entry.author_id == user.id, Entry.kind.in_(FORUM_KINDS),
+                       published)
+    if is_reviewer(user):
+        condition = sa.or_(condition, Revision.state.in_(REVIEW_STATES))
+    return condition
 
 
 def can_write_articles(user: User) -> bool:

@@ -21,11 +21,12 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 import puremagic
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from kb.accounts.models import User
 from kb.content import access
-from kb.content.models import Attachment, Entry
+from kb.content import service as content
+from kb.content.models import Attachment, Entry, Revision
 from kb.errors import Forbidden, NotFound, TooLarge, UnsupportedType, ValidationFailed
 
 CHUNK_BYTES = 64 * 1024
@@ -60,10 +61,19 @@ _UNSAFE_FILENAME_CHARS = re.compile(r'[<>:"|?*]')
 
 
 def can_view_attachment(*, session: Session, actor: User, attachment: Attachment) -> bool:
+    """Its uploader and admins; anyone else only when a revision of its entry that they may see
+    links to it (a file added in a draft stays as private as the draft; reviewers see the files of
+    the revision they review)."""
     if actor.is_admin or attachment.uploader_id == actor.id:
         return True
-    entry = session.get(Entry, attachment.entry_id) if attachment.entry_id is not None else None
-    return entry is not None and access.can_view_entry(actor, entry)
+    if attachment.entry_id is None:
+        return False
+    bodies = session.exec(
+        select(Revision.body).join(Entry, Entry.id == Revision.entry_id)
+        .where(Revision.entry_id == attachment.entry_id, access.revision_visible(actor),
+               Revision.body.contains(f"/attachments/{attachment.id}"))
+    )
+    return any(attachment.id in content.attachment_ids(body) for body in bodies)
 
 
 def get_attachment(*, session: Session, actor: User, attachment_id: int) -> Attachment:

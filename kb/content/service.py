@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -68,19 +69,59 @@ def visible_revision(*, session: Session, actor: User, entry: Entry) -> Revision
     return next((r for r in newest_first if access.can_view_revision(actor, entry, r)), None)
 
 
+def latest_visible_revision(*, session: Session, actor: User, entry: Entry) -> Revision | None:
+    """The newest revision of ``entry`` this user may see: what the editor builds on. Someone
+    else's private draft on top is not theirs to see, so it is neither shown nor a conflict."""
+    return session.exec(
+        select(Revision).join(Entry, Entry.id == Revision.entry_id)
+        .where(Revision.entry_id == entry.id, access.revision_visible(actor))
+        .order_by(Revision.number.desc()).limit(1)
+    ).first()
+
+
+def visible_ancestor(*, session: Session, actor: User, entry: Entry, revision: Revision) -> Revision | None:
+    """The nearest revision this one was edited from (parent, grandparent, ...) that the user may
+    see: what a diff may compare with without showing a private or rejected draft."""
+    parent_id, seen = revision.parent_id, set()
+    while parent_id is not None and parent_id not in seen:
+        seen.add(parent_id)
+        parent = session.get(Revision, parent_id)
+        if parent is None or parent.entry_id != entry.id:
+            return None
+        if access.can_view_revision(actor, entry, parent):
+            return parent
+        parent_id = parent.parent_id
+    return None
+
+
 def list_revisions(*, session: Session, actor: User, entry: Entry) -> list[Revision]:
     revisions = session.exec(select(Revision).where(Revision.entry_id == entry.id).order_by(Revision.number.desc()))
     return [r for r in revisions if access.can_view_revision(actor, entry, r)]
 
 
-def topic_named(*, session: Session, name: str | None) -> Tag:
-    """The topic (tag) called ``name``, in any spelling of it; NotFound with a sentence otherwise."""
+def topic_named(*, session: Session, name: str | None, actor: User | None = None) -> Tag:
+    """The topic (tag) called ``name``, in any spelling of it; NotFound with a sentence otherwise.
+    With ``actor``, only a topic they may see in use (a draft's tag does not exist for others)."""
     tag = session.exec(select(Tag).where(Tag.name == normalise_tag(name or ""))).first()
+    if tag is not None and actor is not None and not visible_tag_names(session=session, actor=actor, names=[tag.name]):
+        tag = None
     if tag is None:
         shown = (name or "").strip() or "(empty)"
         raise NotFound(f"There is no topic called “{shown}”. Topics are the tags used on articles and questions.",
                        field="topic")
     return tag
+
+
+def visible_tag_names(*, session: Session, actor: User, names: Iterable[str]) -> set[str]:
+    """Those of the tags ``names`` that a revision ``actor`` may see carries."""
+    names = set(names)
+    if not names or actor.is_admin:
+        return names
+    return set(session.exec(
+        select(Tag.name).distinct().join(RevisionTag, RevisionTag.tag_id == Tag.id)
+        .join(Revision, Revision.id == RevisionTag.revision_id).join(Entry, Entry.id == Revision.entry_id)
+        .where(Tag.name.in_(names), access.revision_visible(actor))
+    ))
 
 
 def tags_of(*, session: Session, revision_ids: list[int]) -> dict[int, list[str]]:
@@ -99,10 +140,16 @@ def tags_of(*, session: Session, revision_ids: list[int]) -> dict[int, list[str]
     return result
 
 
-def suggest_tags(*, session: Session, prefix: str = "", limit: int = 10) -> list[str]:
-    """Existing tags starting with ``prefix``, most used first."""
+def suggest_tags(*, session: Session, actor: User | None, prefix: str = "", limit: int = 10) -> list[str]:
+    """Tags starting with ``prefix`` that ``actor`` may see in use, most used first: a tag that
+    only a private draft carries is as private as the draft. ``actor=None``: every tag (for
+    administration pages)."""
     usage = func.count(RevisionTag.revision_id)
-    statement = select(Tag.name).join(RevisionTag, RevisionTag.tag_id == Tag.id, isouter=True).group_by(Tag.name)
+    statement = select(Tag.name).join(RevisionTag, RevisionTag.tag_id == Tag.id, isouter=actor is None)
+    if actor is not None:
+        statement = (statement.join(Revision, Revision.id == RevisionTag.revision_id)
+                     .join(Entry, Entry.id == Revision.entry_id).where(access.revision_visible(actor)))
+    statement = statement.group_by(Tag.name)
     if prefix:
         statement = statement.where(Tag.name.startswith(prefix.strip().lower()))
     return list(session.exec(statement.order_by(usage.desc(), Tag.name).limit(limit)))
@@ -178,12 +225,13 @@ def claim_attachments(session: Session, *, body: str, entry_id: int, author_id: 
     session.exec(
         update(Attachment)
         .where(Attachment.uploader_id == author_id, Attachment.entry_id.is_(None))
-        .where(Attachment.id.in_(_attachment_ids(body)))
+        .where(Attachment.id.in_(attachment_ids(body)))
         .values(entry_id=entry_id)
     )
 
 
-def _attachment_ids(body: str) -> list[int]:
+def attachment_ids(body: str) -> list[int]:
+    """The attachments a body links to (``/attachments/<id>/<name>`` or ``/attachments/<id>``)."""
     return [int(n) for n in _ATTACHMENT_ID.findall(body)]
 
 
@@ -221,16 +269,21 @@ def save_revision(*, session: Session, actor: User, entry: Entry, data: Revision
     if entry.kind != EntryKind.answer.value and not data.title:
         raise ValidationFailed("Give it a title.", field="title")
     latest = session.get(Revision, entry.latest_revision_id)
-    base_id = data.base_revision_id if data.base_revision_id is not None else latest.id
-    if base_id != latest.id:
+    # The editor builds on the newest revision it may see: a newer private draft of someone else is
+    # neither shown nor a conflict (the new revision's parent is what its author edited).
+    head = latest_visible_revision(session=session, actor=actor, entry=entry)
+    if head is None:
+        raise NotFound("That entry does not exist, or you cannot see it.")
+    base_id = data.base_revision_id if data.base_revision_id is not None else head.id
+    if base_id != head.id:
         raise Conflict(
-            f"Someone saved a newer version (revision {latest.number}) while you were editing. "
+            f"Someone saved a newer version (revision {head.number}) while you were editing. "
             "Compare both versions and merge your changes.",
             field="base_revision_id",
-            details={"latest_revision_id": latest.id, "base_revision_id": base_id},
+            details={"latest_revision_id": head.id, "base_revision_id": base_id},
         )
     check_body_size(data.body)
-    revision = Revision(entry_id=entry.id, number=latest.number + 1, parent_id=latest.id, title=data.title,
+    revision = Revision(entry_id=entry.id, number=latest.number + 1, parent_id=head.id, title=data.title,
                         body=data.body, author_id=actor.id, state=RevisionState.draft.value)
     # Two saves from the same base race for the same number: the unique constraint picks one,
     # and the conditional update below makes sure the entry moves forward exactly once.
@@ -247,10 +300,11 @@ def save_revision(*, session: Session, actor: User, entry: Entry, data: Revision
                 raise IntegrityError("entry moved", None, Exception())
     except IntegrityError:
         session.expire(entry)
+        head = latest_visible_revision(session=session, actor=actor, entry=entry)
         raise Conflict(
             "Someone saved a newer version while you were editing. Compare both versions and merge your changes.",
             field="base_revision_id",
-            details={"latest_revision_id": entry.latest_revision_id, "base_revision_id": base_id},
+            details={"latest_revision_id": head.id if head else None, "base_revision_id": base_id},
         ) from None
     _add_tags_and_files(session, revision=revision, entry=entry, tags=data.tags, author=actor)
     session.refresh(entry)

@@ -74,6 +74,7 @@ def refunds(db, engine, backend):
         "priya": person(db, "expert", name="Priya Nair"),
         "ian": person(db, "author", name="Ian Gone"),
         "agent": person(db, "agent", name="Alex Agent"),
+        "admin": person(db, "admin", name="Ada Admin"),
     }
     db.flush()
     closed = article(db, cast["maria"], "Refund to a closed card",
@@ -105,11 +106,12 @@ def refunds(db, engine, backend):
 
 
 def test_experts_are_ranked_by_model_2_and_topic_expertise(db, backend, refunds):
-    experts = finder.find_experts(session=db, backend=backend, viewer=refunds["agent"], query="refunds")
+    # An administrator may open everything, so every matching document takes part.
+    experts = finder.find_experts(session=db, backend=backend, viewer=refunds["admin"], query="refunds")
 
     # p(q|d): the search scores of the matching articles and answers (best version of each entry),
     # normalised; the question and the shipping article take no part.
-    hits = backend.search(SearchQuery(text="refunds", viewer=finder.ALL_CONTENT, kinds=finder.DOCUMENT_KINDS,
+    hits = backend.search(SearchQuery(text="refunds", viewer=finder.EVERYTHING, kinds=finder.DOCUMENT_KINDS,
                                       limit=finder.DOCUMENTS)).hits
     best: dict[int, float] = {}
     for hit in hits:
@@ -144,11 +146,11 @@ def test_evidence_shows_only_what_the_viewer_may_see(db, backend, refunds):
     by_agent = {e.user.id: e for e in finder.find_experts(session=db, backend=backend, viewer=refunds["agent"],
                                                           query="refunds")}
     maria = by_agent[refunds["maria"].id]
-    # The certified article under its certified title; the draft article counts towards her score
-    # but an agent is not even told it exists (no count of hidden entries).
+    # The certified article under its certified title. Her draft article takes no part at all
+    # (issue 12: the finder must not know more than the viewer).
     assert [(ev.entry.id, ev.title, ev.wrote) for ev in maria.evidence] == [
         (refunds["closed"].id, "Refund to a closed card", True)]
-    assert maria.matching == 1 and maria.hidden == 0 and maria.why.startswith("1 matching entry")
+    assert maria.matching == 1 and maria.why.startswith("1 matching entry")
     assert not any("Secret" in ev.title for e in by_agent.values() for ev in e.evidence)
     sam = by_agent[refunds["sam"].id]
     assert [ev.entry.id for ev in sam.evidence] == [refunds["answer"].id]  # forum answers are for everyone
@@ -161,13 +163,14 @@ def test_evidence_shows_only_what_the_viewer_may_see(db, backend, refunds):
                 if e.user.id == refunds["maria"].id)
     assert {(ev.entry.id, ev.title) for ev in mine.evidence} == {
         (refunds["closed"].id, "Secret refund plan"), (refunds["partial"].id, "Partial refunds and goodwill")}
-    assert mine.hidden == 0
 
-    # A reviewer (expert) who may not see Maria's draft is told it exists, without its title.
-    reviewer = next(e for e in finder.find_experts(session=db, backend=backend, viewer=refunds["priya"],
-                                                   query="refunds") if e.user.id == refunds["maria"].id)
-    assert reviewer.matching == 2 and reviewer.hidden == 1
+    # A reviewer (expert) who may not see Maria's drafts is not told about them either.
+    by_reviewer = {e.user.id: e for e in finder.find_experts(session=db, backend=backend, viewer=refunds["priya"],
+                                                             query="refunds")}
+    reviewer = by_reviewer[refunds["maria"].id]
+    assert reviewer.matching == 1 and reviewer.more == 0
     assert not any("Secret" in ev.title for ev in reviewer.evidence)
+    assert [ev.entry.id for ev in by_reviewer[refunds["sam"].id].evidence] == [refunds["answer"].id]
 
 
 def test_the_question_can_be_asked_as_a_question(db, backend, refunds):
@@ -180,10 +183,22 @@ def test_the_question_can_be_asked_as_a_question(db, backend, refunds):
 
 
 def test_directory_lists_designated_experts_first_then_top_scorers(db, refunds):
-    rows = {t.topic: t for t in finder.directory(session=db)}
+    rows = {t.topic: t for t in finder.directory(session=db, viewer=refunds["agent"])}
     assert [(x.user.display_name, x.designated) for x in rows["refunds"].experts] == [
         ("Priya Nair", True), ("Maria Lopez", False), ("Sam Okafor", False)]
     assert "shipping" not in rows  # nobody is designated or scored in it
+
+
+def test_the_directory_names_a_topic_only_drafts_carry_only_to_those_who_may_open_them(db, refunds):
+    """Regression (issue 12, defect 16): the directory listed every topic anyone had expertise in,
+    so a draft's tag showed through its reviewers' or declarers' scores."""
+    article(db, refunds["maria"], "Pricing", "Next year.", tags=("secret-pricing",))
+    db.add(TopicExpert(tag_id=tag_id(db, "secret-pricing"), user_id=refunds["priya"].id))
+    db.commit()
+    for viewer in ("agent", "sam", "priya"):
+        assert "secret-pricing" not in {t.topic for t in finder.directory(session=db, viewer=refunds[viewer])}
+    for viewer in ("maria", "admin"):
+        assert "secret-pricing" in {t.topic for t in finder.directory(session=db, viewer=refunds[viewer])}
 
 
 # --- the demo data ---------------------------------------------------------------------------------
@@ -220,3 +235,38 @@ def test_on_the_demo_data_the_seeded_expert_of_each_topic_comes_first(db, engine
         assert top.evidence[0].entry.id in wrote and top.evidence[0].wrote
         assert all(ev.wrote == (ev.entry.id in wrote) for ev in top.evidence)
         assert all(content.visible_revision(session=db, actor=agent, entry=ev.entry) for ev in top.evidence)
+
+
+# --- no oracle for drafts (issue 12, defect 8) -------------------------------------------------
+
+
+def test_a_word_only_drafts_contain_names_nobody_who_may_not_open_them(db, engine, backend, refunds):
+    """Regression: an agent asking about a word that exists only in a private, in-review or
+    rejected revision got its author named."""
+    maria, priya, sam = refunds["maria"], refunds["priya"], refunds["sam"]
+    other_expert = person(db, "expert", name="Olga Other")
+    article(db, maria, "Pricing", "Next year: Quokkaplan pricing.", tags=("pricing",))
+    in_review = article(db, maria, "Loyalty", "Loyalty points: Wombatier levels.", tags=("loyalty",))
+    workflow.transition(session=db, actor=maria, revision_id=in_review.latest_revision_id, action=Action.submit)
+    rejected = article(db, sam, "Fees", "Fees: Platypusfee.", tags=("surcharges",))
+    workflow.transition(session=db, actor=sam, revision_id=rejected.latest_revision_id, action=Action.submit)
+    workflow.transition(session=db, actor=priya, revision_id=rejected.latest_revision_id, action=Action.reject,
+                        comment="Not our policy.")
+    db.commit()
+    reindex(engine=engine, backend=backend)
+
+    def named(viewer, word):
+        return {e.user.id for e in finder.find_experts(session=db, backend=backend, viewer=viewer, query=word)}
+
+    for viewer in (refunds["agent"], refunds["ian"], other_expert):
+        assert named(viewer, "Quokkaplan") == set()
+        assert named(viewer, "Platypusfee") == set()
+    assert named(refunds["agent"], "Wombatier") == set()
+    # Topics named by the query count only when the viewer may see them in use.
+    for topic in ("pricing", "loyalty", "surcharges"):
+        assert named(refunds["agent"], topic) == set(), topic
+    # Who may open the revision still finds its author.
+    assert named(maria, "Quokkaplan") == {maria.id}
+    assert named(other_expert, "Wombatier") == {maria.id}  # in review: experts may read it
+    # Rejected work shows no knowledge; the expert who reviewed it knows its topic.
+    assert named(sam, "Platypusfee") == {priya.id} == named(refunds["admin"], "Platypusfee")

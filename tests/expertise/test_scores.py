@@ -156,8 +156,17 @@ def test_votes_follow_the_author_of_the_revision_agents_see(db, cast):
 # --- endorsements and interests --------------------------------------------------------------
 
 
+def topics_in_the_open(db, cast, *tags: str) -> None:
+    """Topics anyone may name: a forum question carries them (it gives nobody expertise). A topic
+    only a draft carries is as private as the draft (issue 12, defect 16)."""
+    from kb.content.schemas import QuestionCreate
+
+    forum.ask_question(session=db, actor=cast["agent"], data=QuestionCreate(
+        title="Which topic?", body="Asking in the open.", tags=list(tags)))
+
+
 def test_endorsements_are_one_per_colleague_and_topic_never_for_yourself(db, cast):
-    article(db, cast["author"], tags=("refunds",))
+    topics_in_the_open(db, cast, "refunds")
     author, colleague = cast["author"], cast["colleague"]
     people.endorse(session=db, actor=colleague, user=author, topic="Refunds")  # names are normalised
     people.endorse(session=db, actor=colleague, user=author, topic="refunds")  # again: nothing more
@@ -185,7 +194,7 @@ def test_deactivated_colleagues_cannot_be_endorsed(db, cast):
 
 
 def test_interests_are_declared_and_removed(db, cast):
-    article(db, cast["author"], tags=("refunds", "billing"))
+    topics_in_the_open(db, cast, "refunds", "billing")
     people.declare_interest(session=db, actor=cast["agent"], topic="billing")
     people.declare_interest(session=db, actor=cast["agent"], topic="billing")
     people.declare_interest(session=db, actor=cast["agent"], topic="refunds")

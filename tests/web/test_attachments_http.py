@@ -12,6 +12,9 @@ from kb.content.forum import ask_question
 from kb.content.models import Attachment
 from kb.content.schemas import ArticleCreate, QuestionCreate, RevisionCreate
 from tests.helpers import csrf_from, login, rows
+from workflow.models import Action
+from workflow.policy import designate_expert
+from workflow.service import transition
 
 MB = 1024 * 1024
 
@@ -195,6 +198,62 @@ def test_an_attachment_of_a_draft_article_is_404_for_agents(client, make_user, b
     assert client.get(url).status_code == 200
     signed_in(client, agent)
     assert client.get(url).status_code == 404
+
+
+def _certified_article(db, author, expert):
+    entry = draft_article(db, author, body="Certified text.")
+    designate_expert(session=db, actor=None, topic="x", user=expert)
+    for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
+        transition(session=db, actor=who, revision_id=entry.latest_revision_id, action=action)
+    db.commit()
+    return entry
+
+
+def _link_in_new_revision(db, author, entry, url: str):
+    db.refresh(entry)
+    revision = content.save_revision(session=db, actor=author, entry=entry, data=RevisionCreate(
+        title="Refunds", body=f"New draft text ![chart]({url})", tags=["x"], base_revision_id=entry.latest_revision_id))
+    db.commit()
+    return revision
+
+
+def test_a_file_added_in_a_draft_of_a_certified_article_stays_as_private_as_the_draft(client, make_user, bearer, db):
+    """Regression (issue 12, defect 3): the file was served to anyone who could see the entry."""
+    author, expert = make_user("author"), make_user("expert")
+    agent, other_author, admin = make_user("agent"), make_user("author"), make_user("admin")
+    entry = _certified_article(db, author, expert)
+    url = api_upload(client, bearer(author), entry.id, PNG, "draft-chart.png").json()["url"]
+    _link_in_new_revision(db, author, entry, url)
+
+    for viewer, status in ((author, 200), (admin, 200), (agent, 404), (other_author, 404), (expert, 404)):
+        signed_in(client, viewer)
+        assert client.get(url).status_code == status, viewer.email
+
+
+def test_a_file_the_certified_revision_links_is_served_to_agents(client, make_user, bearer, db):
+    author, expert, agent = make_user("author"), make_user("expert"), make_user("agent")
+    entry = draft_article(db, author)
+    url = api_upload(client, bearer(author), entry.id, PNG, "chart.png").json()["url"]
+    revision = _link_in_new_revision(db, author, entry, url)
+    designate_expert(session=db, actor=None, topic="x", user=expert)
+    for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
+        transition(session=db, actor=who, revision_id=revision.id, action=action)
+    db.commit()
+    signed_in(client, agent)
+    assert client.get(url).status_code == 200
+
+
+def test_reviewers_see_the_files_of_the_revision_they_review(client, make_user, bearer, db):
+    """Experts reviewing a submitted revision need its images; before it is submitted they are private."""
+    author, expert = make_user("author"), make_user("expert")
+    entry = draft_article(db, author)
+    url = api_upload(client, bearer(author), entry.id, PNG, "screenshot.png").json()["url"]
+    revision = _link_in_new_revision(db, author, entry, url)
+    signed_in(client, expert)
+    assert client.get(url).status_code == 404
+    transition(session=db, actor=author, revision_id=revision.id, action=Action.submit)
+    db.commit()
+    assert client.get(url).status_code == 200
 
 
 def test_a_file_missing_from_storage_is_404(client, make_user, settings):

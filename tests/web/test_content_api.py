@@ -105,3 +105,28 @@ def test_openapi_lists_the_content_endpoints(client):
                  "/api/v1/revisions/{revision_id}/diff", "/api/v1/questions", "/api/v1/questions/{question_id}/answers",
                  "/api/v1/answers/{answer_id}/accept", "/api/v1/answers/{answer_id}/promote"):
         assert path in paths, path
+
+
+
+def test_a_private_draft_of_someone_else_is_no_conflict_and_never_named(client, db, author, make_user, bearer):
+    """Issue 12, defect 5 over the API: writers build on the newest revision they may see. Someone
+    else's private draft on top is neither a conflict nor named in a 409."""
+    from workflow.policy import designate_expert
+
+    expert, other = make_user("expert"), make_user("author")
+    entry = _article(client, bearer(author)).json()
+    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    db.commit()
+    certified = entry["revision"]["id"]
+    for who, action in ((author, "submit"), (expert, "approve"), (expert, "certify")):
+        assert client.post(f"/api/v1/revisions/{certified}/{action}", headers=bearer(who)).status_code == 200
+    private = client.post(f"/api/v1/entries/{entry['id']}/revisions", headers=bearer(author), json={
+        "title": "Secret", "body": "Private plan.", "tags": ["refunds"], "base_revision_id": certified}).json()
+    mine = client.post(f"/api/v1/entries/{entry['id']}/revisions", headers=bearer(other), json={
+        "title": "Refunds after 30 days", "body": "Clearer text.", "tags": ["refunds"], "base_revision_id": certified})
+    assert mine.status_code == 201, mine.text
+    assert mine.json()["parent_id"] == certified and mine.json()["number"] == private["number"] + 1
+    stale = client.post(f"/api/v1/entries/{entry['id']}/revisions", headers=bearer(other), json={
+        "title": "Refunds after 30 days", "body": "Again.", "tags": ["refunds"], "base_revision_id": certified})
+    assert stale.status_code == 409
+    assert stale.json()["latest_revision_id"] == mine.json()["id"] != private["id"]

@@ -184,3 +184,80 @@ def test_scripts_asking_for_json_get_json_errors(author_client):
     response = author_client.post("/drafts/autosave", data={"kind": "article", "body": "a" * 200_001},
                                   headers={"X-CSRF-Token": token, "Accept": "application/json"})
     assert response.status_code == 413 and "too long" in response.json()["detail"]
+
+
+# --- someone else's private draft (issue 12, defect 5) ---------------------------------------
+
+SECRET = "Zanzibarquokka"
+
+
+@pytest.fixture
+def certified_with_private_draft(db, make_user):
+    """Avery's certified article, with Avery's private draft (the secret word) on top of it."""
+    from kb.content import service as content
+    from kb.content.schemas import ArticleCreate, RevisionCreate
+    from workflow.models import Action
+    from workflow.policy import designate_expert
+    from workflow.service import transition
+
+    owner, expert = make_user("author", name="Avery Owner"), make_user("expert")
+    entry = content.create_article(session=db, actor=owner, data=ArticleCreate(
+        title="Refund windows", body="Shoes: 30 days.", tags=["refunds"]))
+    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    certified = entry.latest_revision_id
+    for who, action in ((owner, Action.submit), (expert, Action.approve), (expert, Action.certify)):
+        transition(session=db, actor=who, revision_id=certified, action=action)
+    db.refresh(entry)
+    content.save_revision(session=db, actor=owner, entry=entry, data=RevisionCreate(
+        title=f"Refund windows {SECRET}", body=f"Shoes: 60 days, {SECRET}.", tags=["refunds"],
+        base_revision_id=certified))
+    db.commit()
+    return {"entry": entry, "owner": owner, "certified": certified}
+
+
+def _base(page: str) -> int:
+    return int(re.search(r'name="base_revision_id" value="(\d+)"', page).group(1))
+
+
+def test_the_editor_prefills_the_newest_revision_its_user_may_see(client, make_user, db, certified_with_private_draft):
+    """Regression: the editor showed the latest revision whoever wrote it, here Avery's private draft."""
+    entry, certified = certified_with_private_draft["entry"], certified_with_private_draft["certified"]
+    login(client, make_user("author").email)
+    page = client.get(f"/entries/{entry.id}/edit")
+    assert page.status_code == 200
+    assert SECRET not in page.text
+    assert "Shoes: 30 days." in page.text and _base(page.text) == certified
+    # Building on what they could see is not a conflict; the new revision's parent is that base.
+    saved = form_post(client, f"/entries/{entry.id}/revisions", {
+        "title": "Refund windows", "body": "Shoes: 45 days.", "tags": "refunds", "base_revision_id": certified},
+        page=f"/entries/{entry.id}/edit")
+    assert saved.status_code == 303
+    newest = max(rows(db, Revision), key=lambda r: r.number)
+    assert (newest.body, newest.parent_id, newest.number) == ("Shoes: 45 days.", certified, 3)
+
+
+def test_the_conflict_page_shows_only_revisions_its_user_may_see(client, make_user, db, certified_with_private_draft):
+    """Regression: the 409 page compared the user's text with someone else's private draft."""
+    from kb.content import service as content
+    from kb.content.schemas import RevisionCreate
+
+    entry, owner = certified_with_private_draft["entry"], certified_with_private_draft["owner"]
+    certified = certified_with_private_draft["certified"]
+    editor = make_user("author")
+    login(client, editor.email)
+    # Their own draft (from another tab) is newer than the base they now save from.
+    content.save_revision(session=db, actor=editor, entry=entry, data=RevisionCreate(
+        title="Refund windows", body="Shoes: 40 days.", tags=["refunds"], base_revision_id=certified))
+    db.commit()
+    db.refresh(entry)
+    content.save_revision(session=db, actor=owner, entry=entry, data=RevisionCreate(
+        title="Refund windows", body=f"Again {SECRET}.", tags=["refunds"], base_revision_id=entry.latest_revision_id))
+    db.commit()
+    conflict = form_post(client, f"/entries/{entry.id}/revisions", {
+        "title": "Refund windows", "body": "Shoes: 50 days.", "tags": "refunds", "base_revision_id": certified},
+        page=f"/entries/{entry.id}/edit")
+    assert conflict.status_code == 409
+    assert SECRET not in conflict.text
+    assert "Shoes: 40" in re.sub(r"<[^>]+>", "", conflict.text)
+    mine = max((r for r in rows(db, Revision) if r.author_id == editor.id), key=lambda r: r.number)
+    assert _base(conflict.text) == mine.id

@@ -142,3 +142,54 @@ def test_agent_flags_and_expert_dismisses_from_the_dashboard(app, db, people, be
     dismissed = form_post(expert, f"/flags/{flag_id}/dismiss", {"reason": "Still correct."}, page="/review")
     assert dismissed.status_code == 303 and rows(db, Flag)[0].status == "dismissed"
     assert "Still correct." in agent.get("/inbox").text
+
+
+# --- what reviewers and agents may learn (issue 12, defects 6 and 7) --------------------------
+
+SECRET = "Quetzalmarmot"
+
+
+def test_the_review_diff_never_compares_with_a_revision_the_reviewer_may_not_see(client, db, people, bearer):
+    """Regression: /review/{id} diffed with ``parent_id`` unchecked, showing the author's unsubmitted draft."""
+    headers = {k: bearer(people[k]) for k in ("author", "expert")}
+    entry_id, draft = people["entry"].id, people["entry"].latest_revision_id
+    client.post(f"/api/v1/entries/{entry_id}/revisions", headers=headers["author"], json={
+        "title": "Refunds for cancelled orders", "body": f"Private thoughts {SECRET}.", "tags": ["refunds"],
+        "base_revision_id": draft})
+    private = max(rows(db, Revision), key=lambda r: r.number)
+    submitted = client.post(f"/api/v1/entries/{entry_id}/revisions", headers=headers["author"], json={
+        "title": "Refunds for cancelled orders", "body": "Refund within 14 days.", "tags": ["refunds"],
+        "base_revision_id": private.id}).json()
+    assert client.post(f"/api/v1/revisions/{submitted['id']}/submit", headers=headers["author"]).status_code == 200
+
+    expert = browser(client.app, people["expert"])
+    page = expert.get(f"/review/{submitted['id']}")
+    assert page.status_code == 200 and "Refund within 14 days." in page.text
+    assert SECRET not in page.text
+    # The diff API refuses the invisible side too (404, as if it did not exist).
+    api = client.get(f"/api/v1/revisions/{submitted['id']}/diff?against={private.id}", headers=headers["expert"])
+    assert api.status_code == 404 and SECRET not in api.text
+    # The author still sees the diff with their own draft.
+    mine = browser(client.app, people["author"]).get(f"/review/{submitted['id']}")
+    assert SECRET in mine.text
+
+
+def test_the_audit_page_shows_only_events_of_revisions_the_viewer_may_see(client, db, people, bearer):
+    """Regression: agents read reviewers' comments on a revision in review on /entries/{id}/audit."""
+    headers = {k: bearer(people[k]) for k in ("author", "expert")}
+    entry_id, rev1 = people["entry"].id, people["entry"].latest_revision_id
+    for who, action in (("author", "submit"), ("expert", "approve"), ("expert", "certify")):
+        assert client.post(f"/api/v1/revisions/{rev1}/{action}", headers=headers[who]).status_code == 200
+    new = client.post(f"/api/v1/entries/{entry_id}/revisions", headers=headers["author"], json={
+        "title": "Refunds for cancelled orders", "body": "New rules.", "tags": ["refunds"],
+        "base_revision_id": rev1}).json()
+    client.post(f"/api/v1/revisions/{new['id']}/submit", headers=headers["author"])
+    assert client.post(f"/api/v1/revisions/{new['id']}/request-changes", headers=headers["expert"],
+                       json={"comment": f"Do not mention {SECRET}."}).status_code == 200
+
+    agent_page = browser(client.app, people["agent"]).get(f"/entries/{entry_id}/audit")
+    assert agent_page.status_code == 200
+    assert "certified as expert of refunds" in agent_page.text  # the certified revision's history
+    assert SECRET not in agent_page.text and "requested changes" not in agent_page.text
+    for who in ("author", "expert"):
+        assert SECRET in browser(client.app, people[who]).get(f"/entries/{entry_id}/audit").text

@@ -154,8 +154,15 @@ def test_high_scorers_may_re_verify_and_archive(db, wf, cast, article, set_polic
 
 def test_a_score_earned_from_real_evidence_counts(db, wf, cast, article, set_policy):
     """Endorsements by two colleagues (3 points each) reach a threshold of 5."""
+    from kb.content.forum import ask_question
+    from kb.content.schemas import QuestionCreate
+
     set_policy(tag=wf.TAG, expert_min_score=5)
     revision = approved(db, wf, cast, article)
+    # Colleagues endorse for a topic they can see in use (a topic only unpublished work carries is
+    # as private as that work, issue 12 defect 16): a forum question carries it in the open.
+    ask_question(session=db, actor=cast.agent, data=QuestionCreate(title="Billing?", body="In the open.",
+                                                                   tags=[wf.TAG]))
     people.endorse(session=db, actor=cast.agent, user=cast.expert, topic=wf.TAG)
     db.commit()
     assert not may_certify(db, wf, cast.expert, article, revision)

@@ -22,7 +22,7 @@ Text = Annotated[str, Form(max_length=40)]
 def _routing_page(request, session, *, errors=None, form=None, status_code=200, flashes=None):
     base, topics = routing.routing_rules(session)
     context = {
-        "base": base, "topics": topics, "all_topics": content.suggest_tags(session=session, limit=500),
+        "base": base, "topics": topics, "all_topics": content.suggest_tags(session=session, actor=None, limit=500),
         "max_level": MAX_ESCALATION_LEVEL, "max_notify": routing.MAX_NOTIFY_EXPERTS,
         "max_hours": routing.MAX_ESCALATE_HOURS,
         "errors": errors or {}, "form": form or {}, "flashes": flashes or [],

@@ -29,7 +29,7 @@ def _topics_page(request, session, actor, *, errors=None, status_code=200, flash
                                 .where(UserRole.role.in_([Role.expert.value, Role.admin.value]),
                                        User.is_active.is_(True)).distinct().order_by(User.display_name)))
     context = {
-        "topics": content.suggest_tags(session=session, limit=500),
+        "topics": content.suggest_tags(session=session, actor=None, limit=500),
         "by_topic": policy.experts_by_topic(session),
         "base": base, "overrides": overrides, "experts": experts,
         "errors": errors or {}, "flashes": flashes or [],

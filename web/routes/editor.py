@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from kb.content import access, drafts
 from kb.content import service as content
 from kb.content.diff import side_by_side
-from kb.content.models import EditorDraft, Entry, EntryKind, Revision
+from kb.content.models import EditorDraft, Entry, EntryKind
 from kb.content.schemas import ArticleCreate, RevisionCreate
 from kb.errors import Conflict, DomainError, Forbidden
 from kb.markdown import MAX_BODY_CHARS
@@ -85,7 +85,7 @@ def _editable(session, user, entry_id: int) -> Entry:
 @router.get("/entries/{entry_id}/edit", include_in_schema=False)
 def edit_entry(request: Request, session: SessionDep, user: PageUser, entry_id: int):
     entry = _editable(session, user, entry_id)
-    latest = session.get(Revision, entry.latest_revision_id)
+    latest = content.latest_visible_revision(session=session, actor=user, entry=entry)
     saved: EditorDraft | None = drafts.draft_for(session=session, actor=user, entry=entry)
     if saved is not None:
         form = _form(saved.title, saved.body, saved.tags, saved.base_revision_id or latest.id, saved.id)
@@ -106,7 +106,7 @@ def save_entry(request: Request, session: SessionDep, user: PageUser, entry_id: 
     except ValidationError as exc:
         return _editor(request, form=form, entry=entry, errors=validation_messages(exc.errors()), status_code=422)
     except Conflict as exc:
-        return _conflict(request, session, entry=entry, form=form, message=exc.message)
+        return _conflict(request, session, user, entry=entry, form=form, message=exc.message)
     except DomainError as exc:
         return _editor(request, form=form, entry=entry, errors={exc.field or "form": exc.message},
                        status_code=exc.status_code)
@@ -116,10 +116,11 @@ def save_entry(request: Request, session: SessionDep, user: PageUser, entry_id: 
     return RedirectResponse(entry_url(entry, "saved=1"), status_code=303)
 
 
-def _conflict(request, session, *, entry: Entry, form: dict, message: str):
-    """Both versions side by side; the editor now builds on the newest revision, holding the user's text."""
+def _conflict(request, session, user, *, entry: Entry, form: dict, message: str):
+    """Both versions side by side; the editor now builds on the newest revision this user may see,
+    holding the user's text."""
     session.refresh(entry)
-    latest = session.get(Revision, entry.latest_revision_id)
+    latest = content.latest_visible_revision(session=session, actor=user, entry=entry)
     theirs_tags = ", ".join(content.tags_of(session=session, revision_ids=[latest.id])[latest.id])
     conflict = {
         "message": message,
@@ -155,5 +156,5 @@ def suggest_tags(request: Request, session: SessionDep, user: PageUser, tags: st
     """Options for the tag input's datalist: completes the last, partly typed tag."""
     done, _, partial = tags.rpartition(",")
     prefix = (done + ", ") if done else ""
-    names = content.suggest_tags(session=session, prefix=partial.strip(), limit=8)
+    names = content.suggest_tags(session=session, actor=user, prefix=partial.strip(), limit=8)
     return render(request, "_tag_options.html", {"names": names, "prefix": prefix})

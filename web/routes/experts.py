@@ -24,7 +24,7 @@ def experts_page(request: Request, session: SessionDep, user: PageUser,
     context = {"q": q, "subject": finder.clean_query(q), "experts": None, "directory": None, "error": None, "unavailable": False,
                "entry_url": entry_url}
     if not q.strip():
-        context["directory"] = finder.directory(session=session)
+        context["directory"] = finder.directory(session=session, viewer=user)
         return render(request, "experts.html", context)
     try:
         context["experts"] = finder.find_experts(session=session, backend=backend_for(request.app.state.settings),

@@ -33,7 +33,7 @@ def questions(request: Request, session: SessionDep, user: PageUser,
         "counts": forum.answer_counts(session=session, question_ids=[q.id for q in result.questions]),
         "total": result.total, "status": status, "tag": tag or "", "order": order, "page": page,
         "pages": max(1, -(-result.total // PAGE_SIZE)),
-        "tags": content.suggest_tags(session=session, limit=20),
+        "tags": content.suggest_tags(session=session, actor=user, limit=20),
     }
     return render(request, "questions.html", context)
 

@@ -32,7 +32,7 @@ def _page(request: Request, session, viewer, user_id: int, *, errors=None, flash
     context = {
         "profile": profile,
         "can_endorse": not profile.is_self and profile.person.is_active,
-        "topics": content.suggest_tags(session=session, limit=500),
+        "topics": content.suggest_tags(session=session, actor=viewer, limit=500),
         "entry_url": entry_url,
         "errors": errors or {},
         "flashes": flashes or [],

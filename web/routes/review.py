@@ -45,10 +45,13 @@ def _review_page(request, session, user: User, revision_id: int, *, errors=None,
                  flashes=None):
     entry, revision = content.get_revision(session=session, actor=user, revision_id=revision_id)
     view = entry_view(session, user, entry, revision)
-    # Reviewers compare with what agents see now (the certified revision), else with the previous one.
-    certified = entry.certified_revision_id
-    compare_id = certified if certified not in (None, revision.id) else revision.parent_id
-    compare = session.get(Revision, compare_id) if compare_id else None
+    # Reviewers compare with what agents see now (the certified revision), else with the revision it
+    # was edited from, as far back as this user may see (never a private or rejected draft).
+    certified = session.get(Revision, entry.certified_revision_id) if entry.certified_revision_id else None
+    if certified is not None and certified.id != revision.id and access.can_view_revision(user, entry, certified):
+        compare = certified
+    else:
+        compare = content.visible_ancestor(session=session, actor=user, entry=entry, revision=revision)
     context = {
         "view": view,
         "compare": compare,
@@ -58,7 +61,8 @@ def _review_page(request, session, user: User, revision_id: int, *, errors=None,
         "reviews": [(r, session.get(User, r.reviewer_id)) for r in
                     session.exec(select(Review).where(Review.revision_id == revision.id))],
         "events": [(e, session.get(User, e.actor_id) if e.actor_id else None)
-                   for e in audit.history(session, entry.id) if e.revision_id == revision.id],
+                   for e in audit.visible_history(session=session, actor=user, entry=entry)
+                   if e.revision_id == revision.id],
         "entry_url": entry_url(entry),
         "errors": errors or {},
         "comment": comment,
@@ -111,7 +115,8 @@ def assign_reviewer(request: Request, session: SessionDep, user: PageUser, revis
 @router.get("/entries/{entry_id}/audit")
 def audit_history(request: Request, session: SessionDep, user: PageUser, entry_id: int):
     entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
-    events = [(e, session.get(User, e.actor_id) if e.actor_id else None) for e in audit.history(session, entry.id)]
+    events = [(e, session.get(User, e.actor_id) if e.actor_id else None)
+              for e in audit.visible_history(session=session, actor=user, entry=entry)]
     revisions = {r.id: r for r in content.list_revisions(session=session, actor=user, entry=entry)}
     view = entry_view(session, user, entry)
     return render(request, "audit.html", {"view": view, "events": events, "revisions": revisions,

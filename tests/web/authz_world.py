@@ -1,0 +1,184 @@
+"""The world of the authorisation matrix (tests/web/test_authz_matrix.py): one of each kind of
+content and one person per role, built once per module through the services.
+
+Secret words mark what only some people may open; the matrix checks that they never reach anyone
+else, on any channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from expertise import people
+from kb.accounts import service as accounts
+from kb.accounts.models import Role, User
+from kb.accounts.schemas import TokenCreate, UserCreate
+from kb.content import attachments
+from kb.content import service as content
+from kb.content.forum import answer_question, ask_question
+from kb.content.models import Entry
+from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
+from search import synonyms
+from tests.helpers import PASSWORD
+from workflow import flags
+from workflow.models import Action, FlagReason
+from workflow.notify import notify
+from workflow.policy import designate_expert
+from workflow.service import transition
+
+ROLES = ("anonymous", "agent", "author", "other_author", "expert", "other_expert", "admin")
+TOPIC, OTHER_TOPIC = "refunds", "shipping"
+# Words that exist only where their name says; each must never reach those who may not open it.
+DRAFT_WORD = "Quokkadraft"  # the author's private draft on top of the certified article
+DRAFT_TAG = "quokka-pricing"  # a tag only that draft carries
+PRIVATE_WORD = "Wombatprivate"  # an article never submitted
+REVIEW_WORD = "Numbatreview"  # a revision in review (experts and admins may read it)
+PARENT_WORD = "Dugongparent"  # the unsubmitted draft the revision in review was edited from
+REJECTED_WORD = "Bilbyrejected"  # a rejected revision
+COMMENT_WORD = "Potoroocomment"  # a reviewer's comment on a revision in review
+CERTIFIED_TARGETS = ("revisable", "revisable_api", "flaggable", "flaggable_api", "dismissable", "dismissable_api",
+                     "reverifiable", "reverifiable_api", "archivable", "archivable_api", "votable", "votable_api")
+SUBMITTED_TARGETS = ("approvable", "rejectable", "assignable")
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
+       b"\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+@dataclass
+class World:
+    users: dict[str, User] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> int:
+        try:
+            return self.__dict__["ids"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _user(db: Session, role: str, *roles: Role) -> User:
+    data = UserCreate(email=f"{role.replace('_', '-')}@matrix.example.com", display_name=role.replace("_", " ").title(),
+                      roles=list(roles), password=PASSWORD)
+    return accounts.create_user(session=db, actor=None, data=data)
+
+
+def _article(db, author, title, body, tags=(TOPIC,)) -> Entry:
+    return content.create_article(session=db, actor=author, data=ArticleCreate(title=title, body=body, tags=list(tags)))
+
+
+def _revise(db, actor, entry: Entry, body: str, tags=(TOPIC,), title=None):
+    db.refresh(entry)
+    return content.save_revision(session=db, actor=actor, entry=entry, data=RevisionCreate(
+        title=title or "Revised", body=body, tags=list(tags), base_revision_id=entry.latest_revision_id))
+
+
+def _act(db, revision_id: int, *steps, comment: str = "") -> None:
+    for actor, action in steps:
+        transition(session=db, actor=actor, revision_id=revision_id, action=action,
+                   comment=comment if action in (Action.reject, Action.request_changes) else "")
+
+
+def _upload(db, actor, entry, data_dir, name: str):
+    import io
+
+    return attachments.store_upload(session=db, actor=actor, stream=io.BytesIO(PNG + name.encode()), filename=name,
+                                    data_dir=data_dir, max_bytes=1024 * 1024, entry=entry)
+
+
+def build(db: Session, data_dir) -> World:
+    world = World()
+    u = world.users
+    u["agent"] = _user(db, "agent", Role.agent)
+    u["author"] = _user(db, "author", Role.author)
+    u["other_author"] = _user(db, "other_author", Role.author)
+    u["expert"] = _user(db, "expert", Role.expert)
+    u["other_expert"] = _user(db, "other_expert", Role.expert)
+    u["admin"] = _user(db, "admin", Role.admin)
+    author, expert, other_expert = u["author"], u["expert"], u["other_expert"]
+    ids = world.ids
+    certify = ((author, Action.submit), (expert, Action.approve), (expert, Action.certify))
+
+    # A certified article with the author's private draft on top (secret word, secret tag, a file).
+    certified = _article(db, author, "Refund to a closed card", "The bank forwards the refund to the new card.")
+    designate_expert(session=db, actor=None, topic=TOPIC, user=expert)
+    _article(db, other_expert, "Shipping options", "Standard and express.", tags=(OTHER_TOPIC,))
+    designate_expert(session=db, actor=None, topic=OTHER_TOPIC, user=other_expert)
+    public_file = _upload(db, author, certified, data_dir, "public.png")
+    db.refresh(certified)
+    first = _revise(db, author, certified, f"The bank forwards the refund. ![chart]({attachments.attachment_url(public_file)})",
+                    title="Refund to a closed card")
+    _act(db, first.id, *certify)
+    draft_file = _upload(db, author, certified, data_dir, "draft.png")
+    draft = _revise(db, author, certified, f"{DRAFT_WORD} plan. ![draft]({attachments.attachment_url(draft_file)})",
+                    tags=(TOPIC, DRAFT_TAG), title=f"Closed cards {DRAFT_WORD}")
+    ids.update(certified=certified.id, certified_rev=first.id, draft_rev=draft.id, public_file=public_file.id,
+               draft_file=draft_file.id)
+
+    # An article never submitted.
+    private = _article(db, author, f"Private {PRIVATE_WORD}", f"Only mine: {PRIVATE_WORD}.")
+    ids.update(private=private.id, private_rev=private.latest_revision_id)
+
+    # A revision in review, edited from an unsubmitted draft, with a file.
+    in_review = _article(db, author, "Partial refunds", f"First thoughts {PARENT_WORD}.")
+    parent = in_review.latest_revision_id
+    review_file = _upload(db, author, in_review, data_dir, "review.png")
+    submitted = _revise(db, author, in_review, f"Refund up to 20 euros {REVIEW_WORD}. "
+                        f"![shot]({attachments.attachment_url(review_file)})", title="Partial refunds")
+    _act(db, submitted.id, (author, Action.submit))
+    ids.update(in_review=in_review.id, parent_rev=parent, review_rev=submitted.id, review_file=review_file.id)
+
+    # A certified article whose newer revision got a reviewer's comment (changes requested).
+    commented = _article(db, author, "Refund windows", "Shoes: 30 days.")
+    _act(db, commented.latest_revision_id, *certify)
+    newer = _revise(db, author, commented, "Shoes: 45 days.", title="Refund windows")
+    _act(db, newer.id, (author, Action.submit))
+    _act(db, newer.id, (expert, Action.request_changes), comment=f"Do not promise {COMMENT_WORD}.")
+    ids.update(commented=commented.id, commented_rev=newer.id)
+
+    # A rejected article.
+    rejected = _article(db, author, "Goodwill", f"Always refund {REJECTED_WORD}.")
+    _act(db, rejected.latest_revision_id, (author, Action.submit))
+    _act(db, rejected.latest_revision_id, (expert, Action.reject), comment="Not our policy.")
+    ids.update(rejected=rejected.id, rejected_rev=rejected.latest_revision_id)
+
+    # What the mutating routes act on, one per person and route (so that one person's success never
+    # hides the next person's refusal, and the content above keeps its state). Anonymous requests
+    # name the agent's targets: they are refused before anything is read.
+    for role in ROLES[1:]:
+        for name in CERTIFIED_TARGETS + SUBMITTED_TARGETS + ("certifiable", "submittable"):
+            entry = _article(db, author, f"Spare {name} {role}", f"Spare article {name}.")
+            ids[f"{name}_{role}"] = entry.id
+            ids[f"{name}_rev_{role}"] = entry.latest_revision_id
+        for name in CERTIFIED_TARGETS:
+            _act(db, ids[f"{name}_rev_{role}"], *certify)
+        for name in SUBMITTED_TARGETS:
+            _act(db, ids[f"{name}_rev_{role}"], (author, Action.submit))
+        _act(db, ids[f"certifiable_rev_{role}"], (author, Action.submit), (expert, Action.approve))
+        for key in ("dismissable", "dismissable_api"):
+            flag = flags.raise_flag(session=db, actor=u["agent"], entry=db.get(Entry, ids[f"{key}_{role}"]),
+                                    reason=FlagReason.outdated, comment="Out of date.")
+            ids[f"flag_{key}_{role}"] = flag.id
+    ids.update({key.replace("_agent", "_anonymous"): value for key, value in list(ids.items()) if key.endswith("_agent")})
+    u["spare"] = _user(db, "spare", Role.expert)
+    _article(db, u["admin"], "Spare topic", "For the admin pages.", tags=("spare-topic",))
+
+    # The forum: a question by the agent, an answer by the other author.
+    question = ask_question(session=db, actor=u["agent"], data=QuestionCreate(
+        title="Refund to an expired card?", body="The customer's card expired.", tags=[TOPIC]))
+    answer = answer_question(session=db, actor=u["other_author"], question=question,
+                             data=AnswerCreate(body="The bank forwards it."))
+    ids.update(question=question.id, answer=answer.id)
+
+    # Per-user things: an API token each, a notification each, an interest, a synonym rule.
+    for role, user in u.items():
+        for key in ("page_token", "api_token"):
+            token, _ = accounts.create_api_token(session=db, actor=user, user=user, data=TokenCreate(name=key))
+            ids[f"{role}_{key}"] = token.id
+        ids[f"{role}_note"] = notify(db, users=[user], kind="test", message="Hello", link="/")[0].id
+    people.declare_interest(session=db, actor=author, topic=DRAFT_TAG)
+    rule = synonyms.save_rule(session=db, actor=u["admin"], phrase="money back", alternatives=["refund"])
+    ids["synonym"] = rule.id
+    ids.update({f"{role}_id": user.id for role, user in u.items()})
+    db.commit()
+    return world
