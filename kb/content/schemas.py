@@ -105,4 +105,6 @@ class DiffPublic(BaseModel):
     against_id: int
     title: str = Field(description="Inline HTML diff of the titles (<ins>/<del>).")
     tags: str
-    body: str = Field(description="Inline HTML word diff of the Markdown bodies.")
+    body: str = Field(description="Inline HTML word diff of the Markdown bodies. Bodies too large to compare "
+                                  "word by word start with a <strong class=\"diff-notice\"> saying so, and show "
+                                  "their changed parts whole.")
