@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(router)
     app.include_router(_pages())
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=errors.API_ERROR_RESPONSES)
     api.include_router(api_accounts.router)
     api.include_router(api_content.router)
     api.include_router(api_workflow.router)
