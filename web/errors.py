@@ -43,19 +43,20 @@ class ErrorPublic(BaseModel):
     errors: dict[str, str] = Field(default=None, description="422 only: one sentence per invalid field.")
 
 
-def _described(description: str) -> dict:
+def error_doc(description: str) -> dict:
+    """An error response for a route's ``responses``: its description, with the one error model."""
     return {"description": description, "model": ErrorPublic}
 
 
 # Documented once for every API route (409 bodies may add the ids to look at, e.g. latest_revision_id).
 API_ERROR_RESPONSES = {
-    400: _described("The request cannot be carried out as sent."),
-    401: _described("No API token, or one that is unknown, revoked or of a deactivated user."),
-    403: _described("Your roles do not allow this."),
-    404: _described("Nothing with this id exists, or you may not see it."),
-    409: _described("The state of the data does not allow this now (another edit or transition came first)."),
-    413: _described("The request body, text or file is over its size limit."),
-    422: _described("Some input is invalid; `errors` names each field with a sentence."),
+    400: error_doc("The request cannot be carried out as sent."),
+    401: error_doc("No API token, or one that is unknown, revoked or of a deactivated user."),
+    403: error_doc("Your roles do not allow this."),
+    404: error_doc("Nothing with this id exists, or you may not see it."),
+    409: error_doc("The state of the data does not allow this now (another edit or transition came first)."),
+    413: error_doc("The request body, text or file is over its size limit."),
+    422: error_doc("Some input is invalid; `errors` names each field with a sentence."),
 }
 OUT_OF_RANGE = "A number or date in this request is out of range. Check the address or the form and try again."
 

@@ -21,10 +21,11 @@ from kb.content.schemas import (
     RevisionPublic,
 )
 from web.api.params import PathId, QueryId
+from web.errors import error_doc
 from web.deps import ApiUser, SessionDep
 
 router = APIRouter(tags=["content"])
-CONFLICT = {409: {"description": "The base revision is not the latest; the body names the latest revision."}}
+CONFLICT = {409: error_doc("The base revision is not the latest; the body names the latest revision.")}
 
 
 def revision_public(session: Session, revision: Revision) -> RevisionPublic:

@@ -9,12 +9,13 @@ from expertise.models import ReuseSource
 from expertise.schemas import RatingPublic, ReuseCreate, ReusePublic, VoteIn
 from kb.content import service as content
 from web.api.params import PathId
+from web.errors import error_doc
 from web.deps import ApiUser, SessionDep
 
 router = APIRouter(tags=["ratings"])
 REFUSALS = {
-    403: {"description": "Not allowed: your own work, or a question (rate its answers)."},
-    404: {"description": "The entry does not exist, or you cannot see it."},
+    403: error_doc("Not allowed: your own work, or a question (rate its answers)."),
+    404: error_doc("The entry does not exist, or you cannot see it."),
 }
 
 

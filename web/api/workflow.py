@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from kb.content import service as content
 from web.api.params import PathId
+from web.errors import error_doc
 from web.deps import ApiUser, SessionDep
 from workflow import service as workflow
 from workflow.models import Action
@@ -34,8 +35,8 @@ def allowed(revision_id: PathId, session: SessionDep, user: ApiUser):
 
 
 @router.post("/revisions/{revision_id}/{action}", response_model=TransitionOut,
-             responses={403: {"description": "Not allowed for this user"},
-                        409: {"description": "Not allowed in the revision's current state"}})
+             responses={403: error_doc("Not allowed for this user"),
+                        409: error_doc("Not allowed in the revision's current state")})
 def transition(revision_id: PathId, action: Action, session: SessionDep, user: ApiUser, data: TransitionIn | None = None):
     """submit, withdraw, approve, request-changes, reject, resubmit or certify a revision."""
     revision = workflow.transition(session=session, actor=user, revision_id=revision_id, action=action,

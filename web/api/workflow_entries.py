@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from kb.content import service as content
 from web.api.params import PathId
+from web.errors import error_doc
 from web.deps import ApiUser, SessionDep
 from workflow import flags
 from workflow import service as workflow
@@ -13,14 +14,14 @@ from workflow.schemas import CertificationPublic, CommentIn, FlagCreate, FlagDis
 
 router = APIRouter(tags=["workflow"])
 REFUSALS = {
-    403: {"description": "Only experts of the entry's topics (not its author) or administrators may do this."},
-    404: {"description": "The entry does not exist, or you cannot see it."},
-    409: {"description": "Not possible in the current state (e.g. not certified, already archived)."},
+    403: error_doc("Only experts of the entry's topics (not its author) or administrators may do this."),
+    404: error_doc("The entry does not exist, or you cannot see it."),
+    409: error_doc("Not possible in the current state (e.g. not certified, already archived)."),
 }
 
 
 @router.post("/entries/{entry_id}/flags", response_model=FlagPublic, status_code=status.HTTP_201_CREATED,
-             responses={409: {"description": "You already have an open flag on this entry."}})
+             responses={409: error_doc("You already have an open flag on this entry.")})
 def raise_flag(entry_id: PathId, data: FlagCreate, session: SessionDep, user: ApiUser):
     """Flag an article or answer as outdated, incorrect, unclear or duplicate; its topic experts are told."""
     entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
