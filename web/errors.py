@@ -33,14 +33,15 @@ TITLES = {
     500: "Something went wrong",
 }
 
+
 class ErrorPublic(BaseModel):
     """Every error the API answers (4xx, 5xx) has this body."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
 
     detail: str = Field(description="What went wrong, as a sentence that says what to do next.")
-    field: str = Field(default=None, description="The request field the error is about, when there is one.")
-    errors: dict[str, str] = Field(default=None, description="422 only: one sentence per invalid field.")
+    field: str | None = Field(default=None, description="The request field the error is about, when there is one.")
+    errors: dict[str, str] | None = Field(default=None, description="422 only: one sentence per invalid field.")
 
 
 def error_doc(description: str) -> dict:
