@@ -7,6 +7,7 @@ recommends against CSV injection. Numbers stay numbers.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,7 +17,6 @@ from sqlmodel import Session
 from expertise import health, search_gaps
 from expertise.health import Period
 from kb.accounts.models import User
-from kb import csvcells
 from kb.csvcells import safe_cell
 from kb.errors import NotFound
 
@@ -125,7 +125,7 @@ def export_csv(*, session: Session, actor: User, table: str, days: int | str,
     period = health.period_ending(days=health.parse_days(days), until=until)
     columns, rows = TABLES[table](session, period)
     out = io.StringIO()
-    writer = csvcells.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)  # every cell quoted (kb.csvcells)
     writer.writerow(columns)
     writer.writerows([safe_cell(v) for v in row] for row in rows)
     return f"knowledge-health-{table}-{period.days}d-{period.until:%Y-%m-%d}.csv", out.getvalue()

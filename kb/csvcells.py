@@ -1,4 +1,5 @@
-"""CSV that is safe to open in a spreadsheet (every CSV export writes through this).
+"""CSV cells that are safe to open in a spreadsheet (every CSV export uses this, and quotes every
+cell: ``csv.writer(out, quoting=csv.QUOTE_ALL)``).
 
 Following OWASP's advice on CSV injection: text that starts like a formula gets a leading
 apostrophe, and every cell is quoted. Quoting alone is not enough: a spreadsheet that guesses
@@ -7,10 +8,8 @@ evaluates the rest; so a formula start after any delimiter or line break gets it
 
 from __future__ import annotations
 
-import csv
 import re
 from datetime import date, datetime
-from typing import TextIO
 
 # Text starting with one of these is evaluated (or run, "|" for DDE) by spreadsheet programs;
 # the full-width forms are read as their ASCII twins by some (Japanese, Chinese) locales.
@@ -33,7 +32,3 @@ def safe_cell(value):
             value = "'" + value
     return value
 
-
-def writer(out: TextIO):
-    """A CSV writer that quotes every cell; write rows of ``safe_cell`` values to it."""
-    return csv.writer(out, quoting=csv.QUOTE_ALL)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import datetime
 
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
-from kb import csvcells
 from kb.csvcells import safe_cell
 from kb.db import append_only
 from kb.errors import Forbidden
@@ -53,7 +53,7 @@ def export_csv(*, session: Session, actor: User, start: datetime, end: datetime)
         .where(WorkflowEvent.created_at >= start, WorkflowEvent.created_at < end).order_by(WorkflowEvent.id)
     )
     out = io.StringIO()
-    writer = csvcells.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)  # every cell quoted (kb.csvcells)
     writer.writerow(CSV_COLUMNS)
     for ev, email in rows:
         writer.writerow([safe_cell(v) for v in (

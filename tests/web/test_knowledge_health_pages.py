@@ -178,5 +178,6 @@ def test_a_search_log_formula_after_a_delimiter_is_neutralised_in_the_export(app
     client = signed_in(app, people["expert"])
     text = client.get("/knowledge-health/failed-searches.csv?days=7").text
     assert "=cmd" not in text.replace("'=cmd", "")
+    assert text.startswith('"query","normalised_query"')  # every cell quoted
     _, row = list(csv.reader(io.StringIO(text)))
     assert row[0] == "x;'=cmd|' /C calc'!A0"
