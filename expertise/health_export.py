@@ -125,7 +125,7 @@ def export_csv(*, session: Session, actor: User, table: str, days: int | str,
     period = health.period_ending(days=health.parse_days(days), until=until)
     columns, rows = TABLES[table](session, period)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)  # every cell quoted (kb.csvcells)
     writer.writerow(columns)
     writer.writerows([safe_cell(v) for v in row] for row in rows)
     return f"knowledge-health-{table}-{period.days}d-{period.until:%Y-%m-%d}.csv", out.getvalue()

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel, create_engine
 
+from kb.errors import ValidationFailed
+
 # Stable constraint names, so Alembic migrations are the same on every database.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -53,7 +55,28 @@ def make_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "begin", _begin_sqlite)
     else:
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "before_cursor_execute", _refuse_nul, retval=True)
     return engine
+
+
+def _refuse_nul(conn, cursor, statement, parameters, context, executemany):
+    """PostgreSQL refuses NUL characters in text; refuse them on every database alike, as the
+    person's input error it is (a 422), instead of a driver error (a 500)."""
+    if _has_nul(parameters):
+        raise ValidationFailed("The text contains a NUL character (\\0), which cannot be stored. "
+                               "Remove it and try again.")
+    return statement, parameters
+
+
+def _has_nul(value) -> bool:
+    """Whether any text in the (possibly nested: executemany, insertmanyvalues) parameters has a NUL."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 @lru_cache

@@ -13,8 +13,6 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
-from mdit_py_plugins.anchors import anchors_plugin
-from mdit_py_plugins.tasklists import tasklists_plugin
 
 from kb.errors import TooLarge
 
@@ -87,13 +85,77 @@ def _slugify(title: str) -> str:
     return slug[:80] or "section"  # never emit an empty id
 
 
+class _Slugs:
+    """Unique heading ids: "a", "a-1", "a-2", ... in linear time.
+
+    mdit_py_plugins' anchors plugin retries "a-1", "a-2", ... from 1 for every repeated heading,
+    which is quadratic ("# a" 20,000 times took 30 s); here each base remembers its next suffix."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.next_suffix: dict[str, int] = {}
+
+    def unique(self, slug: str) -> str:
+        if slug in self.used:
+            n = self.next_suffix.get(slug, 1)
+            while f"{slug}-{n}" in self.used:  # only skips ids taken by literal "a-1" headings
+                n += 1
+            self.next_suffix[slug] = n + 1
+            slug = f"{slug}-{n}"
+        self.used.add(slug)
+        return slug
+
+
+def _heading_ids(state: StateCore) -> None:
+    """An id on every heading, from its text (replaces mdit_py_plugins.anchors)."""
+    slugs = _Slugs()
+    tokens = state.tokens
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        children = tokens[index + 1].children or []
+        title = "".join(c.content for c in children if c.type in ("text", "code_inline"))
+        token.attrSet("id", slugs.unique(_slugify(title)))
+
+
+_TODO = re.compile(r"\[([ xX])\][ \t\n\v\f\r]+")
+
+
+def _task_lists(state: StateCore) -> None:
+    """GitHub task lists ("- [ ] todo", "- [x] done") as disabled checkboxes, in one pass.
+
+    Replaces mdit_py_plugins.tasklists, which scans back to the list's start for every item
+    (quadratic: 20,000 items took seconds each); a stack of open lists finds the parent here."""
+    tokens = state.tokens
+    lists: list[Token] = []
+    for index, token in enumerate(tokens):
+        if token.type in ("bullet_list_open", "ordered_list_open"):
+            lists.append(token)
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif (token.type == "inline" and index >= 2 and lists and token.children
+              and tokens[index - 1].type == "paragraph_open" and tokens[index - 2].type == "list_item_open"
+              and token.children[0].type == "text"):
+            match = _TODO.match(token.content)
+            if match is None or not token.children[0].content.startswith(match.group(0)[:3]):
+                continue
+            checked = ' checked="checked"' if match.group(1) in "xX" else ""
+            box = Token("html_inline", "", 0)
+            box.content = f'<input class="task-list-item-checkbox"{checked} disabled="disabled" type="checkbox">'
+            token.children[0].content = token.children[0].content[3:]
+            token.content = token.content[3:]
+            token.children.insert(0, box)
+            tokens[index - 2].attrSet("class", "task-list-item")
+            lists[-1].attrSet("class", "contains-task-list")
+
+
 _MD = (
     _KbMarkdown("commonmark", {"html": False, "linkify": False, "maxNesting": MAX_NESTING})
     .enable(["table", "strikethrough"])
-    .use(tasklists_plugin)  # checkboxes rendered disabled
-    .use(anchors_plugin, min_level=1, max_level=6, slug_func=_slugify, permalink=False)
 )
 _MD.core.ruler.after("inline", "kb_drop_data_links", _drop_data_links)
+_MD.core.ruler.after("kb_drop_data_links", "kb_task_lists", _task_lists)  # checkboxes rendered disabled
+_MD.core.ruler.push("kb_heading_ids", _heading_ids)
 _MD.core.ruler.push("kb_align_classes", _align_classes)
 
 
@@ -122,7 +184,7 @@ _CLEANER = nh3.Cleaner(
                 "code": {"class"}, "ol": {"start"}, "input": {"type", "checked"},
                 **{f"h{n}": {"id"} for n in range(1, 7)}},
     # "class" must not also be in `attributes` for these tags: nh3 panics at clean time.
-    allowed_classes={"ul": {"contains-task-list"}, "li": {"task-list-item"},
+    allowed_classes={"ul": {"contains-task-list"}, "ol": {"contains-task-list"}, "li": {"task-list-item"},
                      "input": {"task-list-item-checkbox"},
                      **{cell: {"align-left", "align-center", "align-right"} for cell in ("th", "td")}},
     # One forced attribute only: several are emitted in random (hash) order per process.

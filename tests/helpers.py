@@ -102,3 +102,27 @@ def serving(app):
         thread.join(10)
         sock.close()
         assert not thread.is_alive(), "the test server did not stop within 10 s"
+
+
+class CpuBudgetExceeded(AssertionError):
+    pass
+
+
+@contextmanager
+def cpu_budget(seconds: float, what: str = "the work"):
+    """Fail as soon as the process has spent ``seconds`` of CPU time inside the block.
+
+    CPU time, not wall time, so a busy machine does not count; and the block is interrupted
+    (SIGPROF), so a quadratic regression fails in seconds instead of running for minutes."""
+    import signal
+
+    def _exceeded(signum, frame):
+        raise CpuBudgetExceeded(f"{what} used more than {seconds} s of CPU time")
+
+    previous = signal.signal(signal.SIGPROF, _exceeded)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)

@@ -36,6 +36,7 @@ from kb.content import service as content
 from web.deps import PageUser, SessionDep
 from web.routes.content_pages import entry_view
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
+from web.limits import BodyLimitMiddleware
 from web.routes import flags, inbox
 from web.routes import people as people_pages
 from web.routes import knowledge_health
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         secure=settings.cookies_secure,
         max_body=(settings.max_upload_mb + 1) * 1024 * 1024,
     )
+    app.add_middleware(BodyLimitMiddleware)  # outside CSRF, which reads form bodies
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
     errors.install(app)
 
@@ -109,7 +111,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(router)
     app.include_router(_pages())
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=errors.API_ERROR_RESPONSES)
     api.include_router(api_accounts.router)
     api.include_router(api_content.router)
     api.include_router(api_workflow.router)

@@ -8,7 +8,8 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kb.errors import DomainError, Throttled
@@ -31,6 +32,35 @@ TITLES = {
     429: "Too many attempts",
     500: "Something went wrong",
 }
+
+
+class ErrorPublic(BaseModel):
+    """Every error the API answers (4xx, 5xx) has this body."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+    detail: str = Field(description="What went wrong, as a sentence that says what to do next.")
+    field: str | None = Field(default=None, description="The request field the error is about, when there is one.")
+    errors: dict[str, str] | None = Field(default=None, description="422 only: one sentence per invalid field.")
+
+
+def error_doc(description: str) -> dict:
+    """An error response for a route's ``responses``: its description, with the one error model."""
+    return {"description": description, "model": ErrorPublic}
+
+
+# Documented once for every API route (409 bodies may add the ids to look at, e.g. latest_revision_id).
+API_ERROR_RESPONSES = {
+    400: error_doc("The request cannot be carried out as sent."),
+    401: error_doc("No API token, or one that is unknown, revoked or of a deactivated user."),
+    403: error_doc("Your roles do not allow this."),
+    404: error_doc("Nothing with this id exists, or you may not see it."),
+    409: error_doc("The state of the data does not allow this now (another edit or transition came first)."),
+    413: error_doc("The request body, text or file is over its size limit."),
+    422: error_doc("Some input is invalid; `errors` names each field with a sentence."),
+}
+OUT_OF_RANGE = "A number or date in this request is out of range. Check the address or the form and try again."
+
 
 def wants_json(request: Request) -> bool:
     """The API, the health check, and page scripts that ask for JSON (autosave, uploads) get JSON errors."""
@@ -86,6 +116,15 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "There is nothing at this address. Check the link, or start again from the home page."
         return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OverflowError)  # an id past 2**63 (SQLite), a date past year 9999
+    async def _overflow(request: Request, exc: OverflowError):
+        return error_response(request, 422, OUT_OF_RANGE)
+
+    @app.exception_handler(DataError)  # a value the database refuses (an id past PostgreSQL's INTEGER)
+    async def _data(request: Request, exc: DataError):
+        log.warning("input refused by the database on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(request, 422, OUT_OF_RANGE)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

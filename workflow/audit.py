@@ -107,7 +107,7 @@ def export_csv(*, session: Session, actor: User, start: datetime, end: datetime)
         .where(WorkflowEvent.created_at >= start, WorkflowEvent.created_at < end).order_by(WorkflowEvent.id)
     )
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)  # every cell quoted (kb.csvcells)
     writer.writerow(CSV_COLUMNS)
     for ev, email in rows:
         writer.writerow([safe_cell(v) for v in (

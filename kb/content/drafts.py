@@ -7,9 +7,9 @@ from sqlmodel import Session, select
 from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.content import access
-from kb.content.models import EditorDraft, Entry, EntryKind
+from kb.content.models import EditorDraft, Entry, EntryKind, Revision
 from kb.content.service import check_body_size
-from kb.errors import Forbidden, NotFound
+from kb.errors import Forbidden, NotFound, ValidationFailed
 
 
 def autosave(
@@ -22,6 +22,11 @@ def autosave(
         raise Forbidden("You cannot edit this entry.")
     if entry is None and kind == EntryKind.article and not access.can_write_articles(actor):
         raise Forbidden("Only authors, experts and admins can write articles.")
+    if base_revision_id is not None:
+        base = session.get(Revision, base_revision_id)
+        if base is None or entry is None or base.entry_id != entry.id:
+            raise ValidationFailed("The version this edit started from is not one of this entry's. "
+                                   "Reload the editor and try again.", field="base_revision_id")
     draft = None
     if draft_id is not None:
         draft = session.get(EditorDraft, draft_id)

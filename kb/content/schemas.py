@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from kb.content.tags import normalise_tags
+from kb.content.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
+from kb.ids import Id
+
+TAGS_HELP = (f"Tags (topics), as a list of words or one comma-separated string; at most {MAX_TAGS}, "
+             f"each under {MAX_TAG_LENGTH} characters. Spaces and case are normalised.")
+# What the API accepts, said as it is: a list of strings, or one comma-separated string (forms).
+Tags = Annotated[list[str], WithJsonSchema({
+    "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}], "description": TAGS_HELP})]
 
 
 class _Text(BaseModel):
@@ -23,7 +31,7 @@ class _Text(BaseModel):
 
 class _Titled(_Text):
     title: str = Field(max_length=200)
-    tags: list[str] = Field(default_factory=list)
+    tags: Tags = Field(default_factory=list)
 
     @field_validator("title")
     @classmethod
@@ -36,7 +44,9 @@ class _Titled(_Text):
     @field_validator("tags", mode="before")
     @classmethod
     def _split_tags(cls, value):
-        return normalise_tags(value if value is not None else [])
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(t, str) for t in value)):
+            return normalise_tags(value)
+        raise ValueError('Give the tags as a list of words, like ["refunds", "billing"], or leave them out')
 
 
 class ArticleCreate(_Titled):
@@ -54,7 +64,7 @@ class AnswerCreate(_Text):
 class RevisionCreate(_Titled):
     """A new revision of an entry; ``base_revision_id`` is the revision the edit started from."""
 
-    base_revision_id: int | None = None
+    base_revision_id: Id | None = None
     title: str = Field(default="", max_length=200)
 
     @field_validator("title")
@@ -105,4 +115,6 @@ class DiffPublic(BaseModel):
     against_id: int
     title: str = Field(description="Inline HTML diff of the titles (<ins>/<del>).")
     tags: str
-    body: str = Field(description="Inline HTML word diff of the Markdown bodies.")
+    body: str = Field(description="Inline HTML word diff of the Markdown bodies. Bodies too large to compare "
+                                  "word by word start with a <strong class=\"diff-notice\"> saying so, and show "
+                                  "their changed parts whole.")

@@ -11,6 +11,7 @@ import pytest
 
 from kb import markdown
 from kb.markdown import MAX_BODY_CHARS, BodyTooLarge, excerpt, plain_text, render
+from tests.helpers import cpu_budget
 
 # --- features -----------------------------------------------------------------
 
@@ -57,6 +58,27 @@ def test_headings_get_unique_slug_ids() -> None:
     assert '<h2 id="hello-world-1">' in html
     assert '<h3 id="section">' in html  # never an empty id
     assert '<h6 id="deep">' in html
+
+
+def test_repeated_headings_get_unique_ids_in_linear_time() -> None:
+    html = render("# a\n# a-1\n# a\n# a\n## A\n")
+    assert re.findall(r'id="([^"]+)"', html) == ["a", "a-1", "a-2", "a-3", "a-4"]
+    count = MAX_BODY_CHARS // 4
+    with cpu_budget(5.0, f"{count} identical headings"):
+        ids = re.findall(r'id="([^"]+)"', render("# a\n" * count))
+    assert len(ids) == len(set(ids)) == count
+
+
+def test_task_lists_in_nested_lists_and_quotes() -> None:
+    html = render("- a\n  - [ ] b\n- c\n\n> 1. [X] d\n")
+    assert html.count('class="contains-task-list"') == 2  # the inner bullet list and the ordered list
+    assert '<ol class="contains-task-list">' in html
+    assert html.count('<li class="task-list-item">') == 2
+    assert "<ul>\n<li>a" in html  # the outer list has no task item of its own
+    count = MAX_BODY_CHARS // 8
+    with cpu_budget(5.0, f"{count} task items"):
+        html = render("- [ ] a\n" * count)
+    assert html.count("<input") == count
 
 
 def test_strikethrough() -> None:
@@ -224,6 +246,40 @@ def test_pathological_input_renders_in_bounded_time(name: str) -> None:
         out = fn(text)
         elapsed = time.process_time() - start
         assert elapsed < 3.0, f"{fn.__name__}({name}) took {elapsed:.2f}s"
+        assert "<script" not in out
+
+
+# Pathological inputs, most at the full size limit. Linear now, but at 200 kB markdown-it-py itself needs 1-2.5 s of CPU
+# on two busy cores, hence the generous budget: a quadratic regression takes 30 s and more, and the
+# budget interrupts it.
+HALF = MAX_BODY_CHARS // 2
+AT_THE_LIMIT = {
+    # Quadratic in mdit_py_plugins' anchors (every repeat retried "a-1", "a-2", ... from 1) and
+    # tasklists (every item scanned back to its list's start): 80 kB of "# a" took 30 s.
+    "same_heading": "# a\n" * (MAX_BODY_CHARS // 4),
+    "same_setext_heading": "a\n-\n\n" * (MAX_BODY_CHARS // 5),
+    "headings_and_suffixes": "# a\n# a-1\n# a-2\n" * (MAX_BODY_CHARS // 18),
+    "task_items": "- [ ] a\n" * (MAX_BODY_CHARS // 8),
+    "task_items_in_quote": "> - [x] a\n" * (MAX_BODY_CHARS // 10),
+    "ordered_task_items": "1. [ ] a\n" * (MAX_BODY_CHARS // 9),
+    # Other paths checked for quadratic work (linear), at half the limit to keep the suite quick: a
+    # quadratic path would still take tens of seconds here.
+    "many_links": "[a](/b) " * (HALF // 8),
+    "link_openers_emphasis_closers": "[ a_" * (HALF // 4),  # markdown-it-py's slowest input
+    "nested_brackets": "[" * (HALF // 2) + "a" + "]" * (HALF // 2),
+    "nested_images": "![" * (HALF // 6) + "a" + "](b)" * (HALF // 6),
+    "many_table_rows": "|a|b|\n|-|-|\n" + "|a|b|\n" * (HALF // 6 - 3),
+    "emphasis_mismatched": "*a_ " * (HALF // 4),
+}
+
+
+@pytest.mark.parametrize("name", AT_THE_LIMIT)
+def test_pathological_input_at_the_size_limit_renders_in_bounded_time(name: str) -> None:
+    text = AT_THE_LIMIT[name]
+    assert len(text) <= MAX_BODY_CHARS
+    for fn in (render, plain_text):
+        with cpu_budget(5.0, f"{fn.__name__}({name})"):
+            out = fn(text)
         assert "<script" not in out
 
 

@@ -42,6 +42,22 @@ def test_revisions_and_409_on_stale_base(client, author, bearer):
     assert "<ins>" in diff["body"] and "<del>" in diff["body"]
 
 
+def test_diff_of_large_revisions_is_bounded_and_says_so(client, author, bearer):
+    # 110 s on main: the word diff of two 40 kB bodies made of the same two words.
+    from kb.content.diff import TOO_LARGE_NOTICE
+    from tests.helpers import cpu_budget
+
+    headers = bearer(author)
+    entry = _article(client, headers, body="a b " * 10_000).json()
+    base = entry["revision"]["id"]
+    edit = {"title": "Refunds after 30 days", "body": "b a " * 10_000, "tags": ["refunds"], "base_revision_id": base}
+    second = client.post(f"/api/v1/entries/{entry['id']}/revisions", json=edit, headers=headers).json()
+    with cpu_budget(5.0, "the diff API on two 40 kB revisions"):
+        diff = client.get(f"/api/v1/revisions/{second['id']}/diff?against={base}", headers=headers)
+    assert diff.status_code == 200
+    assert TOO_LARGE_NOTICE in diff.json()["body"]
+
+
 def test_drafts_are_404_for_others_over_the_api(client, author, make_user, bearer):
     entry = _article(client, bearer(author)).json()
     agent_headers = bearer(make_user("agent"))

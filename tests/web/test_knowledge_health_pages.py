@@ -168,3 +168,16 @@ def test_a_long_failed_query_still_opens_the_editor_and_the_forum(app, people, d
         opened = client.get(html.unescape(link.group(1)))
         assert opened.status_code == 200, label
         assert long_query[:200].strip() in html.unescape(opened.text)
+
+
+def test_a_search_log_formula_after_a_delimiter_is_neutralised_in_the_export(app, people, db):
+    # Written as is on main: a spreadsheet splitting at ";" evaluated "=cmd|' /C calc'!A0".
+    db.add(SearchLog(user_id=people["agent"].id, query="x;=cmd|' /C calc'!A0", normalised="x cmd c calc a0",
+                     result_count=0, created_at=utcnow() - timedelta(hours=1)))
+    db.commit()
+    client = signed_in(app, people["expert"])
+    text = client.get("/knowledge-health/failed-searches.csv?days=7").text
+    assert "=cmd" not in text.replace("'=cmd", "")
+    assert text.startswith('"query","normalised_query"')  # every cell quoted
+    _, row = list(csv.reader(io.StringIO(text)))
+    assert row[0] == "x;'=cmd|' /C calc'!A0"

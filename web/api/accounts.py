@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from kb.accounts import service as accounts
 from kb.accounts.schemas import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserPublic, UserUpdate
+from web.api.params import PathId
 from web.deps import AdminApi, ApiUser, SessionDep
 
 router = APIRouter(tags=["accounts"])
@@ -31,7 +32,7 @@ def create_user(data: UserCreate, session: SessionDep, actor: AdminApi):
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic)
-def update_user(user_id: int, data: UserUpdate, session: SessionDep, actor: AdminApi):
+def update_user(user_id: PathId, data: UserUpdate, session: SessionDep, actor: AdminApi):
     user = accounts.get_user(session=session, user_id=user_id)
     return _public(accounts.update_user(session=session, actor=actor, user=user, data=data))
 
@@ -48,5 +49,5 @@ def create_token(data: TokenCreate, session: SessionDep, user: ApiUser):
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic)
-def revoke_token(token_id: int, session: SessionDep, user: ApiUser):
+def revoke_token(token_id: PathId, session: SessionDep, user: ApiUser):
     return accounts.revoke_api_token(session=session, actor=user, token_id=token_id)

@@ -20,10 +20,12 @@ from kb.content.schemas import (
     RevisionCreate,
     RevisionPublic,
 )
+from web.api.params import PathId, QueryId
+from web.errors import error_doc
 from web.deps import ApiUser, SessionDep
 
 router = APIRouter(tags=["content"])
-CONFLICT = {409: {"description": "The base revision is not the latest; the body names the latest revision."}}
+CONFLICT = {409: error_doc("The base revision is not the latest; the body names the latest revision.")}
 
 
 def revision_public(session: Session, revision: Revision) -> RevisionPublic:
@@ -45,32 +47,32 @@ def create_article(data: ArticleCreate, session: SessionDep, user: ApiUser):
 
 
 @router.get("/entries/{entry_id}", response_model=EntryPublic)
-def get_entry(entry_id: int, session: SessionDep, user: ApiUser):
+def get_entry(entry_id: PathId, session: SessionDep, user: ApiUser):
     return entry_public(session, user, content.get_entry(session=session, actor=user, entry_id=entry_id))
 
 
 @router.get("/entries/{entry_id}/revisions", response_model=list[RevisionPublic])
-def list_revisions(entry_id: int, session: SessionDep, user: ApiUser):
+def list_revisions(entry_id: PathId, session: SessionDep, user: ApiUser):
     entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
     return [revision_public(session, r) for r in content.list_revisions(session=session, actor=user, entry=entry)]
 
 
 @router.post("/entries/{entry_id}/revisions", response_model=RevisionPublic, status_code=status.HTTP_201_CREATED,
              responses=CONFLICT)
-def create_revision(entry_id: int, data: RevisionCreate, session: SessionDep, user: ApiUser):
+def create_revision(entry_id: PathId, data: RevisionCreate, session: SessionDep, user: ApiUser):
     """Save a new revision edited from ``base_revision_id``; 409 if that is no longer the latest."""
     entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
     return revision_public(session, content.save_revision(session=session, actor=user, entry=entry, data=data))
 
 
 @router.get("/revisions/{revision_id}", response_model=RevisionPublic)
-def get_revision(revision_id: int, session: SessionDep, user: ApiUser):
+def get_revision(revision_id: PathId, session: SessionDep, user: ApiUser):
     _, revision = content.get_revision(session=session, actor=user, revision_id=revision_id)
     return revision_public(session, revision)
 
 
 @router.get("/revisions/{revision_id}/diff", response_model=DiffPublic)
-def diff(revision_id: int, against: int, session: SessionDep, user: ApiUser):
+def diff(revision_id: PathId, against: QueryId, session: SessionDep, user: ApiUser):
     """Word-level diff of this revision against another revision of the same entry."""
     return content.diff(session=session, actor=user, revision_id=revision_id, against_id=against)
 
@@ -89,26 +91,26 @@ def list_questions(session: SessionDep, user: ApiUser, status: Literal["all", "u
 
 
 @router.get("/questions/{question_id}/answers", response_model=list[EntryPublic])
-def list_answers(question_id: int, session: SessionDep, user: ApiUser):
+def list_answers(question_id: PathId, session: SessionDep, user: ApiUser):
     question = forum.get_question(session=session, actor=user, question_id=question_id)
     return [entry_public(session, user, a) for a in forum.answers_to(session=session, question=question)]
 
 
 @router.post("/questions/{question_id}/answers", response_model=EntryPublic, status_code=status.HTTP_201_CREATED)
-def answer(question_id: int, data: AnswerCreate, session: SessionDep, user: ApiUser):
+def answer(question_id: PathId, data: AnswerCreate, session: SessionDep, user: ApiUser):
     question = forum.get_question(session=session, actor=user, question_id=question_id)
     return entry_public(session, user, forum.answer_question(session=session, actor=user, question=question, data=data))
 
 
 @router.post("/answers/{answer_id}/accept", response_model=EntryPublic)
-def accept(answer_id: int, session: SessionDep, user: ApiUser):
+def accept(answer_id: PathId, session: SessionDep, user: ApiUser):
     """Accept an answer (the asker, an expert or an admin); returns the question."""
     answer_entry = forum.get_answer(session=session, actor=user, answer_id=answer_id)
     return entry_public(session, user, forum.accept_answer(session=session, actor=user, answer=answer_entry))
 
 
 @router.post("/answers/{answer_id}/promote", response_model=EntryPublic, status_code=status.HTTP_201_CREATED)
-def promote(answer_id: int, session: SessionDep, user: ApiUser):
+def promote(answer_id: PathId, session: SessionDep, user: ApiUser):
     """Turn an answer into a new article draft that credits the answer's author."""
     answer_entry = forum.get_answer(session=session, actor=user, answer_id=answer_id)
     return entry_public(session, user, forum.promote_answer(session=session, actor=user, answer=answer_entry))

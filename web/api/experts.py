@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from kb.errors import DomainError
 from expertise import finder
 from search.factory import backend_for
+from web.errors import error_doc
 from web.deps import ApiUser, SessionDep
 
 router = APIRouter(tags=["experts"])
@@ -29,8 +30,8 @@ class ExpertsPublic(BaseModel):
 
 
 @router.get("/experts", response_model=ExpertsPublic,
-            responses={422: {"description": "No subject given."},
-                       503: {"description": "The search backend is unavailable."}})
+            responses={422: error_doc("No subject given."),
+                       503: error_doc("The search backend is unavailable.")})
 def experts(request: Request, session: SessionDep, user: ApiUser,
             q: Annotated[str, Query(max_length=500, description="What the expert should know about.")] = ""):
     """Who knows about ``q``: people ranked by their matching entries (certified or not) and their

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from search import querylog
 from search import service as search_service
 from search.factory import backend_for
+from web.errors import error_doc
 from web.deps import ApiUser, SessionDep, side_write
 
 router = APIRouter(tags=["search"])
@@ -36,7 +37,7 @@ class SearchResultsPublic(BaseModel):
 
 
 @router.get("/search", response_model=SearchResultsPublic,
-            responses={503: {"description": "The search backend is unavailable."}})
+            responses={503: error_doc("The search backend is unavailable.")})
 def search(
     request: Request,
     session: SessionDep,

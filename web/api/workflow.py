@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from kb.content import service as content
+from web.api.params import PathId
+from web.errors import error_doc
 from web.deps import ApiUser, SessionDep
 from workflow import service as workflow
 from workflow.models import Action
@@ -26,16 +28,16 @@ class TransitionOut(BaseModel):
 
 
 @router.get("/revisions/{revision_id}/actions", response_model=list[Action])
-def allowed(revision_id: int, session: SessionDep, user: ApiUser):
+def allowed(revision_id: PathId, session: SessionDep, user: ApiUser):
     """The workflow actions the caller may take on this revision now."""
     entry, revision = content.get_revision(session=session, actor=user, revision_id=revision_id)
     return workflow.actions_for(session, actor=user, entry=entry, revision=revision)
 
 
 @router.post("/revisions/{revision_id}/{action}", response_model=TransitionOut,
-             responses={403: {"description": "Not allowed for this user"},
-                        409: {"description": "Not allowed in the revision's current state"}})
-def transition(revision_id: int, action: Action, session: SessionDep, user: ApiUser, data: TransitionIn | None = None):
+             responses={403: error_doc("Not allowed for this user"),
+                        409: error_doc("Not allowed in the revision's current state")})
+def transition(revision_id: PathId, action: Action, session: SessionDep, user: ApiUser, data: TransitionIn | None = None):
     """submit, withdraw, approve, request-changes, reject, resubmit or certify a revision."""
     revision = workflow.transition(session=session, actor=user, revision_id=revision_id, action=action,
                                    comment=(data or TransitionIn()).comment)

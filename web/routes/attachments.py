@@ -55,6 +55,8 @@ async def receive_form(request: Request, *, max_bytes: int) -> FormData:
     try:
         return await limited.form(max_files=1, max_fields=10)
     except StarletteHTTPException as exc:  # malformed multipart
+        if exc.status_code == 413:  # web.limits counted the body past the limit first
+            raise
         raise ValidationFailed(f"The upload could not be read ({exc.detail}). Try again.", field="file") from None
 
 

@@ -140,7 +140,8 @@ def preview(user: PageUser, body: Text = ""):
 
 
 @router.post("/drafts/autosave", include_in_schema=False)
-def autosave(session: SessionDep, user: PageUser, kind: Text = "article", title: Text = "", body: Text = "",
+def autosave(session: SessionDep, user: PageUser, kind: Annotated[EntryKind, Form()] = EntryKind.article,
+             title: Text = "", body: Text = "",
              tags: Text = "", draft_id: Annotated[int | None, Form()] = None,
              entry_id: Annotated[int | None, Form()] = None,
              base_revision_id: Annotated[int | None, Form()] = None):

@@ -1,0 +1,47 @@
+"""The pages that render or compare a person's text finish in bounded time on pathological text:
+the editor preview, the history diff and the conflict page (issue: 30 s and 110 s on main)."""
+
+from __future__ import annotations
+
+import re
+
+from kb.content.diff import TOO_LARGE_NOTICE
+from tests.helpers import cpu_budget, csrf_from, form_post, login
+
+
+def _signed_in_author(client, make_user):
+    author = make_user("author")
+    login(client, author.email)
+    return client
+
+
+def test_preview_of_80_kb_of_headings(client, make_user):
+    author = _signed_in_author(client, make_user)
+    with cpu_budget(5.0, "POST /preview of '# a' x 20,000"):
+        response = form_post(author, "/preview", {"body": "# a\n" * 20_000}, page="/articles/new")
+    assert response.status_code == 200 and 'id="a-19999"' in response.text
+
+
+def test_history_diff_and_conflict_of_40_kb_revisions(client, make_user):
+    author = _signed_in_author(client, make_user)
+    location = form_post(author, "/articles", {"title": "Pairs", "body": "a b " * 10_000, "tags": "pairs"},
+                         page="/articles/new").headers["location"]
+    entry_id = int(location.split("/")[2].split("?")[0])
+    edit_page = author.get(f"/entries/{entry_id}/edit").text
+    base = re.search(r'name="base_revision_id" value="(\d+)"', edit_page).group(1)
+    token = csrf_from(edit_page)
+
+    def save(body):
+        return author.post(f"/entries/{entry_id}/revisions", follow_redirects=False, data={
+            "title": "Pairs", "body": body, "tags": "pairs", "base_revision_id": base, "csrf_token": token})
+
+    assert save("b a " * 10_000).status_code == 303
+    with cpu_budget(5.0, "the conflict page of two 40 kB revisions"):
+        conflict = save("a a " * 10_000)
+    assert conflict.status_code == 409 and TOO_LARGE_NOTICE in conflict.text
+    history = author.get(f"/entries/{entry_id}/history").text
+    old, new = sorted(set(re.findall(r'value="(\d+)"', history)), key=int)[:2]
+    for mode in ("inline", "side"):
+        with cpu_budget(5.0, f"the {mode} diff page of two 40 kB revisions"):
+            page = author.get(f"/entries/{entry_id}/diff?old={old}&new={new}&mode={mode}")
+        assert page.status_code == 200 and TOO_LARGE_NOTICE in page.text
