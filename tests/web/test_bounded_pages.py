@@ -45,3 +45,39 @@ def test_history_diff_and_conflict_of_40_kb_revisions(client, make_user):
         with cpu_budget(5.0, f"the {mode} diff page of two 40 kB revisions"):
             page = author.get(f"/entries/{entry_id}/diff?old={old}&new={new}&mode={mode}")
         assert page.status_code == 200 and TOO_LARGE_NOTICE in page.text
+
+
+def test_a_preview_renders_without_holding_the_write_lock(client, make_user, engine, monkeypatch):
+    """On SQLite a POST starts with the write lock; a long preview must not keep other people's
+    writes (sign-ins, saves) waiting behind it ("database is locked")."""
+    from sqlalchemy import text
+
+    import web.routes.editor as editor_routes
+
+    author = _signed_in_author(client, make_user)
+    others_could_write = []
+    real_render = editor_routes.render_markdown
+
+    def render_while_someone_else_writes(body):
+        sqlite = engine.dialect.name == "sqlite"
+        with engine.connect() as other:
+            if sqlite:  # fail at once instead of waiting 10 s for the lock
+                other.exec_driver_sql("PRAGMA busy_timeout=0")
+                other.commit()
+            try:
+                other.execute(text("UPDATE user_account SET display_name = display_name WHERE id = -1"))
+                other.commit()
+                others_could_write.append(True)
+            except Exception as exc:  # noqa: BLE001 - "database is locked" is the failure we look for
+                other.rollback()
+                others_could_write.append(str(exc)[:120])
+            finally:
+                if sqlite:
+                    other.exec_driver_sql("PRAGMA busy_timeout=10000")
+                    other.commit()
+        return real_render(body)
+
+    monkeypatch.setattr(editor_routes, "render_markdown", render_while_someone_else_writes)
+    response = form_post(author, "/preview", {"body": "# Title\n\ntext"}, page="/articles/new")
+    assert response.status_code == 200
+    assert others_could_write == [True]

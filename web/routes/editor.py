@@ -134,8 +134,11 @@ def _conflict(request, session, user, *, entry: Entry, form: dict, message: str)
 
 
 @router.post("/preview", include_in_schema=False, response_class=HTMLResponse)
-def preview(user: PageUser, body: Text = ""):
+def preview(session: SessionDep, user: PageUser, body: Text = ""):
     content.check_body_size(body)
+    # A POST opens a writing transaction (SQLite: the write lock) to load the user; a preview
+    # writes nothing, so end it before rendering rather than block every other writer meanwhile.
+    session.commit()
     return HTMLResponse(render_markdown(body))
 
 
