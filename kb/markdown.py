@@ -80,6 +80,11 @@ def _align_classes(state: StateCore) -> None:
                 token.attrSet("class", f"align-{match.group(1)}")
 
 
+# Heading ids live in their own namespace, so a heading such as "# Answer 29" can never take the
+# id of an element of the page itself (a link target, an htmx swap target like "rating-status-29").
+HEADING_ID_PREFIX = "h-"
+
+
 def _slugify(title: str) -> str:
     slug = _SLUG_DROP.sub("", title.strip().lower()).replace(" ", "-")
     return slug[:80] or "section"  # never emit an empty id
@@ -115,7 +120,7 @@ def _heading_ids(state: StateCore) -> None:
             continue
         children = tokens[index + 1].children or []
         title = "".join(c.content for c in children if c.type in ("text", "code_inline"))
-        token.attrSet("id", slugs.unique(_slugify(title)))
+        token.attrSet("id", HEADING_ID_PREFIX + slugs.unique(_slugify(title)))
 
 
 _TODO = re.compile(r"\[([ xX])\][ \t\n\v\f\r]+")

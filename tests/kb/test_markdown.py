@@ -54,15 +54,22 @@ def test_task_list_renders_disabled_checkboxes() -> None:
 
 def test_headings_get_unique_slug_ids() -> None:
     html = render("# Hello World\n\n## Hello World\n\n### !!!\n\n###### Deep\n")
-    assert '<h1 id="hello-world">Hello World</h1>' in html
-    assert '<h2 id="hello-world-1">' in html
-    assert '<h3 id="section">' in html  # never an empty id
-    assert '<h6 id="deep">' in html
+    assert '<h1 id="h-hello-world">Hello World</h1>' in html
+    assert '<h2 id="h-hello-world-1">' in html
+    assert '<h3 id="h-section">' in html  # never an empty id
+    assert '<h6 id="h-deep">' in html
+
+
+def test_heading_ids_never_take_an_id_of_the_page() -> None:
+    """Content must not clobber the page's own ids ("#answer-29" links, htmx swap targets)."""
+    html = render("# Answer 29\n\n## rating-status-29\n")
+    assert 'id="answer-29"' not in html and 'id="rating-status-29"' not in html
+    assert '<h1 id="h-answer-29">' in html
 
 
 def test_repeated_headings_get_unique_ids_in_linear_time() -> None:
     html = render("# a\n# a-1\n# a\n# a\n## A\n")
-    assert re.findall(r'id="([^"]+)"', html) == ["a", "a-1", "a-2", "a-3", "a-4"]
+    assert re.findall(r'id="([^"]+)"', html) == ["h-a", "h-a-1", "h-a-2", "h-a-3", "h-a-4"]
     count = MAX_BODY_CHARS // 4
     with cpu_budget(5.0, f"{count} identical headings"):
         ids = re.findall(r'id="([^"]+)"', render("# a\n" * count))

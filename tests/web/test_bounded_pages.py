@@ -19,7 +19,7 @@ def test_preview_of_80_kb_of_headings(client, make_user):
     author = _signed_in_author(client, make_user)
     with cpu_budget(5.0, "POST /preview of '# a' x 20,000"):
         response = form_post(author, "/preview", {"body": "# a\n" * 20_000}, page="/articles/new")
-    assert response.status_code == 200 and 'id="a-19999"' in response.text
+    assert response.status_code == 200 and 'id="h-a-19999"' in response.text
 
 
 def test_history_diff_and_conflict_of_40_kb_revisions(client, make_user):
