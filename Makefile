@@ -8,9 +8,10 @@ PORT ?= 8000
 
 .PHONY: install run test lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-embedding-model.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	PYTHON=$(BIN)/python scripts/install-embedding-model.sh
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -1,0 +1,106 @@
+"""Hybrid ranking: lexical hits fused with semantic hits, the same way on both backends.
+
+All the weights of hybrid search are here.
+
+* **Query shape** decides the mix (``semantic_weight``): one or two words typed by an agent are
+  keywords (exact, typo, prefix matches must stay on top), so they lean lexical; a customer's
+  sentence leans semantic, since the customer's words are rarely the article's.
+* **Lexical** relevance is the backend's own score relative to its best hit (BM25 and word
+  coverage for the embedded backend, the ranking score for Meilisearch), so the best keyword
+  match scores 1 on both.
+* **Semantic** relevance is the cosine similarity of the query and the document's best chunk,
+  mapped from ``SEMANTIC_ZERO`` (unrelated, 0) to ``SEMANTIC_ONE`` (as close as texts get, 1).
+* **Quality** (``search.ranking``: certified, helpful, reuse, freshness) comes after relevance: a
+  small ``QUALITY_WEIGHT`` that reorders near-equal matches only. An uncertified forum question
+  loses ``UNCERTIFIED_QUESTION_PENALTY``: the certified article that answers it ranks first.
+* **Confidence**: a hit is a confident match when it matches most of the query's words
+  (``CONFIDENT_COVERAGE``) or means nearly the same (``CONFIDENT_SIMILARITY``). When no hit is
+  confident the search page says so, lists the hits as "possibly related" and offers the forum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from search.analysis import ParsedQuery, QueryTerm, WORD_RE
+from search.highlight import Highlighter
+
+#: Share of semantic relevance by number of query words (after stop words); more: the last value.
+SEMANTIC_WEIGHT_BY_WORDS = (0.0, 0.15, 0.3, 0.45, 0.55)
+#: An unfinished last word means someone is typing keywords: lean lexical.
+TYPING_SEMANTIC_CAP = 0.3
+SEMANTIC_ZERO = 0.1
+SEMANTIC_ONE = 0.6
+#: Semantic hits below this similarity are not offered at all (noise).
+SEMANTIC_MIN = 0.2
+#: How many semantic neighbours each search considers (before filters by tag, kind, ...).
+SEMANTIC_CANDIDATES = 100
+#: How many lexical hits are re-ranked with the semantic ones (at least the requested page).
+LEXICAL_CANDIDATES = 50
+QUALITY_WEIGHT = 0.05
+UNCERTIFIED_QUESTION_PENALTY = 0.1
+CONFIDENT_COVERAGE = 2 / 3
+CONFIDENT_SIMILARITY = 0.4
+#: Words of a body read for the confidence check (the matched words are near the start).
+COVERAGE_BODY_WORDS = 400
+
+
+def semantic_weight(parsed: ParsedQuery) -> float:
+    n = len(parsed.terms)
+    weight = SEMANTIC_WEIGHT_BY_WORDS[min(n, len(SEMANTIC_WEIGHT_BY_WORDS) - 1)]
+    if parsed.terms and parsed.terms[-1].prefix:
+        weight = min(weight, TYPING_SEMANTIC_CAP)
+    return weight
+
+
+def semantic_relevance(similarity: float | None) -> float:
+    if similarity is None:
+        return 0.0
+    return min(1.0, max(0.0, (similarity - SEMANTIC_ZERO) / (SEMANTIC_ONE - SEMANTIC_ZERO)))
+
+
+@dataclass
+class Candidate:
+    doc_id: str
+    lexical: float | None = None  # the backend's score; None: not a lexical hit
+    similarity: float | None = None  # cosine of the best chunk; None: not a semantic hit
+    quality: float = 0.0  # search.ranking.quality, 0..1
+    uncertified_question: bool = False
+    score: float = 0.0
+
+
+def fuse(candidates: list[Candidate], parsed: ParsedQuery) -> list[Candidate]:
+    """The candidates ordered by fused score (set on each), best first."""
+    w_sem = semantic_weight(parsed)
+    top = max((c.lexical for c in candidates if c.lexical is not None), default=0.0)
+    for c in candidates:
+        lexical = (c.lexical / top) if (c.lexical is not None and top > 0) else 0.0
+        c.score = ((1 - w_sem) * lexical + w_sem * semantic_relevance(c.similarity)
+                   + QUALITY_WEIGHT * c.quality - UNCERTIFIED_QUESTION_PENALTY * c.uncertified_question)
+    return sorted(candidates, key=lambda c: (-c.score, c.doc_id))
+
+
+def word_coverage(parsed: ParsedQuery, *texts: str) -> float:
+    """Share of the query's words found in the texts (exactly, by stem, as a prefix of the last
+    word, with a typo, or through a synonym)."""
+    if not parsed.terms:
+        return 1.0
+    words: list[str] = []
+    for text in texts:
+        words.extend(WORD_RE.findall(text or "")[:COVERAGE_BODY_WORDS])
+    unique = set(words)
+    matched = 0
+    for term in parsed.terms:
+        single = Highlighter(ParsedQuery(terms=(term,), synonyms=_synonyms_of(parsed, term)))
+        if any(single._matches(w) for w in unique):
+            matched += 1
+    return matched / len(parsed.terms)
+
+
+def _synonyms_of(parsed: ParsedQuery, term: QueryTerm):
+    index = parsed.terms.index(term)
+    return tuple(s for s in parsed.synonyms if index in s.positions)
+
+
+def is_confident(*, coverage: float, similarity: float | None) -> bool:
+    return coverage >= CONFIDENT_COVERAGE or (similarity is not None and similarity >= CONFIDENT_SIMILARITY)
