@@ -97,12 +97,12 @@ def embed_pending(*, engine: Engine, backend: SearchBackend, batch_entries: int 
     Failures are logged and retried at the next call, never raised."""
     if not supports_vectors(backend):
         return 0
-    started = time.monotonic()
     embedded = 0
     try:
         model = embedder()
         ensure_model(engine, backend, model.model_id)
-        while time.monotonic() - started < max_seconds:
+        started = time.monotonic()  # at least one batch, however long loading the model took
+        while embedded == 0 or time.monotonic() - started < max_seconds:
             if engine.dialect.name == "postgresql":
                 with unit_of_work(engine) as session:
                     rows = list(session.exec(_pending(batch_entries).with_for_update(skip_locked=True)))
