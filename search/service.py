@@ -42,6 +42,7 @@ def search(
     include_drafts: bool = False,
     limit: int = 20,
     offset: int = 0,
+    semantic: bool = True,
 ) -> SearchResults:
     """Search what ``viewer_user`` may see; visibility is part of the backend query.
 
@@ -55,6 +56,7 @@ def search(
         certified_only=certified_only,
         limit=max(1, min(limit, MAX_LIMIT)),
         offset=max(0, offset),
+        semantic=semantic,
     )
     if session is not None:
         synonyms.sync(session=session, backend=backend)
