@@ -37,10 +37,12 @@ MODEL_ID = f"{MODEL_NAME}-{ONNX_SHA256[:12]}-{TOKENIZER_SHA256[:12]}"
 #: Tokens per input (the model was trained on 256-token inputs; longer text is chunked).
 MAX_TOKENS = 256
 #: A long body is embedded as chunks of about this many words (overlapping), title first.
-CHUNK_WORDS = 120
-CHUNK_OVERLAP = 20
+CHUNK_WORDS = 170
+CHUNK_OVERLAP = 30
 MAX_CHUNKS = 16
 BATCH_SIZE = 32
+#: Vectors of recently embedded texts kept in memory (a reindex after an edit, both backends in tests).
+CACHE_SIZE = 20_000
 
 log = logging.getLogger("kb.search.embedding")
 
@@ -108,14 +110,32 @@ class Embedder:
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._lock = threading.Lock()  # the tokenizer's padding/truncation state is shared
+        self._cache: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        out = []
-        for start in range(0, len(texts), BATCH_SIZE):
-            out.append(self._embed_batch(texts[start:start + BATCH_SIZE]))
-        return np.concatenate(out)
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        todo = []
+        for i, text in enumerate(texts):
+            cached = self._cache.get(text)
+            if cached is None:
+                todo.append(i)
+            else:
+                out[i] = cached
+        # Batches of similar lengths: padding to the longest text of a batch is wasted work.
+        todo.sort(key=lambda i: len(texts[i]))
+        for start in range(0, len(todo), BATCH_SIZE):
+            batch = todo[start:start + BATCH_SIZE]
+            vectors = self._embed_batch([texts[i] for i in batch])
+            for i, vector in zip(batch, vectors, strict=True):
+                out[i] = vector
+                self._remember(texts[i], vector)
+        return out
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        with self._lock:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[text] = vector
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:

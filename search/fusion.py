@@ -26,9 +26,8 @@ from search.analysis import ParsedQuery, QueryTerm, WORD_RE
 from search.highlight import Highlighter
 
 #: Share of semantic relevance by number of query words (after stop words); more: the last value.
-SEMANTIC_WEIGHT_BY_WORDS = (0.0, 0.15, 0.3, 0.45, 0.55)
-#: An unfinished last word means someone is typing keywords: lean lexical.
-TYPING_SEMANTIC_CAP = 0.3
+#: Chosen on the whole relevance suite (tests/search), the same for both backends.
+SEMANTIC_WEIGHT_BY_WORDS = (0.0, 0.15, 0.3, 0.6, 0.8)
 SEMANTIC_ZERO = 0.1
 SEMANTIC_ONE = 0.6
 #: Semantic hits below this similarity are not offered at all (noise).
@@ -47,10 +46,7 @@ COVERAGE_BODY_WORDS = 400
 
 def semantic_weight(parsed: ParsedQuery) -> float:
     n = len(parsed.terms)
-    weight = SEMANTIC_WEIGHT_BY_WORDS[min(n, len(SEMANTIC_WEIGHT_BY_WORDS) - 1)]
-    if parsed.terms and parsed.terms[-1].prefix:
-        weight = min(weight, TYPING_SEMANTIC_CAP)
-    return weight
+    return SEMANTIC_WEIGHT_BY_WORDS[min(n, len(SEMANTIC_WEIGHT_BY_WORDS) - 1)]
 
 
 def semantic_relevance(similarity: float | None) -> float:
