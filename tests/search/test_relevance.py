@@ -126,3 +126,7 @@ def test_top3_accuracy_on_the_demo_data(backend, db, engine, capsys, record_prop
         record_property(f"lexical_{backend.name}_{category}", f"{value:.3f}")
     for category, target in TARGETS.items():
         assert accuracy[category] >= target, table
+    # Honest "nothing found": words the knowledge base does not know give no confident match.
+    for nonsense in ("hovercraft lease", "volcano insurance for my llama"):
+        weak = service.search(session=db, backend=backend, viewer_user=agent, text=nonsense, limit=20)
+        assert not any(h.confident for h in weak.hits), (nonsense, [h.title for h in weak.hits if h.confident])
