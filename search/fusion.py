@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.analysis import ParsedQuery, QueryTerm, WORD_RE
-from search.highlight import Highlighter
+from search.analysis import MIN_PREFIX_LEN, WORD_RE, ParsedQuery, typo_distance, word_forms
+from search.highlight import within_distance
 
 #: Share of semantic relevance by number of query words (after stop words); more: the last value.
 #: Chosen on the whole relevance suite (tests/search), the same for both backends.
@@ -77,25 +77,28 @@ def fuse(candidates: list[Candidate], parsed: ParsedQuery) -> list[Candidate]:
 
 
 def word_coverage(parsed: ParsedQuery, *texts: str) -> float:
-    """Share of the query's words found in the texts (exactly, by stem, as a prefix of the last
-    word, with a typo, or through a synonym)."""
+    """Share of the query's words found in the texts, matched as the search matches them (same
+    stem, a synonym's word, the start of a word for the last query word, or a typo away)."""
     if not parsed.terms:
         return 1.0
-    words: list[str] = []
-    for text in texts:
-        words.extend(WORD_RE.findall(text or "")[:COVERAGE_BODY_WORDS])
-    unique = set(words)
+    unique = {w.lower() for text in texts for w in WORD_RE.findall(text or "")[:COVERAGE_BODY_WORDS]}
+    forms = [word_forms(w) for w in unique]
+    stems = {stem for _, stem in forms if stem}
     matched = 0
-    for term in parsed.terms:
-        single = Highlighter(ParsedQuery(terms=(term,), synonyms=_synonyms_of(parsed, term)))
-        if any(single._matches(w) for w in unique):
+    for position, term in enumerate(parsed.terms):
+        synonyms = {w for syn in parsed.synonyms if position in syn.positions for alt in syn.alternatives for w in alt}
+        if term.stem in stems or synonyms & stems:
+            matched += 1
+            continue
+        prefixes = [p for p in (term.folded, term.stem) if len(p) >= MIN_PREFIX_LEN] if term.prefix else []
+        if any(f.startswith(p) or (s or "").startswith(p) for f, s in forms if s for p in prefixes):
+            matched += 1
+            continue
+        distance = typo_distance(term.stem)
+        if distance and any(abs(len(s) - len(term.stem)) <= distance and within_distance(s, term.stem, distance)
+                            for s in stems):
             matched += 1
     return matched / len(parsed.terms)
-
-
-def _synonyms_of(parsed: ParsedQuery, term: QueryTerm):
-    index = parsed.terms.index(term)
-    return tuple(s for s in parsed.synonyms if index in s.positions)
 
 
 def is_confident(*, coverage: float, similarity: float | None) -> bool:
