@@ -47,6 +47,7 @@ class VectorStore:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # derived data: rebuilt by kb reindex
         self._db.executescript(_SCHEMA)
         self._reset_memory()
 
@@ -109,6 +110,8 @@ class VectorStore:
     def documents_indexed(self, docs: list[SearchDocument]) -> None:
         """The lexical index changed these documents: keep their vectors (with the new visibility)
         only when they still describe the same revision, drop them otherwise."""
+        self.refresh()
+        docs = [d for d in docs if d.id in self._docs]  # only documents that have vectors
         if not docs:
             return
         with self._lock:
@@ -129,6 +132,8 @@ class VectorStore:
         self.refresh()
 
     def delete(self, ids: list[str]) -> None:
+        self.refresh()
+        ids = [i for i in ids if i in self._docs]
         if not ids:
             return
         with self._lock:
