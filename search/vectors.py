@@ -4,7 +4,7 @@ One SQLite file (``vectors.sqlite3`` beside the tantivy index) holds, per search
 float16 vectors of its chunks (``search.embedding.chunks``), the revision they were computed
 from and what visibility needs (audience, authors, kind, state). Every change gets a new
 sequence number, so a process reads only what changed since its last look (several web workers
-search while one indexer writes). In memory the vectors form one float16 matrix; a query is one
+search while one indexer writes). In memory the vectors form one float32 matrix; a query is one
 matrix-vector product over the rows the viewer may see (``search.visibility``), the best chunk
 standing for its document. An exact scan of 100,000 chunks takes a few milliseconds.
 
@@ -54,7 +54,8 @@ class VectorStore:
     def _reset_memory(self) -> None:
         self._seq = 0
         self._docs: dict[str, _Doc] = {}
-        self._matrix = np.zeros((0, DIMENSIONS), dtype=np.float16)
+        # float32 in memory (float16 on disk): converting float16 at every query costs more than the scan.
+        self._matrix = np.zeros((0, DIMENSIONS), dtype=np.float32)
         self._used = np.zeros(0, dtype=bool)
         self._doc_of: list[str | None] = []
         self._public = np.zeros(0, dtype=bool)
@@ -214,16 +215,19 @@ class VectorStore:
             if not self._docs:
                 return []
             mask = self._used & visible(self)
-            rows = np.flatnonzero(mask)
-            if not len(rows):
+            visible_rows = int(mask.sum())
+            if not visible_rows:
                 return []
-            scores = self._matrix[rows].astype(np.float32) @ np.asarray(vector, dtype=np.float32)
-            wanted = min(len(scores), limit * 4)
+            scores = self._matrix @ np.asarray(vector, dtype=np.float32)
+            scores[~mask] = -np.inf
+            wanted = min(visible_rows, limit * 4)
             top = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(scores) else np.arange(len(scores))
             order = top[np.argsort(-scores[top])]
             best: dict[str, float] = {}
             for i in order:
-                doc_id = self._doc_of[rows[i]]
+                if not mask[i]:
+                    continue
+                doc_id = self._doc_of[i]
                 if doc_id not in best:
                     best[doc_id] = float(scores[i])
                     if len(best) >= limit:
