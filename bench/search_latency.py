@@ -321,7 +321,7 @@ def run(entries: int, rounds: int, work: Path, *, hybrid: bool = True, embed_sam
     print(f"indexed: embedded {result['embedded_index_seconds']:.1f} s, FTS5 {result['fts5_index_seconds']:.1f} s")
     del docs
 
-    embedded = EmbeddedBackend(work / "tantivy")  # a fresh reader, as a web worker has
+    embedded = EmbeddedBackend(work / "tantivy", semantic=hybrid)  # a fresh reader, as a web worker has
     viewer = Viewer(user_id=1)
     query_set = queries()
 

@@ -57,8 +57,9 @@ class SearchQuery:
     certified_only: bool = False
     limit: int = 20
     offset: int = 0
-    #: Hybrid search: False asks the backend for its lexical results only.
-    semantic: bool = True
+    #: Hybrid search (lexical + semantic) when the backend has vectors; False: lexical only. The
+    #: agents' search (search.service.search) asks for it; other callers (the expert finder) opt in.
+    semantic: bool = False
 
 
 @dataclass(frozen=True)

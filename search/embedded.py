@@ -103,7 +103,7 @@ class EmbeddedBackend:
     name = "embedded"
 
     def __init__(self, path: Path | str, synonyms: Mapping[str, Sequence[str]] | None = None, *,
-                 semantic: bool = True):
+                 semantic: bool = False):
         self.path = Path(path)
         self.semantic = semantic  # hybrid search (KB_SEMANTIC); off: lexical only, no model loaded
         self._schema = _build_schema()

@@ -139,7 +139,7 @@ class MeiliBackend:
         plan_queries: bool = True,  # search.meili_query; off: the stemmed query as typed
         timeout: float = 10,
         task_timeout: float = 60,
-        semantic: bool = True,
+        semantic: bool = False,
     ):
         self.url = url
         self.semantic = semantic

@@ -52,7 +52,7 @@ def hybrid(backend):
 
 
 def search(backend, text, viewer=AGENT, **kwargs):
-    return backend.search(SearchQuery(text=text, viewer=viewer, **kwargs))
+    return backend.search(SearchQuery(text=text, viewer=viewer, **{"semantic": True, **kwargs}))
 
 
 @pytest.mark.parametrize(("sentence", "expected", "confident"), [

@@ -44,6 +44,14 @@ def index(tmp_path):
     backend.close()
 
 
+@pytest.fixture
+def semantic_index(tmp_path):
+    """With hybrid search: the real model computes vectors in the indexer's second pass."""
+    backend = EmbeddedBackend(tmp_path / "hybrid", semantic=True)
+    yield backend
+    backend.close()
+
+
 class FlakyBackend:
     """The embedded backend behind a switch: the next ``failures`` writes raise, like a server that
     is down."""
@@ -477,48 +485,48 @@ def embedding_lag(db) -> int:
     return outbox.lagging_count(db, older_than=timedelta(0), semantic=True)
 
 
-def test_vectors_come_in_a_second_pass_that_never_holds_up_keyword_search(engine, db, people, index):
+def test_vectors_come_in_a_second_pass_that_never_holds_up_keyword_search(engine, db, people, semantic_index):
     entry = article(db, people["author"], title="Parcel shows as delivered but never arrived",
                     body="Open a carrier trace; check the neighbours and the safe place.", tags=("accounts",))
     certify(db, entry, people["author"], people["expert"])
     db.commit()
-    outbox.drain(engine=engine, backend=index)  # the first pass only
-    assert found(index, people["agent"], "carrier trace") == [entry.id]
+    outbox.drain(engine=engine, backend=semantic_index)  # the first pass only
+    assert found(semantic_index, people["agent"], "carrier trace") == [entry.id]
     docs, _ = documents_for_entry(db, entry.id)
-    assert index.missing_vectors(docs) == docs
+    assert semantic_index.missing_vectors(docs) == docs
     assert embedding_lag(db) == 4 and outbox.lagging_count(db, older_than=timedelta(0)) == 0
 
-    report = outbox.drain(engine=engine, backend=index, embed=True)
-    assert report.embedded >= 1 and index.missing_vectors(docs) == []
+    report = outbox.drain(engine=engine, backend=semantic_index, embed=True)
+    assert report.embedded >= 1 and semantic_index.missing_vectors(docs) == []
     assert embedding_lag(db) == 0
-    assert found(index, people["agent"], "my package says it arrived but the porch is empty")[0] == entry.id
+    assert found(semantic_index, people["agent"], "my package says it arrived but the porch is empty")[0] == entry.id
 
 
-def test_a_model_change_re_embeds_everything(engine, db, people, index):
+def test_a_model_change_re_embeds_everything(engine, db, people, semantic_index):
     entry = article(db, people["author"], title="Mobile app signs users out", body="Clear the app cache.")
     certify(db, entry, people["author"], people["expert"])
     db.commit()
-    outbox.drain(engine=engine, backend=index, embed=True)
+    outbox.drain(engine=engine, backend=semantic_index, embed=True)
     docs, _ = documents_for_entry(db, entry.id)
-    assert index.missing_vectors(docs) == []
-    index.reset_vectors("some-older-model")  # as if the vectors came from another model
-    assert index.missing_vectors(docs) == docs
-    outbox.drain(engine=engine, backend=index, embed=True)
+    assert semantic_index.missing_vectors(docs) == []
+    semantic_index.reset_vectors("some-older-model")  # as if the vectors came from another model
+    assert semantic_index.missing_vectors(docs) == docs
+    outbox.drain(engine=engine, backend=semantic_index, embed=True)
     from search.embedding import MODEL_ID
 
-    assert index.vector_model() == MODEL_ID and index.missing_vectors(docs) == []
+    assert semantic_index.vector_model() == MODEL_ID and semantic_index.missing_vectors(docs) == []
 
 
-def test_reindex_embeds_what_has_no_vectors_with_progress(engine, db, people, index):
+def test_reindex_embeds_what_has_no_vectors_with_progress(engine, db, people, semantic_index):
     entry = article(db, people["author"])
     certify(db, entry, people["author"], people["expert"])
     db.commit()
     steps: list[tuple[int, int]] = []
-    search_service.reindex(engine=engine, backend=index, embed_progress=lambda done, total: steps.append((done, total)))
+    search_service.reindex(engine=engine, backend=semantic_index, embed_progress=lambda done, total: steps.append((done, total)))
     assert steps[0] == (0, 1) and steps[-1] == (1, 1)
     assert embedding_lag(db) == 0
     steps.clear()
-    search_service.reindex(engine=engine, backend=index, embed_progress=lambda done, total: steps.append((done, total)))
+    search_service.reindex(engine=engine, backend=semantic_index, embed_progress=lambda done, total: steps.append((done, total)))
     assert steps == [(0, 0)]  # unchanged documents keep their vectors
 
 
