@@ -354,7 +354,7 @@ class EmbeddedBackend:
     def _neighbours(self, query: SearchQuery) -> dict[str, float]:
         """Semantic side: {doc id: similarity} of the nearest visible documents (empty when
         semantic search is off, no vectors exist yet or the model cannot be loaded)."""
-        if not (self.semantic and query.semantic):
+        if not (self.semantic and query.semantic) or fusion.semantic_weight(parse_query(query.text)) == 0:
             return {}
         self._vectors.refresh()
         if not self._vectors.count:

@@ -26,8 +26,9 @@ from search.analysis import MIN_PREFIX_LEN, WORD_RE, ParsedQuery, typo_distance,
 from search.highlight import within_distance
 
 #: Share of semantic relevance by number of query words (after stop words); more: the last value.
-#: Chosen on the whole relevance suite (tests/search), the same for both backends.
-SEMANTIC_WEIGHT_BY_WORDS = (0.0, 0.15, 0.3, 0.6, 0.8)
+#: Chosen on the whole relevance suite (tests/search), the same for both backends. One word is a
+#: keyword (often still being typed): lexical only, and the query is not embedded at all.
+SEMANTIC_WEIGHT_BY_WORDS = (0.0, 0.0, 0.3, 0.6, 0.8)
 SEMANTIC_ZERO = 0.1
 SEMANTIC_ONE = 0.6
 #: Semantic hits below this similarity are not offered at all (noise).

@@ -367,7 +367,9 @@ class MeiliBackend:
     def _neighbours(self, query: SearchQuery, filter_expr: str) -> dict[str, dict]:
         """Semantic side: {doc id: hit with "similarity"} of the nearest visible documents (empty
         when semantic search is off, no vectors exist yet or the model cannot be loaded)."""
-        if not (self.semantic and query.semantic) or self.vectors.model() is None:
+        if not (self.semantic and query.semantic) or fusion.semantic_weight(parse_query(query.text)) == 0:
+            return {}
+        if self.vectors.model() is None:
             return {}
         vector = query_vector(query.text)
         if vector is None:
