@@ -359,7 +359,8 @@ def indexer(
                 console.print(line, markup=False, soft_wrap=True)
             if once:
                 break
-            time.sleep(interval)
+            if not report.embedded:  # vectors still to compute: go on without pausing
+                time.sleep(interval)
     except KeyboardInterrupt:
         pass
     finally:
