@@ -398,13 +398,14 @@ class EmbeddedBackend:
         ])
         total = searcher.search(union, limit=1, count=True).count or 0
         highlighter = Highlighter(parsed)
-        hits = [self._hit(stored[c.doc_id], highlighter, parsed, c.score, c.similarity)
+        sentence = len(parsed.terms) >= 3
+        hits = [self._hit(stored[c.doc_id], highlighter, parsed, c.score, c.similarity, sentence=sentence)
                 for c in ranked[offset:offset + limit]]
         facets = self._facets(searcher, union) if total else {"tag": {}, "kind": {}}
         return SearchResults(total=total, hits=hits, facets=facets)
 
     def _hit(self, stored, highlighter: Highlighter, parsed: ParsedQuery, score: float,
-             similarity: float | None) -> Hit:
+             similarity: float | None, *, sentence: bool = False) -> Hit:
         title, body = stored.get_first("title") or "", stored.get_first("body") or ""
         tags = list(stored.get_all("tags"))
         coverage = fusion.word_coverage(parsed, title, " ".join(tags), body)
@@ -420,7 +421,7 @@ class EmbeddedBackend:
             audience=stored.get_first("audience"),
             state=stored.get_first("state"),
             score=score,
-            confident=fusion.is_confident(coverage=coverage, similarity=similarity),
+            confident=fusion.is_confident(coverage=coverage, similarity=similarity, sentence=sentence),
         )
 
     def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int]]:

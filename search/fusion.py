@@ -14,7 +14,8 @@ All the weights of hybrid search are here.
   small ``QUALITY_WEIGHT`` that reorders near-equal matches only. An uncertified forum question
   loses ``UNCERTIFIED_QUESTION_PENALTY``: the certified article that answers it ranks first.
 * **Confidence**: a hit is a confident match when it matches most of the query's words
-  (``CONFIDENT_COVERAGE``) or means nearly the same (``CONFIDENT_SIMILARITY``). When no hit is
+  (``CONFIDENT_COVERAGE``; for a sentence searched by meaning too, only when its meaning is not far
+  off, ``SENTENCE_MIN_SIMILARITY``) or means nearly the same (``CONFIDENT_SIMILARITY``). When no hit is
   confident the search page says so, lists the hits as "possibly related" and offers the forum.
 """
 
@@ -41,6 +42,8 @@ QUALITY_WEIGHT = 0.05
 UNCERTIFIED_QUESTION_PENALTY = 0.1
 CONFIDENT_COVERAGE = 2 / 3
 CONFIDENT_SIMILARITY = 0.4
+#: A sentence's words found in a text whose meaning is further than this are a coincidence.
+SENTENCE_MIN_SIMILARITY = 0.25
 #: Words of a body read for the confidence check (the matched words are near the start).
 COVERAGE_BODY_WORDS = 400
 
@@ -102,5 +105,11 @@ def word_coverage(parsed: ParsedQuery, *texts: str) -> float:
     return matched / len(parsed.terms)
 
 
-def is_confident(*, coverage: float, similarity: float | None) -> bool:
-    return coverage >= CONFIDENT_COVERAGE or (similarity is not None and similarity >= CONFIDENT_SIMILARITY)
+def is_confident(*, coverage: float, similarity: float | None, sentence: bool = False) -> bool:
+    """``sentence``: a query of three words or more, searched by meaning too. Its common words
+    match many texts, so matching them is confident only when the meaning is not far off either."""
+    if similarity is not None and similarity >= CONFIDENT_SIMILARITY:
+        return True
+    if sentence:
+        return coverage >= CONFIDENT_COVERAGE and (similarity or 0.0) >= SENTENCE_MIN_SIMILARITY
+    return coverage >= CONFIDENT_COVERAGE

@@ -408,12 +408,13 @@ class MeiliBackend:
             c.quality = float(h.get("quality") or 0.0)
             c.uncertified_question = h.get("kind") == "question" and not h.get("certified")
         ranked = fusion.fuse(list(candidates.values()), parsed)
-        hits = [self._hit(found[c.doc_id], highlighter, parsed, c.score, c.similarity)
+        sentence = len(parsed.terms) >= 3
+        hits = [self._hit(found[c.doc_id], highlighter, parsed, c.score, c.similarity, sentence=sentence)
                 for c in ranked[offset:offset + limit]]
         return SearchResults(total=total, hits=hits, facets=facets)
 
     def _hit(self, h: dict, highlighter: Highlighter, parsed: ParsedQuery, score: float,
-             similarity: float | None) -> Hit:
+             similarity: float | None, *, sentence: bool = False) -> Hit:
         title, body, tags = h.get("title") or "", h.get("body") or "", list(h.get("tags") or [])
         coverage = fusion.word_coverage(parsed, title, " ".join(tags), body)
         return Hit(
@@ -428,7 +429,7 @@ class MeiliBackend:
             audience=h["audience"],
             state=h.get("state") or "",
             score=score,
-            confident=fusion.is_confident(coverage=coverage, similarity=similarity),
+            confident=fusion.is_confident(coverage=coverage, similarity=similarity, sentence=sentence),
         )
 
     def _query_text(self, parsed: ParsedQuery, filter_expr: str) -> str:

@@ -128,3 +128,14 @@ def test_an_uncertified_question_does_not_outrank_the_certified_answer(backend):
                    kind="question", certified=False, state="open")
     with_vectors(backend, DOCS + [question])
     assert ids(search(backend, "parcel delivered but not received"))[0] == 1
+
+
+def test_confidence_needs_most_words_or_the_meaning():
+    from search.fusion import is_confident
+
+    assert is_confident(coverage=1.0, similarity=None)  # keywords: every word found
+    assert not is_confident(coverage=0.5, similarity=None)  # "hovercraft lease": half of them
+    assert is_confident(coverage=0.0, similarity=0.45)  # the same meaning in other words
+    # A sentence's common words in an unrelated text are a coincidence.
+    assert not is_confident(coverage=1.0, similarity=0.1, sentence=True)
+    assert is_confident(coverage=0.75, similarity=0.3, sentence=True)
