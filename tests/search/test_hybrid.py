@@ -139,3 +139,14 @@ def test_confidence_needs_most_words_or_the_meaning():
     # A sentence's common words in an unrelated text are a coincidence.
     assert not is_confident(coverage=1.0, similarity=0.1, sentence=True)
     assert is_confident(coverage=0.75, similarity=0.3, sentence=True)
+
+
+def test_a_model_file_that_is_not_the_pinned_one_is_refused(tmp_path):
+    from search.embedding import TOKENIZER_SHA256, Embedder, ModelFileError, model_dir
+
+    tampered = tmp_path / "tokenizer.json"
+    tampered.write_bytes((model_dir() / "tokenizer.json").read_bytes() + b" ")
+    with pytest.raises(ModelFileError, match=f"expected {TOKENIZER_SHA256}"):
+        Embedder(tokenizer=tampered)
+    with pytest.raises(ModelFileError, match="install-embedding-model.sh"):
+        Embedder(tokenizer=tmp_path / "missing.json")
