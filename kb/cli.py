@@ -321,8 +321,10 @@ def reindex() -> None:
     try:
         with _progress_bar() as bar:
             task = bar.add_task("Indexing entries", total=None)
+            vectors = bar.add_task("Embedding documents", total=None, visible=settings.semantic)
             count = rebuild(engine=engine, backend=backend,
-                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+                            progress=lambda done, total: bar.update(task, completed=done, total=total),
+                            embed_progress=lambda done, total: bar.update(vectors, completed=done, total=total))
     except Exception as exc:  # the backend is down or refused the documents
         _fail(f"the search backend ({backend.name}) failed: {exc}")
     finally:
@@ -346,16 +348,19 @@ def indexer(
     backend, lock = _search_backend(settings)
     try:
         while True:
-            report = drain(engine=engine, backend=backend)
-            if report.rows or once:
+            report = drain(engine=engine, backend=backend, embed=settings.semantic)
+            if report.rows or report.embedded or once:
                 line = (f"Indexed {report.entries:,} entries ({report.indexed:,} documents, "
                         f"{report.deleted:,} deletions) from {report.rows:,} outbox rows.")
+                if report.embedded:
+                    line += f" Computed vectors for {report.embedded:,} documents."
                 if report.failed:
                     line += f" {report.failed:,} rows failed and will be retried: {report.error}"
                 console.print(line, markup=False, soft_wrap=True)
             if once:
                 break
-            time.sleep(interval)
+            if not report.embedded:  # vectors still to compute: go on without pausing
+                time.sleep(interval)
     except KeyboardInterrupt:
         pass
     finally:

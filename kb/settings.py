@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     search_backend: Literal["embedded", "meilisearch"] = "embedded"
     search_url: str | None = None
     search_key: str | None = None
+    # Hybrid search: a local sentence-embedding model beside keyword search (KB_SEMANTIC=off: keywords only).
+    semantic: bool = True
     # Cookies get the Secure flag when served over HTTPS (always in production).
     secure_cookies: bool | None = None
     session_max_age_hours: int = 12

@@ -95,6 +95,16 @@ def word_forms(word: str) -> tuple[str, str | None]:
     return ("".join(folded) if folded else word.lower()), (stems[0] if stems else None)
 
 
+def highlight_words(text: str) -> str:
+    """The words of a query worth marking on the page a result opens: lowercase, stop words left out ("can" must not mark "Cancelling", nor "for" every sentence)."""
+    words: list[str] = []
+    for word in WORD_RE.findall(text or "")[: MAX_QUERY_TERMS * 2]:
+        stem = word_forms(word)[1]
+        if stem is not None and len(word) >= 3 and word.lower() not in words:
+            words.append(word.lower())
+    return " ".join(words)
+
+
 def stemmed_text(text: str) -> str:
     """The text as the stemmed words the index sees (Meilisearch's shadow fields)."""
     return " ".join(analyze(text))

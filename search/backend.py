@@ -33,12 +33,14 @@ class SearchDocument:
     # Quality signals for ranking (the expertise issue fills them in).
     helpful_score: float = 0.0
     reuse_count: int = 0
+    # The entry's author (who may see every revision of it); None: the revision's author.
+    entry_author_id: int | None = None
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is searching. Restricted documents are visible to their author, reviewers and admins,
-    and only when ``include_drafts`` is on."""
+    """Who is searching. Restricted documents are visible to their authors, to reviewers when in
+    review, and to admins, and only when ``include_drafts`` is on (``search.visibility``)."""
 
     user_id: int
     is_admin: bool = False
@@ -55,6 +57,9 @@ class SearchQuery:
     certified_only: bool = False
     limit: int = 20
     offset: int = 0
+    #: Hybrid search (lexical + semantic) when the backend has vectors; False: lexical only. The
+    #: agents' search (search.service.search) asks for it; other callers (the expert finder) opt in.
+    semantic: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class Hit:
     audience: Audience
     state: str
     score: float
+    #: A confident match (``search.fusion``); the others are shown as "possibly related".
+    confident: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,3 +102,22 @@ class SearchBackend(Protocol):
 
     def clear(self) -> None:
         """Remove every document."""
+
+
+class VectorBackend(Protocol):
+    """Hybrid search: what the indexer's second pass (``search.outbox``) needs from a backend.
+
+    ``index`` keeps a document's vectors only while it still describes the same revision; the
+    indexer computes vectors afterwards and sends them with ``index_vectors``."""
+
+    semantic: bool
+
+    def vector_model(self) -> str | None:
+        """The model id the stored vectors were made with (None: none yet)."""
+
+    def reset_vectors(self, model_id: str) -> None:
+        """Drop every vector; those that follow come from ``model_id``."""
+
+    def index_vectors(self, docs: list[SearchDocument], vectors: list) -> int:
+        """Store the chunk vectors (n x 384 each) of documents that are indexed at the same
+        revision; others are skipped. Returns how many were stored."""

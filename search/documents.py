@@ -75,6 +75,7 @@ def _document(session: Session, entry: Entry, revision: Revision, *, audience: s
         updated_at=revision.created_at,
         helpful_score=quality[0],
         reuse_count=quality[1],
+        entry_author_id=entry.author_id,
     )
 
 

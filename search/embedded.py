@@ -21,6 +21,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,8 +41,12 @@ from search.analysis import (
     parse_query,
     typo_distance,
 )
+from search import fusion
 from search.backend import Hit, SearchDocument, SearchQuery, SearchResults, Viewer
 from search.highlight import Highlighter
+from search.embedding import query_vector
+from search.vectors import VectorStore
+from search.visibility import tantivy_query, vector_mask
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ PREFIX_WEIGHT = 0.5
 DISMAX_TIE_BREAKER = 0.1
 PHRASE_SLOP = 2  # stop words leave gaps between positions
 
-SCHEMA_VERSION = "2"  # 2: quality_step (search.ranking), more stop words
+SCHEMA_VERSION = "3"  # 2: quality_step (search.ranking), more stop words; 3: entry_author_id, vectors
 _SCHEMA_VERSION_FILE = "kb-schema-version"
 _WRITER_HEAP = 64_000_000
 _FACET_SIZE = 1000
@@ -67,7 +72,8 @@ _FACET_SIZE = 1000
 def _build_schema() -> tantivy.Schema:
     sb = SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
-    for name in ("entry_id", "revision_id", "author_id", "reuse_count", "updated_ms", "quality_step"):
+    for name in ("entry_id", "revision_id", "author_id", "entry_author_id", "reuse_count", "updated_ms",
+                 "quality_step"):
         sb.add_integer_field(name, stored=True, indexed=True, fast=True)
     for name in ("kind", "audience", "state", "tags"):
         sb.add_text_field(name, stored=True, tokenizer_name="raw", fast=True)
@@ -96,14 +102,17 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, path: Path | str, synonyms: Mapping[str, Sequence[str]] | None = None):
+    def __init__(self, path: Path | str, synonyms: Mapping[str, Sequence[str]] | None = None, *,
+                 semantic: bool = False):
         self.path = Path(path)
+        self.semantic = semantic  # hybrid search (KB_SEMANTIC); off: lexical only, no model loaded
         self._schema = _build_schema()
         self._write_lock = threading.Lock()
         self._writer: tantivy.IndexWriter | None = None
         self._synonyms: Synonyms = normalize_synonyms(synonyms)
         self._quality = self._build_quality_query()
         self._index = self._open()
+        self._vectors = VectorStore(self.path / "vectors.sqlite3")
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -129,6 +138,7 @@ class EmbeddedBackend:
             writer, self._writer = self._writer, None
             if writer is not None:
                 writer.wait_merging_threads()
+            self._vectors.close()
 
     def _get_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
@@ -152,6 +162,7 @@ class EmbeddedBackend:
                 "entry_id": doc.entry_id,
                 "revision_id": doc.revision_id,
                 "author_id": doc.author_id,
+                "entry_author_id": doc.entry_author_id if doc.entry_author_id is not None else doc.author_id,
                 "reuse_count": doc.reuse_count,
                 "updated_ms": epoch_ms(doc.updated_at),
                 "kind": doc.kind,
@@ -178,6 +189,7 @@ class EmbeddedBackend:
                 writer.delete_documents_by_term("id", doc.id)
                 writer.add_document(self._to_document(doc))
             self._commit(writer)
+            self._vectors.documents_indexed(docs)
 
     def delete(self, ids: list[str]) -> None:
         if not ids:
@@ -187,25 +199,56 @@ class EmbeddedBackend:
             for doc_id in ids:
                 writer.delete_documents_by_term("id", doc_id)
             self._commit(writer)
+            self._vectors.delete(ids)
 
     def clear(self) -> None:
         with self._write_lock:
             writer = self._get_writer()
             writer.delete_all_documents()
             self._commit(writer)
+            self._vectors.clear()
 
     def reindex(self, docs: Iterable[SearchDocument]) -> int:
         """Replace the whole content in one commit: searches see the old content until the new
         one is complete, never an empty index. Returns the number of documents."""
-        count = 0
+        indexed: list[SearchDocument] = []
         with self._write_lock:
             writer = self._get_writer()
             writer.delete_all_documents()
             for doc in docs:
                 writer.add_document(self._to_document(doc))
-                count += 1
+                indexed.append(replace(doc, body=""))  # what the vector store keeps: no text
             self._commit(writer)
-        return count
+            present = {d.id for d in indexed}
+            self._vectors.refresh()
+            self._vectors.delete([i for i in list(self._vectors._docs) if i not in present])
+            self._vectors.documents_indexed(indexed)
+        return len(indexed)
+
+    # -- vectors (search.backend.VectorBackend) ---------------------------------------------
+
+    def vector_model(self) -> str | None:
+        return self._vectors.model_id()
+
+    def reset_vectors(self, model_id: str) -> None:
+        self._vectors.reset(model_id)
+
+    def missing_vectors(self, docs: list[SearchDocument]) -> list[SearchDocument]:
+        """The documents without vectors of their revision."""
+        self._vectors.refresh()
+        return [d for d in docs if not self._vectors.has(d.id, d.revision_id)]
+
+    def index_vectors(self, docs: list[SearchDocument], vectors: list) -> int:
+        """Store vectors of the documents indexed at the same revision (others changed since)."""
+        searcher = self._index.searcher()
+        keep_docs, keep_vectors = [], []
+        for doc, matrix in zip(docs, vectors, strict=True):
+            found = searcher.search(Query.term_query(self._schema, "id", doc.id), limit=1).hits
+            if found and searcher.doc(found[0][1]).get_first("revision_id") == doc.revision_id:
+                keep_docs.append(doc)
+                keep_vectors.append(matrix)
+        self._vectors.put(keep_docs, keep_vectors)
+        return len(keep_docs)
 
     def set_synonyms(self, synonyms: Mapping[str, Sequence[str]]) -> None:
         """Customers' words: {"money back": ["refund"], "erase": ["delete"]}. Searching a key
@@ -215,15 +258,7 @@ class EmbeddedBackend:
     # -- queries ----------------------------------------------------------------------------
 
     def _visibility(self, viewer: Viewer) -> Query:
-        public = Query.term_query(self._schema, "audience", "public")
-        if not viewer.include_drafts:
-            return public
-        restricted = Query.term_query(self._schema, "audience", "restricted")
-        if not (viewer.is_admin or viewer.is_reviewer):
-            restricted = Query.boolean_query(
-                [(Occur.Must, restricted), (Occur.Must, Query.term_query(self._schema, "author_id", viewer.user_id))]
-            )
-        return Query.boolean_query([(Occur.Should, public), (Occur.Should, restricted)])
+        return tantivy_query(self._schema, viewer)
 
     def _filter(self, query: SearchQuery) -> Query:
         clauses = [self._visibility(query.viewer)]
@@ -301,6 +336,9 @@ class EmbeddedBackend:
                 [(Occur.Must, self._text_query(parsed)), (Occur.Must, filter_q), (Occur.Should, self._quality)]
             )
             order_by = None
+            neighbours = self._neighbours(query)
+            if neighbours:
+                return self._hybrid(query, parsed, final, filter_q, neighbours)
         searcher = self._index.searcher()
         limit = max(0, query.limit)
         offset = max(0, query.offset)
@@ -308,26 +346,83 @@ class EmbeddedBackend:
         result = searcher.search(final, limit=max(1, limit), count=True, offset=offset, **kwargs)
         total = result.count or 0
         highlighter = Highlighter(parsed)
-        hits: list[Hit] = []
-        for score, address in result.hits[:limit]:
-            stored = searcher.doc(address)
-            hits.append(
-                Hit(
-                    entry_id=stored.get_first("entry_id"),
-                    revision_id=stored.get_first("revision_id"),
-                    kind=stored.get_first("kind"),
-                    title=highlighter.highlight(stored.get_first("title") or ""),
-                    snippet=highlighter.snippet(stored.get_first("body") or ""),
-                    tags=list(stored.get_all("tags")),
-                    certified=bool(stored.get_first("certified")),
-                    needs_reverification=bool(stored.get_first("needs_reverification")),
-                    audience=stored.get_first("audience"),
-                    state=stored.get_first("state"),
-                    score=0.0 if order_by else float(score),
-                )
-            )
+        hits = [self._hit(searcher.doc(address), highlighter, parsed, 0.0 if order_by else float(score), None)
+                for score, address in result.hits[:limit]]
         facets = self._facets(searcher, final) if total else {"tag": {}, "kind": {}}
         return SearchResults(total=total, hits=hits, facets=facets)
+
+    def _neighbours(self, query: SearchQuery) -> dict[str, float]:
+        """Semantic side: {doc id: similarity} of the nearest visible documents (empty when
+        semantic search is off, no vectors exist yet or the model cannot be loaded)."""
+        if not (self.semantic and query.semantic) or fusion.semantic_weight(parse_query(query.text)) == 0:
+            return {}
+        self._vectors.refresh()
+        if not self._vectors.count:
+            return {}
+        vector = query_vector(query.text)
+        if vector is None:
+            return {}
+        nearest = self._vectors.nearest(vector, vector_mask(query.viewer), limit=fusion.SEMANTIC_CANDIDATES)
+        return {doc_id: sim for doc_id, sim in nearest if sim >= fusion.SEMANTIC_MIN}
+
+    def _hybrid(self, query: SearchQuery, parsed: ParsedQuery, lexical_q: Query, filter_q: Query,
+                neighbours: dict[str, float]) -> SearchResults:
+        searcher = self._index.searcher()
+        limit, offset = max(0, query.limit), max(0, query.offset)
+        depth = max(offset + limit, fusion.LEXICAL_CANDIDATES)
+        lexical = searcher.search(lexical_q, limit=depth).hits
+        # Semantic neighbours go through the same filter (visibility, tags, kinds, certified).
+        ids_q = Query.term_set_query(self._schema, "id", list(neighbours))
+        semantic = searcher.search(Query.boolean_query([(Occur.Must, ids_q), (Occur.Must, filter_q)]),
+                                   limit=len(neighbours)).hits
+        stored: dict[str, tuple] = {}
+        candidates: dict[str, fusion.Candidate] = {}
+        for score, address in lexical:
+            doc = searcher.doc(address)
+            doc_id = doc.get_first("id")
+            stored[doc_id] = doc
+            candidates[doc_id] = fusion.Candidate(doc_id, lexical=float(score), similarity=neighbours.get(doc_id))
+        for _, address in semantic:
+            doc = searcher.doc(address)
+            doc_id = doc.get_first("id")
+            stored[doc_id] = doc
+            candidates.setdefault(doc_id, fusion.Candidate(doc_id, similarity=neighbours[doc_id]))
+        for doc_id, c in candidates.items():
+            doc = stored[doc_id]
+            c.quality = (doc.get_first("quality_step") or 0) / ranking.QUALITY_STEPS
+            c.uncertified_question = doc.get_first("kind") == "question" and not doc.get_first("certified")
+        ranked = fusion.fuse(list(candidates.values()), parsed)
+        union = Query.boolean_query([
+            (Occur.Must, Query.boolean_query([(Occur.Should, lexical_q), (Occur.Should, ids_q)])),
+            (Occur.Must, filter_q),
+        ])
+        total = searcher.search(union, limit=1, count=True).count or 0
+        highlighter = Highlighter(parsed)
+        sentence = len(parsed.terms) >= 3
+        hits = [self._hit(stored[c.doc_id], highlighter, parsed, c.score, c.similarity, sentence=sentence)
+                for c in ranked[offset:offset + limit]]
+        facets = self._facets(searcher, union) if total else {"tag": {}, "kind": {}}
+        return SearchResults(total=total, hits=hits, facets=facets)
+
+    def _hit(self, stored, highlighter: Highlighter, parsed: ParsedQuery, score: float,
+             similarity: float | None, *, sentence: bool = False) -> Hit:
+        title, body = stored.get_first("title") or "", stored.get_first("body") or ""
+        tags = list(stored.get_all("tags"))
+        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body)
+        return Hit(
+            entry_id=stored.get_first("entry_id"),
+            revision_id=stored.get_first("revision_id"),
+            kind=stored.get_first("kind"),
+            title=highlighter.highlight(title),
+            snippet=highlighter.snippet(body),
+            tags=tags,
+            certified=bool(stored.get_first("certified")),
+            needs_reverification=bool(stored.get_first("needs_reverification")),
+            audience=stored.get_first("audience"),
+            state=stored.get_first("state"),
+            score=score,
+            confident=fusion.is_confident(coverage=coverage, similarity=similarity, sentence=sentence),
+        )
 
     def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int]]:
         aggs = searcher.aggregate(

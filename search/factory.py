@@ -19,8 +19,8 @@ _backends: dict[tuple, SearchBackend] = {}
 
 def _key(settings: Settings) -> tuple:
     if settings.search_backend == "meilisearch":
-        return ("meilisearch", settings.search_url or DEFAULT_MEILISEARCH_URL, settings.search_key)
-    return ("embedded", str((settings.data_dir / "search").resolve()))
+        return ("meilisearch", settings.search_url or DEFAULT_MEILISEARCH_URL, settings.search_key, settings.semantic)
+    return ("embedded", str((settings.data_dir / "search").resolve()), settings.semantic)
 
 
 def backend_for(settings: Settings) -> SearchBackend:
@@ -31,11 +31,11 @@ def backend_for(settings: Settings) -> SearchBackend:
             if key[0] == "meilisearch":
                 from search.meili import MeiliBackend
 
-                backend = MeiliBackend(key[1], key[2])
+                backend = MeiliBackend(key[1], key[2], semantic=settings.semantic)
             else:
                 from search.embedded import EmbeddedBackend
 
-                backend = EmbeddedBackend(settings.data_dir / "search")
+                backend = EmbeddedBackend(settings.data_dir / "search", semantic=settings.semantic)
             _backends[key] = backend
         return backend
 

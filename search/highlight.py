@@ -30,6 +30,9 @@ def _within_distance(a: str, b: str, limit: int) -> bool:
     return prev[len(b)] <= limit
 
 
+within_distance = _within_distance  # also used by search.fusion's word coverage
+
+
 class Highlighter:
     """Wraps the words of a text that match the query in <mark>, HTML-escaping everything else.
 

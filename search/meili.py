@@ -27,7 +27,7 @@ from typing import Any
 
 import meilisearch
 
-from search import ranking
+from search import fusion, ranking
 from search.backend import Hit, SearchDocument, SearchQuery, SearchResults, Viewer
 from search.analysis import (
     ONE_TYPO_MIN_LEN,
@@ -40,17 +40,20 @@ from search.analysis import (
     stemmed_text,
 )
 from search.embedded import epoch_ms
+from search.embedding import query_vector
 from search.highlight import Highlighter
 from search.meili_query import query_text
+from search.meili_vectors import MeiliVectors
+from search.visibility import meili_filter
 
 PRIMARY_KEY = "pk"
 
 SEARCHABLE = ["title_stem", "tags_stem", "body_stem"]
 DISPLAYED = [
     "id", "entry_id", "revision_id", "kind", "title", "body", "tags", "audience", "author_id", "state",
-    "certified", "needs_reverification", "updated_at", "helpful_score", "reuse_count",
+    "certified", "needs_reverification", "updated_at", "helpful_score", "reuse_count", "quality", "model_id",
 ]  # fmt: skip
-FILTERABLE = ["id", "audience", "author_id", "kind", "tags", "certified", "state"]
+FILTERABLE = ["id", "audience", "author_id", "entry_author_id", "kind", "tags", "certified", "state"]
 SORTABLE = ["updated_at", "helpful_score"]
 #: Relevance first (Meilisearch's defaults), then quality (search.ranking) as the tie-breaker.
 RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness", "quality:desc"]
@@ -58,6 +61,13 @@ MAX_TOTAL_HITS = 10_000
 MAX_FACET_VALUES = 1_000
 
 _PK_SAFE = re.compile(r"[A-Za-z0-9-]")
+
+#: Hybrid search: the userProvided embedder kb sends vectors to, and the document that records
+#: which model made them (no audience: no search ever returns it).
+EMBEDDER = "kb"
+MODEL_MARKER_PK = "kb_vector_model"
+#: How long a process trusts what it read of the model marker.
+MODEL_CHECK_SECONDS = 10.0
 
 
 class SearchBackendError(RuntimeError):
@@ -75,11 +85,7 @@ def quote(value: str) -> str:
 
 
 def visibility_filter(viewer: Viewer) -> str:
-    if not viewer.include_drafts:
-        return 'audience = "public"'
-    if viewer.is_admin or viewer.is_reviewer:
-        return '(audience = "public" OR audience = "restricted")'
-    return f'(audience = "public" OR (audience = "restricted" AND author_id = {int(viewer.user_id)}))'
+    return meili_filter(viewer)
 
 
 def filter_expression(query: SearchQuery) -> str:
@@ -105,6 +111,7 @@ def to_meili_document(doc: SearchDocument) -> dict[str, Any]:
         "tags": list(doc.tags),
         "audience": doc.audience,
         "author_id": doc.author_id,
+        "entry_author_id": doc.entry_author_id if doc.entry_author_id is not None else doc.author_id,
         "state": doc.state,
         "certified": bool(doc.certified),
         "needs_reverification": bool(doc.needs_reverification),
@@ -132,8 +139,10 @@ class MeiliBackend:
         plan_queries: bool = True,  # search.meili_query; off: the stemmed query as typed
         timeout: float = 10,
         task_timeout: float = 60,
+        semantic: bool = False,
     ):
         self.url = url
+        self.semantic = semantic
         self.index_name = index_name
         self.matching_strategy = matching_strategy
         self.plan_queries = plan_queries
@@ -146,6 +155,7 @@ class MeiliBackend:
         self._synonyms_given = synonyms is not None
         self._ready = False
         self._lock = threading.RLock()
+        self.vectors = MeiliVectors(self)
 
     # -- settings and index lifecycle -------------------------------------------------------
 
@@ -218,7 +228,14 @@ class MeiliBackend:
         if not docs:
             return
         self._ensure_ready()
-        self._wait(self._index.add_documents([to_meili_document(d) for d in docs], PRIMARY_KEY))
+        self._wait(self._index.add_documents([self._document(d) for d in docs], PRIMARY_KEY))
+
+    def _document(self, doc: SearchDocument) -> dict[str, Any]:
+        """A document without vectors (they follow from the indexer's second pass)."""
+        body = to_meili_document(doc)
+        if self.semantic:
+            body["_vectors"] = {EMBEDDER: None}
+        return body
 
     def delete(self, ids: list[str]) -> None:
         if not ids:
@@ -230,6 +247,7 @@ class MeiliBackend:
     def clear(self) -> None:
         self._ensure_ready()
         self._wait(self._index.delete_all_documents())
+        self.vectors.forget()
 
     def set_synonyms(self, synonyms: Mapping[str, Sequence[str]]) -> None:
         """Customers' words ({"money back": ["refund"]}), stored stemmed in the index settings;
@@ -257,8 +275,10 @@ class MeiliBackend:
             target = self._client.index(tmp)
             count = 0
             batch: list[dict[str, Any]] = []
+            if self.semantic:  # an empty index takes the embedder; its vectors come after the swap
+                self.vectors.prepare(tmp)
             for doc in docs:
-                batch.append(to_meili_document(doc))
+                batch.append(self._document(doc))
                 if len(batch) >= batch_size:
                     self._wait(target.add_documents(batch, PRIMARY_KEY))
                     count += len(batch)
@@ -270,7 +290,26 @@ class MeiliBackend:
             self._wait(self._client.swap_indexes([{"indexes": [self.index_name, tmp]}]))
             self._delete_index(tmp)
             self._ready = True
+            self.vectors.forget()
         return count
+
+    # -- vectors (search.backend.VectorBackend; search.meili_vectors) -----------------------
+
+    def vector_model(self) -> str | None:
+        self._ensure_ready()
+        return self.vectors.model()
+
+    def reset_vectors(self, model_id: str) -> None:
+        self._ensure_ready()
+        self.vectors.reset(model_id)
+
+    def missing_vectors(self, docs: list[SearchDocument]) -> list[SearchDocument]:
+        self._ensure_ready()
+        return self.vectors.missing(docs)
+
+    def index_vectors(self, docs: list[SearchDocument], vectors: list) -> int:
+        self._ensure_ready()
+        return self.vectors.put(docs, vectors)
 
     def _copy_synonyms(self, uid: str) -> None:
         try:
@@ -295,11 +334,15 @@ class MeiliBackend:
             "showRankingScore": True,
             "matchingStrategy": self.matching_strategy,
         }
+        neighbours = {} if parsed.is_empty else self._neighbours(query, params["filter"])
         if parsed.is_empty:
             params["sort"] = ["updated_at:desc"]
+        if neighbours:  # hybrid: enough lexical hits to re-rank the requested page with the semantic ones
+            params.update(page=1, hitsPerPage=max(offset + limit, fusion.LEXICAL_CANDIDATES))
+            skip = 0
         # page/hitsPerPage gives an exhaustive totalHits; an offset that is not a multiple of the
         # limit is served by one larger page, sliced here.
-        if limit and offset % limit == 0:
+        elif limit and offset % limit == 0:
             params.update(page=offset // limit + 1, hitsPerPage=limit)
             skip = 0
         else:
@@ -307,29 +350,87 @@ class MeiliBackend:
             skip = offset
         text = "" if parsed.is_empty else self._query_text(parsed, params["filter"])
         result = self._index.search(text, params)
-        highlighter = Highlighter(parsed)
-        hits = [
-            Hit(
-                entry_id=h["entry_id"],
-                revision_id=h["revision_id"],
-                kind=h["kind"],
-                title=highlighter.highlight(h.get("title") or ""),
-                snippet=highlighter.snippet(h.get("body") or ""),
-                tags=list(h.get("tags") or []),
-                certified=bool(h.get("certified")),
-                needs_reverification=bool(h.get("needs_reverification")),
-                audience=h["audience"],
-                state=h.get("state") or "",
-                score=0.0 if parsed.is_empty else float(h.get("_rankingScore") or 0.0),
-            )
-            for h in result.get("hits", [])[skip:]
-        ]
         distribution = result.get("facetDistribution") or {}
         facets = {
             "tag": {k: int(v) for k, v in (distribution.get("tags") or {}).items()},
             "kind": {k: int(v) for k, v in (distribution.get("kind") or {}).items()},
         }
-        return SearchResults(total=int(result.get("totalHits") or 0), hits=hits, facets=facets)
+        total = int(result.get("totalHits") or 0)
+        highlighter = Highlighter(parsed)
+        if neighbours:
+            return self._hybrid(parsed, result.get("hits", []), neighbours, total, facets, offset, limit, highlighter)
+        hits = [self._hit(h, highlighter, parsed, 0.0 if parsed.is_empty else float(h.get("_rankingScore") or 0.0),
+                          None)
+                for h in result.get("hits", [])[skip:]]
+        return SearchResults(total=total, hits=hits, facets=facets)
+
+    def _neighbours(self, query: SearchQuery, filter_expr: str) -> dict[str, dict]:
+        """Semantic side: {doc id: hit with "similarity"} of the nearest visible documents (empty
+        when semantic search is off, no vectors exist yet or the model cannot be loaded)."""
+        if not (self.semantic and query.semantic) or fusion.semantic_weight(parse_query(query.text)) == 0:
+            return {}
+        if self.vectors.model() is None:
+            return {}
+        vector = query_vector(query.text)
+        if vector is None:
+            return {}
+        result = self._index.search("", {
+            "vector": [float(x) for x in vector], "hybrid": {"embedder": EMBEDDER, "semanticRatio": 1.0},
+            "filter": filter_expr, "limit": fusion.SEMANTIC_CANDIDATES, "showRankingScore": True,
+        })
+        out = {}
+        for h in result.get("hits", []):
+            similarity = 2 * float(h.get("_rankingScore") or 0.0) - 1  # Meilisearch reports (1 + cosine) / 2
+            if similarity >= fusion.SEMANTIC_MIN:
+                out[h["id"]] = {**h, "similarity": similarity}
+        return out
+
+    def _hybrid(self, parsed: ParsedQuery, lexical: list[dict], neighbours: dict[str, dict], total: int,
+                facets: dict[str, dict[str, int]], offset: int, limit: int, highlighter: Highlighter) -> SearchResults:
+        found: dict[str, dict] = {}
+        candidates: dict[str, fusion.Candidate] = {}
+        for h in lexical:
+            found[h["id"]] = h
+            candidates[h["id"]] = fusion.Candidate(h["id"], lexical=float(h.get("_rankingScore") or 0.0))
+        for doc_id, h in neighbours.items():
+            found.setdefault(doc_id, h)
+            candidate = candidates.setdefault(doc_id, fusion.Candidate(doc_id))
+            candidate.similarity = h["similarity"]
+            if doc_id not in {x["id"] for x in lexical}:
+                # Meaning-only matches join the total and the facets (those deeper than the
+                # lexical candidates may be counted twice: an estimate, like totals of semantic search).
+                total += 1
+                for tag in h.get("tags") or []:
+                    facets["tag"][tag] = facets["tag"].get(tag, 0) + 1
+                facets["kind"][h["kind"]] = facets["kind"].get(h["kind"], 0) + 1
+        for doc_id, c in candidates.items():
+            h = found[doc_id]
+            c.quality = float(h.get("quality") or 0.0)
+            c.uncertified_question = h.get("kind") == "question" and not h.get("certified")
+        ranked = fusion.fuse(list(candidates.values()), parsed)
+        sentence = len(parsed.terms) >= 3
+        hits = [self._hit(found[c.doc_id], highlighter, parsed, c.score, c.similarity, sentence=sentence)
+                for c in ranked[offset:offset + limit]]
+        return SearchResults(total=total, hits=hits, facets=facets)
+
+    def _hit(self, h: dict, highlighter: Highlighter, parsed: ParsedQuery, score: float,
+             similarity: float | None, *, sentence: bool = False) -> Hit:
+        title, body, tags = h.get("title") or "", h.get("body") or "", list(h.get("tags") or [])
+        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body)
+        return Hit(
+            entry_id=h["entry_id"],
+            revision_id=h["revision_id"],
+            kind=h["kind"],
+            title=highlighter.highlight(title),
+            snippet=highlighter.snippet(body),
+            tags=tags,
+            certified=bool(h.get("certified")),
+            needs_reverification=bool(h.get("needs_reverification")),
+            audience=h["audience"],
+            state=h.get("state") or "",
+            score=score,
+            confident=fusion.is_confident(coverage=coverage, similarity=similarity, sentence=sentence),
+        )
 
     def _query_text(self, parsed: ParsedQuery, filter_expr: str) -> str:
         if not self.plan_queries:

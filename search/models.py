@@ -14,8 +14,12 @@ from kb.clock import utcnow
 
 
 class SearchOutbox(SQLModel, table=True):
+    """One change to index. ``done_at``: in the lexical index; ``embedded_at``: its vectors
+    computed too (hybrid search's second pass, which never holds up the first)."""
+
     __tablename__ = "search_outbox"
-    __table_args__ = (sa.Index("ix_search_outbox_pending", "done_at", "next_attempt_at"),)
+    __table_args__ = (sa.Index("ix_search_outbox_pending", "done_at", "next_attempt_at"),
+                      sa.Index("ix_search_outbox_embedding", "embedded_at", "done_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     # No foreign key: a row may outlive its entry (the indexer then deletes its documents).
@@ -25,6 +29,7 @@ class SearchOutbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     next_attempt_at: datetime | None = Field(default=None)
     done_at: datetime | None = Field(default=None)
+    embedded_at: datetime | None = Field(default=None)
 
 
 class SearchLog(SQLModel, table=True):

@@ -96,9 +96,10 @@ class DrainReport:
     deleted: int = 0  # document ids sent to backend.delete
     failed: int = 0  # rows that failed and will be retried
     error: str | None = None  # the last backend error
+    embedded: int = 0  # documents given vectors by the second pass (search.embedding_indexer)
 
     def __bool__(self) -> bool:
-        return bool(self.rows)
+        return bool(self.rows or self.embedded)
 
 
 def _pending(now: datetime):
@@ -168,9 +169,12 @@ def _drain_batch(engine: Engine, backend: SearchBackend, batch_size: int, now: d
 
 
 def drain(*, engine: Engine, backend: SearchBackend, batch_size: int = 200, now: datetime | None = None,
-          max_batches: int = 50) -> DrainReport:
+          max_batches: int = 50, embed: bool = False) -> DrainReport:
     """Index the entries of pending outbox rows, batch after batch, until none are due (or a batch
-    fails: the rows wait for their backoff). Backend failures are recorded, never raised."""
+    fails: the rows wait for their backoff). Backend failures are recorded, never raised.
+
+    With ``embed`` (hybrid search), then spend up to a second computing vectors for what is
+    lexically indexed (``search.embedding_indexer``): keyword search never waits for vectors."""
     now = now or utcnow()
     report = DrainReport()
     for _ in range(max_batches):
@@ -178,6 +182,10 @@ def drain(*, engine: Engine, backend: SearchBackend, batch_size: int = 200, now:
         claimed = _drain_batch(engine, backend, batch_size, now, report)
         if claimed < batch_size or report.failed > failed_before:
             break
+    if embed:
+        from search.embedding_indexer import embed_pending
+
+        report.embedded = embed_pending(engine=engine, backend=backend)
     if report.rows:
         log.debug("search indexer: %s", report)
     return report
@@ -192,13 +200,17 @@ def pending_ids(session: Session) -> list[int]:
     return list(session.exec(select(SearchOutbox.id).where(SearchOutbox.done_at.is_(None))))
 
 
-def mark_done(engine: Engine, ids: list[int], *, now: datetime | None = None, chunk: int = 1000) -> int:
-    """Mark these rows done (after a reindex that read the database once they were committed)."""
+def mark_done(engine: Engine, ids: list[int], *, now: datetime | None = None, chunk: int = 1000,
+              embedded: bool = False) -> int:
+    """Mark these rows done (after a reindex that read the database once they were committed);
+    ``embedded``: their vectors too."""
     marked = 0
+    now = now or utcnow()
+    values = {"done_at": now, "embedded_at": now} if embedded else {"done_at": now}
     for start in range(0, len(ids), chunk):
         with unit_of_work(engine) as session:
             marked += session.exec(update(SearchOutbox).where(SearchOutbox.id.in_(ids[start:start + chunk]))
-                                   .values(done_at=now or utcnow())).rowcount
+                                   .values(**values)).rowcount
     return marked
 
 
@@ -238,8 +250,12 @@ def drain_lock(data_dir: Path) -> DrainLock:
     return DrainLock(Path(data_dir) / "search-indexer.lock")
 
 
-def lagging_count(session: Session, *, older_than: timedelta = timedelta(seconds=5)) -> int:
-    """Changes still not indexed after ``older_than``: search is catching up (or its backend is down)."""
+def lagging_count(session: Session, *, older_than: timedelta = timedelta(seconds=5), semantic: bool = False) -> int:
+    """Changes still not indexed after ``older_than``: search is catching up (or its backend is down).
+    With ``semantic`` (hybrid search on), changes whose vectors are not computed yet count too."""
     cutoff = utcnow() - older_than
+    waiting = SearchOutbox.done_at.is_(None)
+    if semantic:
+        waiting = or_(waiting, SearchOutbox.embedded_at.is_(None))
     return session.exec(select(func.count()).select_from(SearchOutbox)
-                        .where(SearchOutbox.done_at.is_(None), SearchOutbox.created_at < cutoff)).one()
+                        .where(waiting, SearchOutbox.created_at < cutoff)).one()

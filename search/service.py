@@ -12,6 +12,7 @@ from kb.db import session_factory
 from search import synonyms
 from search.backend import SearchBackend, SearchDocument, SearchQuery, SearchResults, Viewer
 from search.documents import documents_for_entry, entry_ids
+from search.embedding_indexer import embed_all, supports_vectors
 from search.outbox import mark_done, pending_ids
 
 MAX_LIMIT = 100
@@ -41,6 +42,7 @@ def search(
     include_drafts: bool = False,
     limit: int = 20,
     offset: int = 0,
+    semantic: bool = True,
 ) -> SearchResults:
     """Search what ``viewer_user`` may see; visibility is part of the backend query.
 
@@ -54,6 +56,7 @@ def search(
         certified_only=certified_only,
         limit=max(1, min(limit, MAX_LIMIT)),
         offset=max(0, offset),
+        semantic=semantic,
     )
     if session is not None:
         synonyms.sync(session=session, backend=backend)
@@ -61,11 +64,13 @@ def search(
 
 
 def reindex(*, engine: Engine, backend: SearchBackend,
-            progress: Callable[[int, int], None] | None = None) -> int:
+            progress: Callable[[int, int], None] | None = None,
+            embed_progress: Callable[[int, int], None] | None = None) -> int:
     """Rebuild the whole index from the database; returns the number of documents.
 
     Outbox rows committed before the rebuild started are covered by it and marked done; later
-    ones stay pending for the indexer."""
+    ones stay pending for the indexer. With hybrid search, the documents without vectors of their
+    revision are then embedded (``embed_progress`` reports it)."""
     with session_factory(engine)() as session:
         # A rebuilt Meilisearch index takes its settings from this process: give it the rules.
         synonyms.sync(session=session, backend=backend, force=True)
@@ -73,9 +78,12 @@ def reindex(*, engine: Engine, backend: SearchBackend,
         ids = entry_ids(session)
         total = len(ids)
 
+        indexed: list[SearchDocument] = []
+
         def documents() -> Iterator[SearchDocument]:
             for done, entry_id in enumerate(ids, start=1):
                 docs, _ = documents_for_entry(session, entry_id)
+                indexed.extend(docs)
                 yield from docs
                 if progress is not None:
                     progress(done, total)
@@ -90,5 +98,6 @@ def reindex(*, engine: Engine, backend: SearchBackend,
             backend.clear()
             backend.index(docs)
             count = len(docs)
-    mark_done(engine, covered)
+        embed_all(backend=backend, docs=indexed, progress=embed_progress)
+    mark_done(engine, covered, embedded=supports_vectors(backend))
     return count

@@ -91,7 +91,10 @@ def db(engine):
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     # Periodic jobs off: tests run them explicitly, so nothing changes data behind their back.
-    return Settings(env="development", data_dir=tmp_path / "data", secret_key=TEST_SECRET, periodic_seconds=0)
+    # Semantic search off: the app's indexer would load the embedding model and embed every test's
+    # content; tests of hybrid search (tests/search) build their backends with it on.
+    return Settings(env="development", data_dir=tmp_path / "data", secret_key=TEST_SECRET, periodic_seconds=0,
+                    semantic=False)
 
 
 @pytest.fixture

@@ -164,7 +164,10 @@ async def _index_every(seconds: float, app: FastAPI) -> None:
         while True:
             try:
                 if lock is None or lock.acquire():
-                    await run_in_threadpool(outbox.drain, engine=app.state.engine, backend=backend_for(settings))
+                    report = await run_in_threadpool(outbox.drain, engine=app.state.engine,
+                                                     backend=backend_for(settings), embed=settings.semantic)
+                    if report.embedded:  # more vectors to compute: go on after this round's changes
+                        continue
             except Exception:  # the database is unreachable, ...: try again on the next round
                 logger.exception("search indexer failed")
             # Woken at once by this process's commits; other processes' rows within ``seconds``.
@@ -198,7 +201,8 @@ def _pages() -> APIRouter:
                 connection.execute(text("SELECT 1"))
             with request.app.state.sessionmaker() as session:
                 pending = outbox.pending_count(session)
-                lagging = outbox.lagging_count(session, older_than=HEALTH_LAG)
+                lagging = outbox.lagging_count(session, older_than=HEALTH_LAG,
+                                               semantic=request.app.state.settings.semantic)
         except Exception as exc:  # report, don't raise: this is what a load balancer polls
             database = f"down ({type(exc).__name__})"
         # Changes not yet in the search index: search is catching up (or its backend is down).

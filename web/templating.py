@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
+from search.analysis import highlight_words
 from web.csrf import token_for
 from web.nav import admin_nav_for, current_item, nav_for
 
@@ -15,6 +16,8 @@ templates.env.globals["csrf_token"] = token_for
 templates.env.globals["nav_for"] = nav_for
 templates.env.globals["admin_nav_for"] = admin_nav_for
 templates.env.globals["current_nav"] = current_item
+# The search words a result's page marks (web/static/highlight.js): no stop words.
+templates.env.globals["highlight_words"] = highlight_words
 
 
 def unread_notifications(request: Request) -> int:

@@ -61,6 +61,16 @@ def test_opening_a_result_marks_the_query_words(page, live_server, login_as, ind
     assert "amount" in [m.lower() for m in page.locator(".prose mark").all_inner_texts()]
 
 
+def test_stop_words_are_not_marked_on_the_opened_page(page, live_server, login_as, indexed):
+    login_as(page, live_server, indexed.email, PASSWORD)
+    # "the" is in the body ("Refund the full amount"); "can" would mark "Cancelled"-like words.
+    page.goto(f"{live_server}/search?q=can+you+refund+the+amount+for+me")
+    page.locator("#result-list .result a.title").first.click()
+    page.wait_for_load_state()
+    expect(page.locator(".prose mark").first).to_be_visible()
+    assert {m.lower() for m in page.locator(".prose mark").all_inner_texts()} <= {"refund", "amount"}
+
+
 def test_the_home_page_searches_as_you_type(page, live_server, login_as, indexed):
     """Agents land on the home page: its search box shows results right there."""
     login_as(page, live_server, indexed.email, PASSWORD)

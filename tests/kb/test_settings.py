@@ -42,3 +42,9 @@ def test_production_refuses_a_missing_or_default_secret(monkeypatch, secret):
 def test_production_with_a_real_secret_is_fine():
     settings = Settings(env="production", secret_key="x" * 40)
     assert settings.cookies_secure  # production cookies are Secure
+
+
+def test_semantic_search_is_on_by_default_and_kb_semantic_off_turns_it_off(monkeypatch):
+    assert Settings().semantic is True
+    monkeypatch.setenv("KB_SEMANTIC", "off")
+    assert Settings().semantic is False

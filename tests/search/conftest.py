@@ -124,12 +124,12 @@ def backend(request, tmp_path):
     if request.param == "embedded":
         from search.embedded import EmbeddedBackend
 
-        instance = EmbeddedBackend(tmp_path / "search")
+        instance = EmbeddedBackend(tmp_path / "search", semantic=True)
         yield instance
         instance.close()
     else:
         server = request.getfixturevalue("meili_server")
-        instance = make_meili_backend(server)
+        instance = make_meili_backend(server, semantic=True)
         yield instance
         _drop_meili_indexes(instance)
 

@@ -351,6 +351,39 @@ def test_restricted_documents_visible_to_author_reviewer_admin_with_drafts(with_
     assert everything.total == len(BASE) + 2
 
 
+# Articles: experts see another author's revision only once it is submitted for review, as on the
+# entry page (kb.content.access.can_view_revision); the entry's own author sees every revision.
+PRIVATE_DRAFTS = [
+    doc(910, "Wombatix unsubmitted draft", "Wombatix notes.", tags=("draft-tag",), audience="restricted",
+        author_id=7, certified=False, state="draft"),
+    doc(911, "Wombatix rejected draft", "Wombatix rejected notes.", tags=("rejected-tag",), audience="restricted",
+        author_id=7, certified=False, state="rejected"),
+    doc(912, "Wombatix withdrawn draft", "Wombatix withdrawn notes.", tags=("withdrawn-tag",),
+        audience="restricted", author_id=7, certified=False, state="withdrawn"),
+    doc(913, "Wombatix revision in review", "Wombatix reviewed notes.", tags=("review-tag",),
+        audience="restricted", author_id=7, certified=False, state="in_review"),
+]  # fmt: skip
+
+
+def test_reviewers_do_not_find_other_authors_unsubmitted_or_rejected_drafts(base):
+    base.index(PRIVATE_DRAFTS)
+    for viewer in (REVIEWER, REVIEWER_NO_DRAFTS, Viewer(51, is_reviewer=True, include_drafts=True)):
+        results = search(base, "wombatix", viewer=viewer, limit=100)
+        assert set(ids(results)) == ({913} if viewer.include_drafts else set())
+        assert results.total == len(results.hits)
+        assert set(results.facets["tag"]) <= {"review-tag"}
+        everything = search(base, "", viewer=viewer, limit=100)
+        assert not {"draft-tag", "rejected-tag", "withdrawn-tag"} & set(everything.facets["tag"])
+
+
+def test_the_entry_author_finds_every_revision_of_their_entry(base):
+    by_someone_else = [replace(d, author_id=8, entry_author_id=7) for d in PRIVATE_DRAFTS]
+    base.index(by_someone_else)
+    assert set(ids(search(base, "wombatix", viewer=AUTHOR, limit=100))) == {910, 911, 912, 913}
+    assert set(ids(search(base, "wombatix", viewer=Viewer(8, include_drafts=True), limit=100))) == {910, 911, 912, 913}
+    assert ids(search(base, "wombatix", viewer=Viewer(9, include_drafts=True), limit=100)) == []
+
+
 # -- writes ------------------------------------------------------------------------------------------
 
 

@@ -44,6 +44,14 @@ def index(tmp_path):
     backend.close()
 
 
+@pytest.fixture
+def semantic_index(tmp_path):
+    """With hybrid search: the real model computes vectors in the indexer's second pass."""
+    backend = EmbeddedBackend(tmp_path / "hybrid", semantic=True)
+    yield backend
+    backend.close()
+
+
 class FlakyBackend:
     """The embedded backend behind a switch: the next ``failures`` writes raise, like a server that
     is down."""
@@ -174,7 +182,23 @@ def test_documents_follow_the_workflow(engine, db, people, index):
     assert found(index, agent, "zebrafinch", include_drafts=True) == []
     assert found(index, author, "zebrafinch") == []
     assert found(index, author, "zebrafinch", include_drafts=True) == [entry.id]
+    # Experts see it once it is submitted for review, as on the entry page (issue 12: not before).
+    assert found(index, people["expert"], "zebrafinch", include_drafts=True) == []
+    assert found(index, people["admin"], "zebrafinch", include_drafts=True) == [entry.id]
+    workflow.transition(session=db, actor=author, revision_id=entry.latest_revision_id, action=Action.submit)
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
     assert found(index, people["expert"], "zebrafinch", include_drafts=True) == [entry.id]
+    workflow.transition(session=db, actor=author, revision_id=entry.latest_revision_id, action=Action.withdraw)
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert found(index, people["expert"], "zebrafinch", include_drafts=True) == []
+    db.refresh(entry)
+    content.save_revision(session=db, actor=author, entry=entry, data=RevisionCreate(
+        title="Refund after cancellation zebrafinch", body="Again.", tags=["accounts"],
+        base_revision_id=entry.latest_revision_id))
+    db.commit()
+    db.refresh(entry)
 
     certify(db, entry, author, people["expert"])
     db.commit()
@@ -451,3 +475,66 @@ def test_rewording_a_question_renames_its_untitled_answers_in_the_index(engine, 
     outbox.drain(engine=engine, backend=index)
     assert sorted(found(index, agent, "pangolinterm")) == sorted([question.id, answer.id])
     assert found(index, agent, "wombatword") == []
+
+
+# --- hybrid search: vectors in a second pass ------------------------------------------------------
+
+
+def embedding_lag(db) -> int:
+    db.commit()
+    return outbox.lagging_count(db, older_than=timedelta(0), semantic=True)
+
+
+def test_vectors_come_in_a_second_pass_that_never_holds_up_keyword_search(engine, db, people, semantic_index):
+    entry = article(db, people["author"], title="Parcel shows as delivered but never arrived",
+                    body="Open a carrier trace; check the neighbours and the safe place.", tags=("accounts",))
+    certify(db, entry, people["author"], people["expert"])
+    db.commit()
+    outbox.drain(engine=engine, backend=semantic_index)  # the first pass only
+    assert found(semantic_index, people["agent"], "carrier trace") == [entry.id]
+    docs, _ = documents_for_entry(db, entry.id)
+    assert semantic_index.missing_vectors(docs) == docs
+    assert embedding_lag(db) == 4 and outbox.lagging_count(db, older_than=timedelta(0)) == 0
+
+    report = outbox.drain(engine=engine, backend=semantic_index, embed=True)
+    assert report.embedded >= 1 and semantic_index.missing_vectors(docs) == []
+    assert embedding_lag(db) == 0
+    assert found(semantic_index, people["agent"], "my package says it arrived but the porch is empty")[0] == entry.id
+
+
+def test_a_model_change_re_embeds_everything(engine, db, people, semantic_index):
+    entry = article(db, people["author"], title="Mobile app signs users out", body="Clear the app cache.")
+    certify(db, entry, people["author"], people["expert"])
+    db.commit()
+    outbox.drain(engine=engine, backend=semantic_index, embed=True)
+    docs, _ = documents_for_entry(db, entry.id)
+    assert semantic_index.missing_vectors(docs) == []
+    semantic_index.reset_vectors("some-older-model")  # as if the vectors came from another model
+    assert semantic_index.missing_vectors(docs) == docs
+    outbox.drain(engine=engine, backend=semantic_index, embed=True)
+    from search.embedding import MODEL_ID
+
+    assert semantic_index.vector_model() == MODEL_ID and semantic_index.missing_vectors(docs) == []
+
+
+def test_reindex_embeds_what_has_no_vectors_with_progress(engine, db, people, semantic_index):
+    entry = article(db, people["author"])
+    certify(db, entry, people["author"], people["expert"])
+    db.commit()
+    steps: list[tuple[int, int]] = []
+    search_service.reindex(engine=engine, backend=semantic_index, embed_progress=lambda done, total: steps.append((done, total)))
+    assert steps[0] == (0, 1) and steps[-1] == (1, 1)
+    assert embedding_lag(db) == 0
+    steps.clear()
+    search_service.reindex(engine=engine, backend=semantic_index, embed_progress=lambda done, total: steps.append((done, total)))
+    assert steps == [(0, 0)]  # unchanged documents keep their vectors
+
+
+def test_without_semantic_search_no_model_is_needed(engine, db, people, tmp_path):
+    backend = EmbeddedBackend(tmp_path / "lexical", semantic=False)
+    entry = article(db, people["author"])
+    certify(db, entry, people["author"], people["expert"])
+    db.commit()
+    report = outbox.drain(engine=engine, backend=backend, embed=True)
+    assert report.embedded == 0 and found(backend, people["agent"], "password") == [entry.id]
+    backend.close()

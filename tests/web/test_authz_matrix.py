@@ -358,13 +358,7 @@ def test_secret_words_reach_only_those_who_may_open_them(world, role):
     assert leaks == [], f"{role} learns what they may not open: {leaks}"
 
 
-# Search visibility for experts with drafts on is issue 12, defect 4, fixed in search/ on another
-# branch: remove this mark once that is merged (strict, so the merge itself says so).
-SEARCH_DEFECT_4 = pytest.mark.xfail(strict=True, reason="issue 12 defect 4: experts see others' drafts in search")
-
-
-@pytest.mark.parametrize("role", [r if r not in ("expert", "other_expert") else pytest.param(r, marks=SEARCH_DEFECT_4)
-                                  for r in ROLES[1:]])
+@pytest.mark.parametrize("role", ROLES[1:])
 def test_search_with_drafts_shows_only_what_the_searcher_may_open(world, role):
     leaks = _leaks(world, role, search=True)
     assert leaks == [], f"{role} finds what they may not open: {leaks}"
@@ -382,15 +376,9 @@ def test_the_secret_words_are_there_for_those_who_may_open_them(world):
     assert w.COMMENT_WORD in send(world, "expert", get("/entries/{commented}/audit")).text
 
 
-# Rows whose expected outcome is right but not yet today's: defects of issue 12 fixed on other
-# branches. Strict: the merge that fixes one fails here until its mark is removed.
-KNOWN_DEFECTS: dict[str, str] = {}  # path of the row -> the defect, e.g. "issue 12 defect 12: ..."
-
-
 def _rows():
     for i, (route, call, expected) in enumerate(MATRIX):
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[call.path])] if call.path in KNOWN_DEFECTS else []
-        yield pytest.param(route, call, expected, id=f"{i:03d} {route}", marks=marks)
+        yield pytest.param(route, call, expected, id=f"{i:03d} {route}")
 
 
 @pytest.mark.parametrize(("route", "call", "expected"), list(_rows()))

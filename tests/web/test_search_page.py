@@ -71,6 +71,17 @@ def test_no_result_offers_to_ask_the_forum(client, make_user, indexed):
     assert 'value="teleportation voucher"' in ask
 
 
+def test_a_weak_match_is_possibly_related_and_the_forum_is_offered(client, make_user, indexed):
+    login(client, make_user("agent").email)
+    page = client.get("/search?q=hovercraft+custom").text
+    # "custom" is the start of "customer's" in the password article; "hovercraft" is nowhere.
+    assert "Reset a customer's password" in text_of(page)
+    assert "No confident match" in text_of(page) and "Possibly related" in page
+    assert "/questions/ask?title=hovercraft%20custom" in page
+    confident = client.get("/search?q=reset+password").text
+    assert "No confident match" not in text_of(confident) and "Possibly related" not in confident
+
+
 def test_no_result_suggests_searches_that_helped_several_colleagues(client, db, make_user, indexed):
     from datetime import timedelta
 

@@ -28,6 +28,7 @@ class SearchHitPublic(BaseModel):
     needs_reverification: bool
     tags: list[str]
     score: float
+    confident: bool = True  # a confident match; False: only possibly related (docs/search.md)
 
 
 class SearchResultsPublic(BaseModel):
@@ -69,6 +70,6 @@ def search(
         total=results.total,
         hits=[SearchHitPublic(entry_id=h.entry_id, kind=h.kind, title=h.title, snippet=h.snippet,
                               certified=h.certified, needs_reverification=h.needs_reverification, tags=h.tags,
-                              score=h.score) for h in results.hits],
+                              score=h.score, confident=h.confident) for h in results.hits],
         facets={"tag": results.facets.get("tag", {}), "kind": results.facets.get("kind", {})},
     )

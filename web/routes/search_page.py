@@ -60,7 +60,7 @@ def search_page(
         "copy_targets": copy_targets(session=session, entry_ids=[h.entry_id for h in results.hits
                                                                  if h.audience == "public"]) if results else {},
         # Changes not indexed after a few seconds (the indexer is behind, or the backend is down).
-        "pending": outbox.lagging_count(session),
+        "pending": outbox.lagging_count(session, semantic=request.app.state.settings.semantic),
         "suggestions": querylog.suggestions(session, query=q) if results and not results.total and q else [],
         "q": q, "tags": tag, "kinds": kind, "drafts": drafts, "page": page, "results": results,
         "unavailable": unavailable, "can_see_drafts": can_see_drafts,

@@ -1,10 +1,12 @@
 // Opening a search result (…?q=words) marks the query's words in the page's content, so the agent
-// sees at once where the answer is. Words match at their start ("refund" marks "refunds").
+// sees at once where the answer is. Words match at their start ("refund" marks "refunds"). The
+// server gives the words (data-words: search.analysis.highlight_words), stop words left out, so
+// "can" does not mark "Cancelling" and "for" does not mark every sentence.
 (() => {
   "use strict";
-  const query = new URLSearchParams(window.location.search).get("q");
-  if (!query) return;
-  const words = [...new Set(query.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) || [])];
+  const script = document.currentScript;
+  if (!new URLSearchParams(window.location.search).get("q") || !script) return;
+  const words = (script.dataset.words || "").split(" ").filter((w) => w.length >= 3);
   if (words.length === 0) return;
   const escaped = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
   const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${escaped.join("|")})[\\p{L}\\p{N}]*`, "giu");
