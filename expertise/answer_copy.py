@@ -17,7 +17,7 @@ from kb.accounts.models import User
 from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision
 from kb.errors import NotFound
-from kb.markdown import check_size, parse
+from kb.markdown import check_size, parse, too_much_markup
 
 _BULLET = "• "
 _NO_COPY = "There is no certified answer to copy here yet."
@@ -98,6 +98,8 @@ def readable_text(markdown: str) -> str:
     """Markdown as plain text for a customer: no Markdown syntax, one line per paragraph, list
     item and table row, blank lines between blocks."""
     check_size(markdown)
+    if too_much_markup(markdown):  # as the page shows it: the text as typed (parsing is capped)
+        return "\n".join(line.rstrip() for line in markdown.splitlines()).strip()
     lines: list[str] = []
     lists: list[list] = []  # per open list: [ordered, next number]
     marker = ""  # the bullet or number waiting for the list item's first line

@@ -80,3 +80,13 @@ def test_nothing_to_copy_without_a_certified_answer(db, content):
     reload(db, content.article)
     with pytest.raises(NotFound):  # archived: taken away from agents
         copied_answer(session=db, actor=content.agent, entry_id=content.article.id)
+
+
+def test_readable_text_of_too_much_markup_is_the_text_as_typed_in_bounded_time():
+    from kb.markdown import MAX_MARKUP
+    from tests.helpers import cpu_budget
+
+    text = "- [ ] step  \n" * (MAX_MARKUP // 3)
+    with cpu_budget(1.0, "copy of too much markup"):
+        copied = readable_text(text)
+    assert copied.splitlines()[:2] == ["- [ ] step", "- [ ] step"]

@@ -10,7 +10,16 @@ from html.parser import HTMLParser
 import pytest
 
 from kb import markdown
-from kb.markdown import MAX_BODY_CHARS, BodyTooLarge, excerpt, plain_text, render
+from kb.markdown import (
+    MAX_BODY_CHARS,
+    MAX_MARKUP,
+    TOO_MUCH_MARKUP_NOTICE,
+    BodyTooLarge,
+    excerpt,
+    plain_text,
+    render,
+    too_much_markup,
+)
 from tests.helpers import cpu_budget
 
 # --- features -----------------------------------------------------------------
@@ -70,8 +79,8 @@ def test_heading_ids_never_take_an_id_of_the_page() -> None:
 def test_repeated_headings_get_unique_ids_in_linear_time() -> None:
     html = render("# a\n# a-1\n# a\n# a\n## A\n")
     assert re.findall(r'id="([^"]+)"', html) == ["h-a", "h-a-1", "h-a-2", "h-a-3", "h-a-4"]
-    count = MAX_BODY_CHARS // 4
-    with cpu_budget(5.0, f"{count} identical headings"):
+    count = MAX_MARKUP // 2  # "#" and a line break each: as many as are still parsed
+    with cpu_budget(1.0, f"{count} identical headings"):
         ids = re.findall(r'id="([^"]+)"', render("# a\n" * count))
     assert len(ids) == len(set(ids)) == count
 
@@ -82,8 +91,8 @@ def test_task_lists_in_nested_lists_and_quotes() -> None:
     assert '<ol class="contains-task-list">' in html
     assert html.count('<li class="task-list-item">') == 2
     assert "<ul>\n<li>a" in html  # the outer list has no task item of its own
-    count = MAX_BODY_CHARS // 8
-    with cpu_budget(5.0, f"{count} task items"):
+    count = MAX_MARKUP // 4  # "-", "[", "]" and a line break each: as many as are still parsed
+    with cpu_budget(1.0, f"{count} task items"):
         html = render("- [ ] a\n" * count)
     assert html.count("<input") == count
 
@@ -282,12 +291,32 @@ AT_THE_LIMIT = {
 
 @pytest.mark.parametrize("name", AT_THE_LIMIT)
 def test_pathological_input_at_the_size_limit_renders_in_bounded_time(name: str) -> None:
+    """Well under a second of CPU for any body within the size limit: parsing is linear, and text
+    with more markup than MAX_MARKUP is shown as plain text instead of being parsed."""
     text = AT_THE_LIMIT[name]
     assert len(text) <= MAX_BODY_CHARS
     for fn in (render, plain_text):
-        with cpu_budget(5.0, f"{fn.__name__}({name})"):
+        with cpu_budget(1.0, f"{fn.__name__}({name})"):
             out = fn(text)
         assert "<script" not in out
+
+
+def test_text_with_too_much_markup_is_shown_as_typed() -> None:
+    text = "# a <b>\n" * (MAX_MARKUP // 2)
+    assert too_much_markup(text)
+    with cpu_budget(1.0, "render of too much markup"):
+        html = render(text)
+    assert TOO_MUCH_MARKUP_NOTICE in html and "<h1" not in html
+    assert "# a &lt;b&gt;\n# a &lt;b&gt;" in html  # escaped, as typed
+    assert plain_text(text).startswith("# a b\n# a b\n")
+
+
+def test_markup_within_the_budget_is_formatted_in_well_under_a_second() -> None:
+    for text in ("- [ ] a\n" * (MAX_MARKUP // 4), "*a* " * (MAX_MARKUP // 2), "|a|b|\n|-|-|\n" + "|a|b|\n" * 4000):
+        assert not too_much_markup(text)
+        with cpu_budget(1.0, f"render of {text[:12]!r}..."):
+            html = render(text)
+        assert TOO_MUCH_MARKUP_NOTICE not in html
 
 
 # --- plain text and excerpts --------------------------------------------------
