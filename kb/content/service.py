@@ -79,16 +79,20 @@ def latest_visible_revision(*, session: Session, actor: User, entry: Entry) -> R
     ).first()
 
 
-def visible_ancestor(*, session: Session, actor: User, entry: Entry, revision: Revision) -> Revision | None:
+def visible_ancestor(*, session: Session, actor: User, entry: Entry, revision: Revision,
+                     reviewed_ids: frozenset[int] = frozenset()) -> Revision | None:
     """The nearest revision this one was edited from (parent, grandparent, ...) that the user may
-    see: what a diff may compare with without showing a private or rejected draft."""
+    see: what a diff may compare with without showing a private or rejected draft.
+
+    ``reviewed_ids``: revisions the user reviewed (they read them then), which count as visible
+    even once replaced, so a reviewer sees what changed since they asked for changes."""
     parent_id, seen = revision.parent_id, set()
     while parent_id is not None and parent_id not in seen:
         seen.add(parent_id)
         parent = session.get(Revision, parent_id)
         if parent is None or parent.entry_id != entry.id:
             return None
-        if access.can_view_revision(actor, entry, parent):
+        if parent.id in reviewed_ids or access.can_view_revision(actor, entry, parent):
             return parent
         parent_id = parent.parent_id
     return None

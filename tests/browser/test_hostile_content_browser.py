@@ -255,9 +255,10 @@ def test_article_workflow_pages_show_hostile_content_inertly(watch, db, cast, ar
     expert.post(f"/revisions/{third}/certify", {"comment": line_with(BY_NUMBER[35], 500)}, [BY_NUMBER[35]])
     assert expert.page.locator("#comment").input_value() == line_with(BY_NUMBER[35], 500)
 
-    # Someone saves while the author edits: the 409 page shows both versions side by side.
+    # Someone saves while the author edits: the 409 page shows both versions side by side. The other
+    # writer edits what they may see (the certified revision; the author's revision in review is not theirs).
     save_revision(session=db, actor=cast["writer"], entry=article["entry"], data=RevisionCreate(
-        title=line_with(BY_NUMBER[36]), body=body_with(STORABLE[::2]), tags=["hostile"], base_revision_id=third))
+        title=line_with(BY_NUMBER[36]), body=body_with(STORABLE[::2]), tags=["hostile"], base_revision_id=second))
     db.commit()
     author.page.locator("#title").fill(line_with(BY_NUMBER[37]))
     with author.page.expect_navigation():

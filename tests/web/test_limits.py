@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -42,7 +43,10 @@ def call(app, method: str, path: str, *, size: int, headers: dict[str, str] | No
     async def send(message):
         sent.append(message)
 
-    asyncio.run(asyncio.wait_for(app(scope, receive, send), 60))
+    # In a thread of its own: a test process that also ran browser tests has Playwright's event loop
+    # running in its main thread, where asyncio.run() refuses to start another.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, asyncio.wait_for(app(scope, receive, send), 60)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     headers_out = {k.decode(): v.decode() for k, v in start["headers"]}

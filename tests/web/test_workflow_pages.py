@@ -174,6 +174,28 @@ def test_the_review_diff_never_compares_with_a_revision_the_reviewer_may_not_see
     assert SECRET in mine.text
 
 
+def test_a_reviewer_sees_what_changed_since_they_asked_for_changes(client, db, people, make_user, bearer):
+    """The revision a reviewer asked changes to is withdrawn when its successor is submitted; that
+    reviewer read it, so the review page compares with it. Another expert, who never saw it, does not."""
+    headers = {k: bearer(people[k]) for k in ("author", "expert")}
+    entry_id, first = people["entry"].id, people["entry"].latest_revision_id
+    assert client.post(f"/api/v1/revisions/{first}/submit", headers=headers["author"]).status_code == 200
+    assert client.post(f"/api/v1/revisions/{first}/request-changes", headers=headers["expert"],
+                       json={"comment": "Say how long it takes."}).status_code == 200
+    second = client.post(f"/api/v1/entries/{entry_id}/revisions", headers=headers["author"], json={
+        "title": "Refunds for cancelled orders", "body": "Refund within 30 days, in 5 working days.",
+        "tags": ["refunds"], "base_revision_id": first}).json()
+    assert client.post(f"/api/v1/revisions/{second['id']}/submit", headers=headers["author"]).status_code == 200
+
+    page = browser(client.app, people["expert"]).get(f"/review/{second['id']}")
+    assert page.status_code == 200 and 'class="diff' in page.text and "Refund within 30 days." in page.text
+    other = make_user("expert", name="Olga Other")
+    designate_expert(session=db, actor=None, topic="refunds", user=other)
+    db.commit()
+    theirs = browser(client.app, other).get(f"/review/{second['id']}")
+    assert theirs.status_code == 200 and 'class="diff' not in theirs.text
+
+
 def test_the_audit_page_shows_only_events_of_revisions_the_viewer_may_see(client, db, people, bearer):
     """Regression: agents read reviewers' comments on a revision in review on /entries/{id}/audit."""
     headers = {k: bearer(people[k]) for k in ("author", "expert")}

@@ -46,12 +46,16 @@ def _review_page(request, session, user: User, revision_id: int, *, errors=None,
     entry, revision = content.get_revision(session=session, actor=user, revision_id=revision_id)
     view = entry_view(session, user, entry, revision)
     # Reviewers compare with what agents see now (the certified revision), else with the revision it
-    # was edited from, as far back as this user may see (never a private or rejected draft).
+    # was edited from, as far back as this user may see or reviewed (never a private or rejected draft).
     certified = session.get(Revision, entry.certified_revision_id) if entry.certified_revision_id else None
     if certified is not None and certified.id != revision.id and access.can_view_revision(user, entry, certified):
         compare = certified
     else:
-        compare = content.visible_ancestor(session=session, actor=user, entry=entry, revision=revision)
+        reviewed = frozenset(session.exec(
+            select(Review.revision_id).join(Revision, Revision.id == Review.revision_id)
+            .where(Review.reviewer_id == user.id, Revision.entry_id == entry.id)))
+        compare = content.visible_ancestor(session=session, actor=user, entry=entry, revision=revision,
+                                           reviewed_ids=reviewed)
     context = {
         "view": view,
         "compare": compare,
