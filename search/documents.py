@@ -77,6 +77,7 @@ def _acceptance(session: Session, entry: Entry) -> tuple[bool, str]:
 
 def _document(session: Session, entry: Entry, revision: Revision, *, audience: str, certified: bool,
               needs_reverification: bool, tags: list[str], quality: tuple[float, int]) -> SearchDocument:
+    accepted, context = _acceptance(session, entry)
     return SearchDocument(
         id=f"{entry.id}:{audience}",
         entry_id=entry.id,
