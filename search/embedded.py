@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 #: Relative weights of the searchable fields (title > tags > body > context: an accepted answer's
 #: question, search.documents).
 FIELD_BOOSTS: dict[str, float] = {"title": 3.0, "tags_text": 2.0, "body": 1.0, "context": 0.5}
+#: Words found only there earn BM25 relevance, not the coverage constants.
+CONTEXT_FIELD = "context"
 #: Score added for every query word a document matches (exactly, by prefix or with a typo).
 COVERAGE = 4.0
 #: Added on top of COVERAGE when the word matched exactly or as the typed prefix.
@@ -277,10 +279,13 @@ class EmbeddedBackend:
         combined = clauses[0] if len(clauses) == 1 else Query.boolean_query([(Occur.Must, c) for c in clauses])
         return Query.const_score_query(combined, 0.0)
 
-    def _word_group(self, exact: list[Query], loose: list[Query], weight: float) -> Query:
-        """Relevance (best field) + coverage constants for one query word (or synonym)."""
+    def _word_group(self, exact: list[Query], loose: list[Query], weight: float,
+                    context: list[Query] | None = None) -> Query:
+        """Relevance (best field) + coverage constants for one query word (or synonym). A word
+        found only in an accepted answer's ``context`` (its question) earns relevance, not coverage."""
         every = exact + loose
-        relevance = every[0] if len(every) == 1 else Query.disjunction_max_query(every, DISMAX_TIE_BREAKER)
+        scored = every + (context or [])
+        relevance = scored[0] if len(scored) == 1 else Query.disjunction_max_query(scored, DISMAX_TIE_BREAKER)
         any_match = Query.boolean_query([(Occur.Should, q) for q in every])
         parts = [(Occur.Should, relevance), (Occur.Should, Query.const_score_query(any_match, COVERAGE * weight))]
         if exact:
@@ -293,31 +298,34 @@ class EmbeddedBackend:
         loose: list[Query] = []
         distance = typo_distance(term.stem)
         prefixes = {p for p in (term.folded, term.stem) if len(p) >= MIN_PREFIX_LEN} if term.prefix else set()
+        context: list[Query] = []
         for field, boost in FIELD_BOOSTS.items():
-            exact.append(Query.boost_query(Query.term_query(self._schema, field, term.stem), boost))
+            own = context if field == CONTEXT_FIELD else exact
+            own.append(Query.boost_query(Query.term_query(self._schema, field, term.stem), boost))
             for p in prefixes:
-                exact.append(
+                own.append(
                     Query.boost_query(Query.fuzzy_term_query(self._schema, field, p, 0, True, True), boost * PREFIX_WEIGHT)
                 )
             if distance:
-                loose.append(
+                (context if field == CONTEXT_FIELD else loose).append(
                     Query.boost_query(
                         Query.fuzzy_term_query(self._schema, field, term.stem, distance, True, False),
                         boost * FUZZY_WEIGHT,
                     )
                 )
-        return self._word_group(exact, loose, 1.0)
+        return self._word_group(exact, loose, 1.0, context)
 
     def _synonym_group(self, syn: SynonymMatch) -> Query:
         exact: list[Query] = []
+        context: list[Query] = []
         for alt in syn.alternatives:
             for field, boost in FIELD_BOOSTS.items():
                 if len(alt) == 1:
                     q = Query.term_query(self._schema, field, alt[0])
                 else:
                     q = Query.phrase_query(self._schema, field, list(alt), PHRASE_SLOP)
-                exact.append(Query.boost_query(q, boost))
-        return self._word_group(exact, [], float(syn.weight))
+                (context if field == CONTEXT_FIELD else exact).append(Query.boost_query(q, boost))
+        return self._word_group(exact, [], float(syn.weight), context)
 
     def _text_query(self, parsed: ParsedQuery) -> Query:
         groups = [self._term_group(t) for t in parsed.terms] + [self._synonym_group(s) for s in parsed.synonyms]
