@@ -61,9 +61,10 @@ def _title(session: Session, entry: Entry, revision: Revision) -> str:
 CONTEXT_CHARS = 2000
 
 
-def _acceptance(session: Session, entry: Entry) -> tuple[bool, str]:
+def _acceptance(session: Session, entry: Entry, title: str) -> tuple[bool, str]:
     """(accepted, context): an accepted answer carries its question's title and text (the
-    question's latest revision, as its own document shows it) as searchable context."""
+    question's latest revision, as its own document shows it) as searchable context; the title
+    only when the answer's own ``title`` is not already "Re: <question title>"."""
     if entry.kind != EntryKind.answer.value or entry.parent_id is None:
         return False, ""
     question = session.get(Entry, entry.parent_id)
@@ -72,18 +73,22 @@ def _acceptance(session: Session, entry: Entry) -> tuple[bool, str]:
     revision = session.get(Revision, question.latest_revision_id)
     if revision is None:
         return True, ""
-    return True, f"{revision.title}\n{plain_text(revision.body)[:CONTEXT_CHARS]}"
+    text = plain_text(revision.body)[:CONTEXT_CHARS]
+    if title != f"Re: {revision.title}"[:200]:
+        text = f"{revision.title}\n{text}"
+    return True, text
 
 
 def _document(session: Session, entry: Entry, revision: Revision, *, audience: str, certified: bool,
               needs_reverification: bool, tags: list[str], quality: tuple[float, int]) -> SearchDocument:
-    accepted, context = _acceptance(session, entry)
+    title = _title(session, entry, revision)
+    accepted, context = _acceptance(session, entry, title)
     return SearchDocument(
         id=f"{entry.id}:{audience}",
         entry_id=entry.id,
         revision_id=revision.id,
         kind=entry.kind,
-        title=_title(session, entry, revision),
+        title=title,
         body=plain_text(revision.body),
         tags=list(tags),
         audience=audience,  # type: ignore[arg-type]
