@@ -68,6 +68,18 @@ def test_a_certified_article_outranks_the_question_with_the_same_words(backend, 
 
 
 @MODES
+@pytest.mark.parametrize("text", ["voicemail PIN reset", "reset the voicemail PIN"])
+def test_a_question_repeating_the_words_does_not_outrank_the_article(backend, semantic, text):
+    """The question matches slightly better (it repeats the words): comparable relevance, so
+    the certified article still comes first."""
+    wordy = replace(QUESTION, body="Voicemail PIN reset: how do I reset a voicemail PIN? The voicemail PIN "
+                                   "reset does not work, the customer needs the voicemail PIN reset today.")
+    with_vectors(backend, [wordy, ARTICLE, *DISTRACTORS])
+    found = ids(search(backend, text, semantic=semantic))
+    assert found.index(1) < found.index(2), found
+
+
+@MODES
 def test_a_clearly_better_matching_question_still_comes_first(backend, semantic):
     """The demotion reorders comparable matches only: a question matching the query's words that
     no article has is not buried under an article matching one of them."""
