@@ -35,6 +35,12 @@ class SearchDocument:
     reuse_count: int = 0
     # The entry's author (who may see every revision of it); None: the revision's author.
     entry_author_id: int | None = None
+    # An accepted answer: its question's title and text, searchable with less weight than its own
+    # text (search.documents); empty for every other document.
+    context: str = ""
+    accepted: bool = False
+    # An answer's question (entry id); None for articles and questions.
+    question_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -57,14 +57,38 @@ def _title(session: Session, entry: Entry, revision: Revision) -> str:
     return f"Re: {question.title}"[:200] if question else ""
 
 
+#: Characters of the question's text an accepted answer carries as context.
+CONTEXT_CHARS = 2000
+
+
+def _acceptance(session: Session, entry: Entry, title: str) -> tuple[bool, str]:
+    """(accepted, context): an accepted answer carries its question's title and text (the
+    question's latest revision, as its own document shows it) as searchable context; the title
+    only when the answer's own ``title`` is not already "Re: <question title>"."""
+    if entry.kind != EntryKind.answer.value or entry.parent_id is None:
+        return False, ""
+    question = session.get(Entry, entry.parent_id)
+    if question is None or question.accepted_answer_id != entry.id or question.latest_revision_id is None:
+        return False, ""
+    revision = session.get(Revision, question.latest_revision_id)
+    if revision is None:
+        return True, ""
+    text = plain_text(revision.body)[:CONTEXT_CHARS]
+    if title != f"Re: {revision.title}"[:200]:
+        text = f"{revision.title}\n{text}"
+    return True, text
+
+
 def _document(session: Session, entry: Entry, revision: Revision, *, audience: str, certified: bool,
               needs_reverification: bool, tags: list[str], quality: tuple[float, int]) -> SearchDocument:
+    title = _title(session, entry, revision)
+    accepted, context = _acceptance(session, entry, title)
     return SearchDocument(
         id=f"{entry.id}:{audience}",
         entry_id=entry.id,
         revision_id=revision.id,
         kind=entry.kind,
-        title=_title(session, entry, revision),
+        title=title,
         body=plain_text(revision.body),
         tags=list(tags),
         audience=audience,  # type: ignore[arg-type]
@@ -76,6 +100,9 @@ def _document(session: Session, entry: Entry, revision: Revision, *, audience: s
         helpful_score=quality[0],
         reuse_count=quality[1],
         entry_author_id=entry.author_id,
+        context=context,
+        accepted=accepted,
+        question_id=entry.parent_id if entry.kind == EntryKind.answer.value else None,
     )
 
 

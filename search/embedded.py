@@ -51,8 +51,11 @@ from search.visibility import tantivy_query, vector_mask
 log = logging.getLogger(__name__)
 
 
-#: Relative weights of the searchable fields (title > tags > body).
-FIELD_BOOSTS: dict[str, float] = {"title": 3.0, "tags_text": 2.0, "body": 1.0}
+#: Relative weights of the searchable fields (title > tags > body > context: an accepted answer's
+#: question, search.documents).
+FIELD_BOOSTS: dict[str, float] = {"title": 3.0, "tags_text": 2.0, "body": 1.0, "context": 0.5}
+#: Words found only there earn BM25 relevance, not the coverage constants.
+CONTEXT_FIELD = "context"
 #: Score added for every query word a document matches (exactly, by prefix or with a typo).
 COVERAGE = 4.0
 #: Added on top of COVERAGE when the word matched exactly or as the typed prefix.
@@ -63,7 +66,8 @@ PREFIX_WEIGHT = 0.5
 DISMAX_TIE_BREAKER = 0.1
 PHRASE_SLOP = 2  # stop words leave gaps between positions
 
-SCHEMA_VERSION = "3"  # 2: quality_step (search.ranking), more stop words; 3: entry_author_id, vectors
+SCHEMA_VERSION = "4"  # 2: quality_step (search.ranking), more stop words; 3: entry_author_id, vectors;
+# 4: context (an accepted answer's question), accepted, question_id
 _SCHEMA_VERSION_FILE = "kb-schema-version"
 _WRITER_HEAP = 64_000_000
 _FACET_SIZE = 1000
@@ -73,14 +77,15 @@ def _build_schema() -> tantivy.Schema:
     sb = SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
     for name in ("entry_id", "revision_id", "author_id", "entry_author_id", "reuse_count", "updated_ms",
-                 "quality_step"):
+                 "quality_step", "question_id"):
         sb.add_integer_field(name, stored=True, indexed=True, fast=True)
     for name in ("kind", "audience", "state", "tags"):
         sb.add_text_field(name, stored=True, tokenizer_name="raw", fast=True)
     sb.add_text_field("title", stored=True, tokenizer_name=ANALYZER_NAME)
     sb.add_text_field("body", stored=True, tokenizer_name=ANALYZER_NAME)
     sb.add_text_field("tags_text", stored=False, tokenizer_name=ANALYZER_NAME)
-    for name in ("certified", "needs_reverification"):
+    sb.add_text_field("context", stored=True, tokenizer_name=ANALYZER_NAME)
+    for name in ("certified", "needs_reverification", "accepted"):
         sb.add_boolean_field(name, stored=True, indexed=True, fast=True)
     sb.add_float_field("helpful_score", stored=True, indexed=True, fast=True)
     return sb.build()
@@ -172,6 +177,9 @@ class EmbeddedBackend:
                 "title": doc.title,
                 "body": doc.body,
                 "tags_text": list(doc.tags),
+                "context": doc.context,
+                "accepted": bool(doc.accepted),
+                "question_id": doc.question_id or 0,
                 "certified": bool(doc.certified),
                 "needs_reverification": bool(doc.needs_reverification),
                 "helpful_score": float(doc.helpful_score),
@@ -271,10 +279,13 @@ class EmbeddedBackend:
         combined = clauses[0] if len(clauses) == 1 else Query.boolean_query([(Occur.Must, c) for c in clauses])
         return Query.const_score_query(combined, 0.0)
 
-    def _word_group(self, exact: list[Query], loose: list[Query], weight: float) -> Query:
-        """Relevance (best field) + coverage constants for one query word (or synonym)."""
+    def _word_group(self, exact: list[Query], loose: list[Query], weight: float,
+                    context: list[Query] | None = None) -> Query:
+        """Relevance (best field) + coverage constants for one query word (or synonym). A word
+        found only in an accepted answer's ``context`` (its question) earns relevance, not coverage."""
         every = exact + loose
-        relevance = every[0] if len(every) == 1 else Query.disjunction_max_query(every, DISMAX_TIE_BREAKER)
+        scored = every + (context or [])
+        relevance = scored[0] if len(scored) == 1 else Query.disjunction_max_query(scored, DISMAX_TIE_BREAKER)
         any_match = Query.boolean_query([(Occur.Should, q) for q in every])
         parts = [(Occur.Should, relevance), (Occur.Should, Query.const_score_query(any_match, COVERAGE * weight))]
         if exact:
@@ -287,31 +298,34 @@ class EmbeddedBackend:
         loose: list[Query] = []
         distance = typo_distance(term.stem)
         prefixes = {p for p in (term.folded, term.stem) if len(p) >= MIN_PREFIX_LEN} if term.prefix else set()
+        context: list[Query] = []
         for field, boost in FIELD_BOOSTS.items():
-            exact.append(Query.boost_query(Query.term_query(self._schema, field, term.stem), boost))
+            own = context if field == CONTEXT_FIELD else exact
+            own.append(Query.boost_query(Query.term_query(self._schema, field, term.stem), boost))
             for p in prefixes:
-                exact.append(
+                own.append(
                     Query.boost_query(Query.fuzzy_term_query(self._schema, field, p, 0, True, True), boost * PREFIX_WEIGHT)
                 )
             if distance:
-                loose.append(
+                (context if field == CONTEXT_FIELD else loose).append(
                     Query.boost_query(
                         Query.fuzzy_term_query(self._schema, field, term.stem, distance, True, False),
                         boost * FUZZY_WEIGHT,
                     )
                 )
-        return self._word_group(exact, loose, 1.0)
+        return self._word_group(exact, loose, 1.0, context)
 
     def _synonym_group(self, syn: SynonymMatch) -> Query:
         exact: list[Query] = []
+        context: list[Query] = []
         for alt in syn.alternatives:
             for field, boost in FIELD_BOOSTS.items():
                 if len(alt) == 1:
                     q = Query.term_query(self._schema, field, alt[0])
                 else:
                     q = Query.phrase_query(self._schema, field, list(alt), PHRASE_SLOP)
-                exact.append(Query.boost_query(q, boost))
-        return self._word_group(exact, [], float(syn.weight))
+                (context if field == CONTEXT_FIELD else exact).append(Query.boost_query(q, boost))
+        return self._word_group(exact, [], float(syn.weight), context)
 
     def _text_query(self, parsed: ParsedQuery) -> Query:
         groups = [self._term_group(t) for t in parsed.terms] + [self._synonym_group(s) for s in parsed.synonyms]
@@ -342,12 +356,27 @@ class EmbeddedBackend:
         searcher = self._index.searcher()
         limit = max(0, query.limit)
         offset = max(0, query.offset)
-        kwargs = {"order_by_field": order_by, "order": tantivy.Order.Desc} if order_by else {}
-        result = searcher.search(final, limit=max(1, limit), count=True, offset=offset, **kwargs)
-        total = result.count or 0
         highlighter = Highlighter(parsed)
-        hits = [self._hit(searcher.doc(address), highlighter, parsed, 0.0 if order_by else float(score), None)
-                for score, address in result.hits[:limit]]
+        if order_by:
+            result = searcher.search(final, limit=max(1, limit), count=True, offset=offset,
+                                     order_by_field=order_by, order=tantivy.Order.Desc)
+            hits = [self._hit(searcher.doc(address), highlighter, parsed, 0.0, None)
+                    for _, address in result.hits[:limit]]
+        else:
+            # Enough hits to re-rank the requested page (uncertified questions demoted, search.fusion).
+            result = searcher.search(final, limit=max(1, offset + limit, fusion.LEXICAL_CANDIDATES), count=True)
+            stored = {}
+            candidates = []
+            for score, address in result.hits:
+                doc = searcher.doc(address)
+                c = fusion.Candidate(doc.get_first("id"), lexical=float(score))
+                c.uncertified_question = doc.get_first("kind") == "question" and not doc.get_first("certified")
+                c.accepted_for = self._accepted_for(doc)
+                stored[c.doc_id] = doc
+                candidates.append(c)
+            hits = [self._hit(stored[c.doc_id], highlighter, parsed, c.score, None)
+                    for c in fusion.demote_questions(candidates)[offset:offset + limit]]
+        total = result.count or 0
         facets = self._facets(searcher, final) if total else {"tag": {}, "kind": {}}
         return SearchResults(total=total, hits=hits, facets=facets)
 
@@ -391,6 +420,7 @@ class EmbeddedBackend:
             doc = stored[doc_id]
             c.quality = (doc.get_first("quality_step") or 0) / ranking.QUALITY_STEPS
             c.uncertified_question = doc.get_first("kind") == "question" and not doc.get_first("certified")
+            c.accepted_for = self._accepted_for(doc)
         ranked = fusion.fuse(list(candidates.values()), parsed)
         union = Query.boolean_query([
             (Occur.Must, Query.boolean_query([(Occur.Should, lexical_q), (Occur.Should, ids_q)])),
@@ -404,11 +434,16 @@ class EmbeddedBackend:
         facets = self._facets(searcher, union) if total else {"tag": {}, "kind": {}}
         return SearchResults(total=total, hits=hits, facets=facets)
 
+    @staticmethod
+    def _accepted_for(stored) -> str | None:
+        return fusion.accepted_for(stored.get_first("kind"), stored.get_first("accepted"),
+                                   stored.get_first("question_id"))
+
     def _hit(self, stored, highlighter: Highlighter, parsed: ParsedQuery, score: float,
              similarity: float | None, *, sentence: bool = False) -> Hit:
         title, body = stored.get_first("title") or "", stored.get_first("body") or ""
         tags = list(stored.get_all("tags"))
-        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body)
+        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body, stored.get_first("context") or "")
         return Hit(
             entry_id=stored.get_first("entry_id"),
             revision_id=stored.get_first("revision_id"),

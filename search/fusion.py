@@ -13,6 +13,14 @@ All the weights of hybrid search are here.
 * **Quality** (``search.ranking``: certified, helpful, reuse, freshness) comes after relevance: a
   small ``QUALITY_WEIGHT`` that reorders near-equal matches only. An uncertified forum question
   loses ``UNCERTIFIED_QUESTION_PENALTY``: the certified article that answers it ranks first.
+* **Lexical-only** searches (one word, or semantic search off) keep the backend's order, but an
+  uncertified forum question loses the same ``UNCERTIFIED_QUESTION_PENALTY`` of the best hit's
+  score (``demote_questions``), so both modes and both backends agree: a question (or its
+  duplicates) never outranks a certified article or answer of comparable relevance, while a
+  clearly better match still wins. An accepted answer carries its question's title and text as
+  lower-weighted ``context`` (``search.documents``), so the question's wording finds it too, and
+  ranks as an answer of its question: at least just above the question (in both modes), taking
+  its place, never more (``ACCEPTED_ANSWER_LEAD``).
 * **Confidence**: a hit is a confident match when it matches most of the query's words
   (``CONFIDENT_COVERAGE``; for a sentence searched by meaning too, only when its meaning is not far
   off, ``SENTENCE_MIN_SIMILARITY``) or means nearly the same (``CONFIDENT_SIMILARITY``). When no hit is
@@ -40,6 +48,8 @@ SEMANTIC_CANDIDATES = 100
 LEXICAL_CANDIDATES = 50
 QUALITY_WEIGHT = 0.05
 UNCERTIFIED_QUESTION_PENALTY = 0.1
+#: An accepted answer's score is at least its question's plus this (it ranks just above it).
+ACCEPTED_ANSWER_LEAD = 0.001
 CONFIDENT_COVERAGE = 2 / 3
 CONFIDENT_SIMILARITY = 0.4
 #: A sentence's words found in a text whose meaning is further than this are a coincidence.
@@ -66,7 +76,23 @@ class Candidate:
     similarity: float | None = None  # cosine of the best chunk; None: not a semantic hit
     quality: float = 0.0  # search.ranking.quality, 0..1
     uncertified_question: bool = False
+    #: An accepted answer: the document id of its question's public document.
+    accepted_for: str | None = None
     score: float = 0.0
+
+
+def accepted_for(kind: str | None, accepted: bool | None, question_id: int | None) -> str | None:
+    """``Candidate.accepted_for`` from a stored document's fields."""
+    return f"{question_id}:public" if kind == "answer" and accepted and question_id else None
+
+
+def _as_answers_of_their_question(candidates: list[Candidate]) -> None:
+    """An accepted answer ranks at least just above its question (scores set): it takes the
+    question's place, never more, so a thread does not gain on the articles by being answered."""
+    scores = {c.doc_id: c.score for c in candidates}
+    for c in candidates:
+        if c.accepted_for is not None and c.accepted_for in scores:
+            c.score = max(c.score, scores[c.accepted_for] + ACCEPTED_ANSWER_LEAD)
 
 
 def fuse(candidates: list[Candidate], parsed: ParsedQuery) -> list[Candidate]:
@@ -77,7 +103,25 @@ def fuse(candidates: list[Candidate], parsed: ParsedQuery) -> list[Candidate]:
         lexical = (c.lexical / top) if (c.lexical is not None and top > 0) else 0.0
         c.score = ((1 - w_sem) * lexical + w_sem * semantic_relevance(c.similarity)
                    + QUALITY_WEIGHT * c.quality - UNCERTIFIED_QUESTION_PENALTY * c.uncertified_question)
+    _as_answers_of_their_question(candidates)
     return sorted(candidates, key=lambda c: (-c.score, c.doc_id))
+
+
+def demote_questions(candidates: list[Candidate]) -> list[Candidate]:
+    """Lexical-only ranking: ``candidates`` in the backend's order (best first, with its scores),
+    re-ordered so that an uncertified question loses ``UNCERTIFIED_QUESTION_PENALTY`` of the best
+    hit's score and an accepted answer ranks at least just above its question. Everything else
+    keeps the backend's order (relevance, then quality). The score set on each is the relative
+    one (the best hit: 1), less the penalty."""
+    top = max((c.lexical for c in candidates if c.lexical is not None), default=0.0)
+    ceiling = float("inf")
+    for c in candidates:
+        relative = (c.lexical / top) if (c.lexical is not None and top > 0) else 0.0
+        ceiling = min(ceiling, relative)  # the backend's order is the relevance order
+        c.score = ceiling - UNCERTIFIED_QUESTION_PENALTY * c.uncertified_question
+    _as_answers_of_their_question(candidates)
+    order = {id(c): i for i, c in enumerate(candidates)}
+    return sorted(candidates, key=lambda c: (-c.score, order[id(c)]))
 
 
 def word_coverage(parsed: ParsedQuery, *texts: str) -> float:

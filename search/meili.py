@@ -48,10 +48,12 @@ from search.visibility import meili_filter
 
 PRIMARY_KEY = "pk"
 
-SEARCHABLE = ["title_stem", "tags_stem", "body_stem"]
+#: In ranking order (the attribute rule); context: an accepted answer's question (search.documents).
+SEARCHABLE = ["title_stem", "tags_stem", "body_stem", "context_stem"]
 DISPLAYED = [
     "id", "entry_id", "revision_id", "kind", "title", "body", "tags", "audience", "author_id", "state",
     "certified", "needs_reverification", "updated_at", "helpful_score", "reuse_count", "quality", "model_id",
+    "context", "accepted", "question_id",
 ]  # fmt: skip
 FILTERABLE = ["id", "audience", "author_id", "entry_author_id", "kind", "tags", "certified", "state"]
 SORTABLE = ["updated_at", "helpful_score"]
@@ -122,6 +124,10 @@ def to_meili_document(doc: SearchDocument) -> dict[str, Any]:
         "title_stem": stemmed_text(doc.title),
         "tags_stem": [stemmed_text(t) for t in doc.tags],
         "body_stem": stemmed_text(doc.body),
+        "context": doc.context,
+        "accepted": bool(doc.accepted),
+        "question_id": doc.question_id,
+        "context_stem": stemmed_text(doc.context),
     }
 
 
@@ -337,7 +343,7 @@ class MeiliBackend:
         neighbours = {} if parsed.is_empty else self._neighbours(query, params["filter"])
         if parsed.is_empty:
             params["sort"] = ["updated_at:desc"]
-        if neighbours:  # hybrid: enough lexical hits to re-rank the requested page with the semantic ones
+        if not parsed.is_empty:  # enough lexical hits to re-rank the requested page (search.fusion)
             params.update(page=1, hitsPerPage=max(offset + limit, fusion.LEXICAL_CANDIDATES))
             skip = 0
         # page/hitsPerPage gives an exhaustive totalHits; an offset that is not a multiple of the
@@ -359,9 +365,19 @@ class MeiliBackend:
         highlighter = Highlighter(parsed)
         if neighbours:
             return self._hybrid(parsed, result.get("hits", []), neighbours, total, facets, offset, limit, highlighter)
-        hits = [self._hit(h, highlighter, parsed, 0.0 if parsed.is_empty else float(h.get("_rankingScore") or 0.0),
-                          None)
-                for h in result.get("hits", [])[skip:]]
+        if parsed.is_empty:
+            hits = [self._hit(h, highlighter, parsed, 0.0, None) for h in result.get("hits", [])[skip:]]
+            return SearchResults(total=total, hits=hits, facets=facets)
+        # Lexical only: Meilisearch's order, uncertified questions demoted (search.fusion).
+        found = {h["id"]: h for h in result.get("hits", [])}
+        candidates = []
+        for h in result.get("hits", []):
+            c = fusion.Candidate(h["id"], lexical=float(h.get("_rankingScore") or 0.0))
+            c.uncertified_question = h.get("kind") == "question" and not h.get("certified")
+            c.accepted_for = fusion.accepted_for(h.get("kind"), h.get("accepted"), h.get("question_id"))
+            candidates.append(c)
+        hits = [self._hit(found[c.doc_id], highlighter, parsed, c.score, None)
+                for c in fusion.demote_questions(candidates)[offset:offset + limit]]
         return SearchResults(total=total, hits=hits, facets=facets)
 
     def _neighbours(self, query: SearchQuery, filter_expr: str) -> dict[str, dict]:
@@ -407,6 +423,7 @@ class MeiliBackend:
             h = found[doc_id]
             c.quality = float(h.get("quality") or 0.0)
             c.uncertified_question = h.get("kind") == "question" and not h.get("certified")
+            c.accepted_for = fusion.accepted_for(h.get("kind"), h.get("accepted"), h.get("question_id"))
         ranked = fusion.fuse(list(candidates.values()), parsed)
         sentence = len(parsed.terms) >= 3
         hits = [self._hit(found[c.doc_id], highlighter, parsed, c.score, c.similarity, sentence=sentence)
@@ -416,7 +433,7 @@ class MeiliBackend:
     def _hit(self, h: dict, highlighter: Highlighter, parsed: ParsedQuery, score: float,
              similarity: float | None, *, sentence: bool = False) -> Hit:
         title, body, tags = h.get("title") or "", h.get("body") or "", list(h.get("tags") or [])
-        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body)
+        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body, h.get("context") or "")
         return Hit(
             entry_id=h["entry_id"],
             revision_id=h["revision_id"],

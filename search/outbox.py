@@ -41,7 +41,10 @@ log = logging.getLogger("kb.search.indexer")
 
 EVENTS = ("entry.created", "revision.created", "revision.transition", "certification.changed",
           # Ratings feed ranking (helpful score, reuse count): expertise.ratings publishes these.
-          "vote.changed", "entry.reused")
+          "vote.changed", "entry.reused",
+          # An accepted answer carries its question's text (search.documents): accepting one
+          # changes it and the one accepted before.
+          "answer.accepted")
 MAX_BACKOFF_SECONDS = 300
 MAX_ERROR_CHARS = 2000
 ADVISORY_NS = 0x5EA4C4  # pg_advisory_xact_lock namespace of the indexer
@@ -58,6 +61,10 @@ def _record(session: Session, event: Event) -> None:
             # An untitled answer is indexed as "Re: <question title>": a reworded question
             # changes its answers' documents too.
             for answer_id in session.exec(select(Entry.id).where(Entry.parent_id == event.entry_id)):
+                session.add(SearchOutbox(entry_id=answer_id))
+        elif event.name == "answer.accepted" and event.data.get("question_id") is not None:
+            for answer_id in session.exec(select(Entry.id).where(Entry.parent_id == event.data["question_id"],
+                                                                 Entry.id != event.entry_id)):
                 session.add(SearchOutbox(entry_id=answer_id))
         session.info[_SESSION_FLAG] = True
 

@@ -495,7 +495,7 @@ def test_meilisearch_settings_are_applied_by_code(meili_backend):
     meili_backend.set_synonyms({"money back": ["refund"]})
     meili_backend.index([doc(1, "x", "y")])
     settings = meili_backend._client.index(meili_backend.index_name).get_settings()
-    assert settings["searchableAttributes"] == ["title_stem", "tags_stem", "body_stem"]
+    assert settings["searchableAttributes"] == ["title_stem", "tags_stem", "body_stem", "context_stem"]
     assert {"audience", "author_id", "kind", "tags", "certified", "state"} <= set(settings["filterableAttributes"])
     assert "updated_at" in settings["sortableAttributes"]
     assert settings["rankingRules"][:6] == ["words", "typo", "proximity", "attribute", "sort", "exactness"]

@@ -349,8 +349,6 @@ PUBLISHED_EVENT = re.compile(r'\bEvent\(\s*"([a-z_.]+)"')
 # Published events that change no field of a search document (see search/documents.py), so
 # writing outbox rows for them would only re-send identical documents.
 CHANGES_NOTHING_SEARCHABLE = {
-    # The accepted answer is stored on the question entry; no document carries it.
-    "answer.accepted",
     # Promoting publishes entry.created for the new article; the answer itself is unchanged.
     "answer.promoted",
     # Flags open review tasks; an entry's documents stay as they are until a new revision.
@@ -475,6 +473,51 @@ def test_rewording_a_question_renames_its_untitled_answers_in_the_index(engine, 
     outbox.drain(engine=engine, backend=index)
     assert sorted(found(index, agent, "pangolinterm")) == sorted([question.id, answer.id])
     assert found(index, agent, "wombatword") == []
+
+
+def test_accepting_an_answer_gives_it_its_questions_wording_and_switching_takes_it_back(engine, db, people, index):
+    agent, author, expert = people["agent"], people["author"], people["expert"]
+    question = forum.ask_question(session=db, actor=agent, data=QuestionCreate(
+        title="Parcel stuck numbatword", body="No scan for a week.", tags=["accounts"]))
+    db.commit()
+    answers = []
+    for title, body in (("Carrier trace", "Open a carrier trace after five days."),
+                        ("Call the depot", "The local depot can look for it.")):
+        answer = forum.answer_question(session=db, actor=author, question=question, data=AnswerCreate(body=body))
+        titled = content.save_revision(session=db, actor=author, entry=answer, data=RevisionCreate(
+            title=title, body=body, tags=["accounts"], base_revision_id=answer.latest_revision_id))
+        certify(db, answer, author, expert, revision_id=titled.id)
+        answers.append(answer)
+    first, second = answers
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert found(index, agent, "numbatword") == [question.id]  # titled answers: not yet
+
+    db.refresh(question)
+    forum.accept_answer(session=db, actor=agent, answer=first)
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert sorted(found(index, agent, "numbatword")) == sorted([question.id, first.id])
+    [doc] = [d for d in documents_for_entry(db, first.id)[0] if d.audience == "public"]
+    assert doc.accepted and doc.context.startswith("Parcel stuck numbatword")
+
+    # Rewording the question rewords the accepted answer's context.
+    db.refresh(question)
+    content.save_revision(session=db, actor=agent, entry=question, data=RevisionCreate(
+        title="Parcel stuck quokkaterm", body="No scan for a week.", tags=["accounts"],
+        base_revision_id=question.latest_revision_id))
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert sorted(found(index, agent, "quokkaterm")) == sorted([question.id, first.id])
+    assert found(index, agent, "numbatword") == []
+
+    # Accepting another answer moves the context to it.
+    db.refresh(question)
+    forum.accept_answer(session=db, actor=agent, answer=second)
+    db.commit()
+    outbox.drain(engine=engine, backend=index)
+    assert sorted(found(index, agent, "quokkaterm")) == sorted([question.id, second.id])
+    assert pending(db) == 0
 
 
 # --- hybrid search: vectors in a second pass ------------------------------------------------------
