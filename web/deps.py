@@ -122,15 +122,19 @@ def page_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
 _bearer = HTTPBearer(auto_error=False, description="An API token from your profile page or `kb user token`.")
 
 
+NO_TOKEN = "Send an API token as 'Authorization: Bearer <token>'."
+BAD_TOKEN = "This API token is not valid: it is unknown, revoked, or its user is deactivated."
+
+
 def api_user(
     request: Request, session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     if credentials is None:
-        raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
+        raise Unauthorized(NO_TOKEN)
     user = accounts.user_for_api_token(session=session, raw=credentials.credentials)
     if user is None:
-        raise Unauthorized("This API token is not valid: it is unknown, revoked, or its user is deactivated.")
+        raise Unauthorized(BAD_TOKEN)
     if not accounts.api_token_needs_touch(session=session, raw=credentials.credentials):
         return user
     if request.method in READ_METHODS:  # a read request's session does not write

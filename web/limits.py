@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kb.accounts import service as accounts
 from kb.content import attachments
 from kb.markdown import MAX_BODY_CHARS
+from web.deps import BAD_TOKEN, NO_TOKEN
 from web.errors import error_response
 
 # The largest legitimate body that is not an upload: a Markdown text at its limit, every character
@@ -27,10 +28,8 @@ MAX_REQUEST_BYTES = MAX_BODY_CHARS * 12 + 256 * 1024
 UPLOAD_ENVELOPE_BYTES = 64 * 1024
 UPLOAD_PATHS = re.compile(r"/attachments|/api/v1/entries/[^/]+/attachments")
 
-NO_TOKEN = "Send an API token as 'Authorization: Bearer <token>'."
 TOO_LARGE = (f"The request is too large (the limit is {MAX_REQUEST_BYTES // (1024 * 1024)} MB). Shorten the "
              f"text (a text can have at most {MAX_BODY_CHARS:,} characters) and send it again.")
-BAD_TOKEN = "This API token is not valid: it is unknown, revoked, or its user is deactivated."
 
 
 class RequestTooLarge(HTTPException):
