@@ -12,8 +12,7 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlmodel import Session
 
 from kb.accounts.models import Role
@@ -22,27 +21,9 @@ from kb.db import make_engine, metadata, session_factory
 from kb.migrate import upgrade
 from kb.schema import load_all_models
 from kb.settings import Settings
-from tests.helpers import PASSWORD, TEST_SECRET, api_token_for
+from tests.helpers import PASSWORD, TEST_SECRET, api_token_for, fresh_postgres_database
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-
-
-def _postgres_database(request) -> str:
-    """A fresh database for this test run, dropped at the end."""
-    base = make_url(os.environ["TEST_DATABASE_URL"])
-    name = f"kb_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-    request.addfinalizer(drop)
-    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -51,7 +32,7 @@ def engine(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'kb.sqlite3'}"
     else:
-        url = _postgres_database(request)
+        url = fresh_postgres_database(request)
     eng = make_engine(url)
     upgrade(eng)
     yield eng

@@ -12,13 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlmodel import select
 
 from kb.accounts import service as accounts
@@ -28,7 +26,7 @@ from kb.db import make_engine, unit_of_work
 from kb.migrate import head_revision
 from kb.settings import Settings
 from tests.conftest import BACKENDS
-from tests.helpers import TEST_SECRET, api_token_for
+from tests.helpers import TEST_SECRET, api_token_for, fresh_postgres_database
 from tests.search.conftest import meili_server  # noqa: F401 - the fixture, for the Meilisearch restore
 
 KB = str(Path(sys.executable).parent / "kb")
@@ -72,20 +70,7 @@ class Site:
 def _new_database(request, backend: str, tmp_path: Path, name: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / name / 'kb.sqlite3'}"
-    base = make_url(os.environ["TEST_DATABASE_URL"])
-    database = f"kb_backup_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-        admin.dispose()
-
-    request.addfinalizer(drop)
-    return base.set(database=database).render_as_string(hide_password=False)
+    return fresh_postgres_database(request, prefix="kb_backup")
 
 
 def _attach(site: Site) -> None:
