@@ -380,7 +380,7 @@ def report(result: dict) -> None:
     print("\nzero = share of queries without any result (FTS5 has no typo tolerance).")
     if "hybrid" in result["results"]:
         hyb = result["results"]["hybrid"]
-        print(f"\nhybrid (lexical + semantic) vs lexical only, same embedded index; ratio = hybrid / lexical\n")
+        print("\nhybrid (lexical + semantic) vs lexical only, same embedded index; ratio = hybrid / lexical\n")
         head = (f"{'queries':<18}{'hybrid p50':>11}{'p95':>8}{'p99':>8}{'q/s':>8}   "
                 f"{'lexical p50':>11}{'p95':>8}{'p99':>8}{'q/s':>8}   {'ratio p50':>9}{'p95':>7}{'p99':>7}")
         print(head)

@@ -4,6 +4,10 @@ Only certified text is ever copied (never a draft, nor an uncertified forum answ
 or answer's certified revision, and for a question its accepted answer's. Markdown syntax is
 removed, but the shape stays readable: paragraphs are separated by a blank line, list items and
 table rows get lines of their own, and a link keeps its address in brackets.
+
+An article may mark the part meant for the customer with a heading such as "What to tell the
+customer" (``CUSTOMER_HEADINGS``): "Copy answer" then copies that section only (up to the next
+heading of the same or a higher level), not the notes for agents around it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from kb.markdown import check_size, parse, too_much_markup
 
 _BULLET = "• "
 _NO_COPY = "There is no certified answer to copy here yet."
+# Headings (any level, any case, a final colon ignored) that mark the part meant for the customer.
+CUSTOMER_HEADINGS = ("what to tell the customer", "tell the customer", "for the customer",
+                     "answer for the customer", "reply to the customer")
 
 
 # --- which text ----------------------------------------------------------------------------------
@@ -58,6 +65,43 @@ def copied_answer(*, session: Session, actor: User, entry_id: int) -> tuple[Entr
     if not entry.certified_revision_id:
         raise NotFound(_NO_COPY)
     return entry, session.get(Revision, entry.certified_revision_id)
+
+
+# --- the part for the customer ------------------------------------------------------------------
+
+
+def _customer_section(markdown: str) -> tuple[str, str] | None:
+    """(heading, Markdown of its section) of the first heading in ``CUSTOMER_HEADINGS``, or None."""
+    if too_much_markup(markdown):  # shown as typed: no headings to go by
+        return None
+    tokens = parse(markdown)
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open" or not token.map:
+            continue
+        heading = tokens[index + 1].content.strip()
+        if heading.rstrip(":").strip().casefold() not in CUSTOMER_HEADINGS:
+            continue
+        end = next((t.map[0] for t in tokens[index + 1:] if t.type == "heading_open" and t.map
+                    and int(t.tag[1:]) <= int(token.tag[1:])), None)
+        lines = markdown.splitlines()
+        return heading, "\n".join(lines[token.map[1]:end])
+    return None
+
+
+def customer_heading(markdown: str) -> str | None:
+    """The heading of the part "Copy answer" copies, when the text marks one."""
+    section = _customer_section(markdown)
+    return section[0] if section else None
+
+
+def customer_text(markdown: str) -> str:
+    """What "Copy answer" puts on the clipboard: the part for the customer when the text marks
+    one (and it is not empty), else the whole text; as plain text (``readable_text``)."""
+    check_size(markdown)
+    section = _customer_section(markdown)
+    if section is not None and section[1].strip():
+        return readable_text(section[1])
+    return readable_text(markdown)
 
 
 # --- how it reads --------------------------------------------------------------------------------

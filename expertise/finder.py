@@ -51,6 +51,7 @@ from kb.errors import ValidationFailed
 from expertise.models import ExpertiseScore
 from expertise.routing import TopicCandidate, candidate_order
 from search.backend import SearchBackend, SearchQuery, Viewer
+from search.service import backend_answers
 from search import synonyms
 from search.analysis import analyze
 from workflow.models import Certification, TopicExpert
@@ -128,7 +129,7 @@ def model2(relevance: Mapping[int, float], shares: Mapping[int, Mapping[int, flo
     return dict(result)
 
 
-def document_relevance(session: Session, backend: SearchBackend, text: str,
+def document_relevance(*, session: Session, backend: SearchBackend, text: str,
                        viewer: User) -> tuple[dict[int, float], dict[int, list[str]]]:
     """p(q|d) for the top documents of a search over what ``viewer`` may open, and their tags."""
     results = backend.search(SearchQuery(text=text, viewer=EVERYTHING, kinds=DOCUMENT_KINDS, limit=2 * DOCUMENTS))
@@ -156,7 +157,7 @@ def _visible_revision_ids(session: Session, viewer: User, revision_ids: list[int
                             .where(Revision.id.in_(revision_ids), access.revision_visible(viewer))))
 
 
-def contribution_shares(session: Session, entry_ids: list[int], viewer: User) -> dict[int, dict[int, float]]:
+def contribution_shares(*, session: Session, entry_ids: list[int], viewer: User) -> dict[int, dict[int, float]]:
     """a(d, ca): each entry's contributors and their shares (summing to 1 per entry), from the
     revisions ``viewer`` may see."""
     return _contributions(session, entry_ids, viewer)[0]
@@ -202,7 +203,7 @@ def _stems(tag: str) -> frozenset[str]:
     return frozenset(analyze(tag.replace("-", " ")))
 
 
-def named_topics(session: Session, text: str, viewer: User) -> dict[int, str]:
+def named_topics(*, session: Session, text: str, viewer: User) -> dict[int, str]:
     """The tags the query names (every word of the tag, by stem) that ``viewer`` may see in use,
     id -> name."""
     stems = set(analyze(text))
@@ -212,7 +213,7 @@ def named_topics(session: Session, text: str, viewer: User) -> dict[int, str]:
     return {tag_id: name for tag_id, name in named.items() if name in shown}
 
 
-def query_topics(session: Session, named: Mapping[int, str], relevance: Mapping[int, float],
+def query_topics(*, session: Session, named: Mapping[int, str], relevance: Mapping[int, float],
                  tags: Mapping[int, list[str]]) -> dict[int, float]:
     """Weights of the query's topics (tag id -> weight, summing to 1): the tags of the matching
     documents by their relevance, plus ``NAMED_TOPIC_WEIGHT`` for each tag the query names."""
@@ -231,7 +232,7 @@ def query_topics(session: Session, named: Mapping[int, str], relevance: Mapping[
     return {t: w / total for t, w in weights.items() if w > 0} if total else {}
 
 
-def topic_expertise(session: Session, topics: Mapping[int, float]) -> dict[int, dict[int, float]]:
+def topic_expertise(*, session: Session, topics: Mapping[int, float]) -> dict[int, dict[int, float]]:
     """Per candidate, their expertise in each query topic, in [0, 1]."""
     if not topics:
         return {}
@@ -254,19 +255,21 @@ def topic_expertise(session: Session, topics: Mapping[int, float]) -> dict[int, 
 
 def find_experts(*, session: Session, backend: SearchBackend, viewer: User, query: str,
                  limit: int = MAX_EXPERTS) -> list[Expert]:
-    """The people who know most about ``query``, best first, with the evidence ``viewer`` may see."""
+    """The people who know most about ``query``, best first, with the evidence ``viewer`` may see;
+    ``SearchUnavailable`` when the search backend does not answer."""
     text = clean_query(query)
     if not text:
         raise ValidationFailed("Say what the expert should know about, for example “refunds”.", field="q")
     if len(text) > MAX_QUERY_LENGTH:
         raise ValidationFailed(f"Keep the question under {MAX_QUERY_LENGTH} characters.", field="q")
-    synonyms.sync(session=session, backend=backend)  # the admins' rules, as a search would use them
-    relevance, tags = document_relevance(session, backend, text, viewer)
+    with backend_answers("expert finder"):  # SearchUnavailable: say so rather than pretend nobody knows
+        synonyms.sync(session=session, backend=backend)  # the admins' rules, as a search would use them
+        relevance, tags = document_relevance(session=session, backend=backend, text=text, viewer=viewer)
     shares, certified_only = _contributions(session, list(relevance), viewer)
     contributions = model2(relevance, shares)
-    named = named_topics(session, text, viewer)
-    topics = query_topics(session, named, relevance, tags)
-    expertise = topic_expertise(session, topics)
+    named = named_topics(session=session, text=text, viewer=viewer)
+    topics = query_topics(session=session, named=named, relevance=relevance, tags=tags)
+    expertise = topic_expertise(session=session, topics=topics)
 
     content_scores = {u: sum(docs.values()) for u, docs in contributions.items()}
     topic_scores = {u: sum(topics[t] * e for t, e in per_topic.items()) for u, per_topic in expertise.items()}

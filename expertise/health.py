@@ -104,7 +104,7 @@ def nearest_rank(values: list[float], percent: float) -> float:
     return ordered[max(1, math.ceil(percent / 100 * len(ordered))) - 1]
 
 
-def certification_spans(session: Session, period: Period) -> list[tuple[int, str | None, timedelta]]:
+def certification_spans(*, session: Session, period: Period) -> list[tuple[int, str | None, timedelta]]:
     """(revision id, topic or None, submit-to-certify time) for revisions certified in the period;
     a revision with several topics has one row per topic."""
     certified = (select(WorkflowEvent.revision_id, WorkflowEvent.created_at.label("certified_at"))
@@ -120,11 +120,11 @@ def certification_spans(session: Session, period: Period) -> list[tuple[int, str
     return [(revision_id, topic, done - start) for revision_id, topic, start, done in rows]
 
 
-def time_to_certify(session: Session, period: Period) -> list[TimeToCertify]:
+def time_to_certify(*, session: Session, period: Period) -> list[TimeToCertify]:
     """Per topic (slowest median first), then one row for all topics (each revision once)."""
     by_topic: dict[str, list[float]] = {}
     overall: dict[int, float] = {}
-    for revision_id, topic, span in certification_spans(session, period):
+    for revision_id, topic, span in certification_spans(session=session, period=period):
         by_topic.setdefault(topic or NO_TOPIC, []).append(span.total_seconds())
         overall[revision_id] = span.total_seconds()
 
@@ -168,7 +168,7 @@ class Backlog:
         return sum(self.ages[label].values())
 
 
-def review_backlog(session: Session, period: Period, *, oldest: int = 10) -> Backlog:
+def review_backlog(*, session: Session, period: Period, oldest: int = 10) -> Backlog:
     """Open reviews now, by age since submission (``period.until`` is "now")."""
     submitted = _first_submit()
     since = sa.func.coalesce(submitted.c.submitted_at, Revision.created_at)
@@ -202,7 +202,7 @@ class CertificationHealth:
     needs_reverification: int
 
 
-def certification_health(session: Session, period: Period) -> list[CertificationHealth]:
+def certification_health(*, session: Session, period: Period) -> list[CertificationHealth]:
     """Per topic of the certified revision, then all topics (each entry once)."""
     soon = period.until + timedelta(days=EXPIRING_DAYS)
     entry = Certification.entry_id
@@ -230,7 +230,7 @@ class FlagCount:
     raised: int  # raised in the period (whatever happened to them since)
 
 
-def flag_counts(session: Session, period: Period) -> list[FlagCount]:
+def flag_counts(*, session: Session, period: Period) -> list[FlagCount]:
     in_period = sa.and_(Flag.created_at >= period.since, Flag.created_at < period.until)
     rows = session.exec(select(Flag.reason, sa.func.sum(sa.case((Flag.status == FlagStatus.open.value, 1), else_=0)),
                                sa.func.sum(sa.case((in_period, 1), else_=0))).group_by(Flag.reason))
@@ -250,7 +250,7 @@ class Contributor:
     events: int
 
 
-def top_contributors(session: Session, period: Period, *, limit: int = 10) -> list[Contributor]:
+def top_contributors(*, session: Session, period: Period, limit: int = 10) -> list[Contributor]:
     points = sa.func.sum(ReputationEvent.points).label("points")
     rows = session.exec(
         select(User.id, User.display_name, points, sa.func.count(ReputationEvent.id))
@@ -288,13 +288,13 @@ def dashboard(*, session: Session, actor: User, days: int | str, until: datetime
     period = period_ending(days=parse_days(days), until=until)
     return KnowledgeHealth(
         period=period,
-        failed_searches=failed_searches(session, period),
-        top_searches=top_searches(session, period),
-        searches_per_day=searches_per_day(session, period),
-        time_to_certify=time_to_certify(session, period),
-        backlog=review_backlog(session, period),
-        certifications=certification_health(session, period),
-        flags=flag_counts(session, period),
-        reuse=reuse_rate(session, period),
-        contributors=top_contributors(session, period),
+        failed_searches=failed_searches(session=session, period=period),
+        top_searches=top_searches(session=session, period=period),
+        searches_per_day=searches_per_day(session=session, period=period),
+        time_to_certify=time_to_certify(session=session, period=period),
+        backlog=review_backlog(session=session, period=period),
+        certifications=certification_health(session=session, period=period),
+        flags=flag_counts(session=session, period=period),
+        reuse=reuse_rate(session=session, period=period),
+        contributors=top_contributors(session=session, period=period),
     )

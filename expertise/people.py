@@ -57,7 +57,7 @@ def endorse(*, session: Session, actor: User, user: User, topic: str) -> Endorse
             session.flush()
     except IntegrityError:
         return session.get(Endorsement, (actor.id, user.id, tag.id))
-    scores.recompute_users(session, [user.id])
+    scores.recompute_users(session=session, user_ids=[user.id])
     return row
 
 
@@ -67,10 +67,10 @@ def withdraw_endorsement(*, session: Session, actor: User, user: User, topic: st
     if row is not None:
         session.delete(row)
         session.flush()
-        scores.recompute_users(session, [user.id])
+        scores.recompute_users(session=session, user_ids=[user.id])
 
 
-def endorsers(session: Session, *, user_id: int) -> dict[int, list[User]]:
+def endorsers(*, session: Session, user_id: int) -> dict[int, list[User]]:
     """Who endorsed the user, per topic id, by name."""
     result: dict[int, list[User]] = {}
     for tag_id, endorser in session.exec(select(Endorsement.tag_id, User).join(User, User.id == Endorsement.endorser_id)
@@ -98,7 +98,7 @@ def declare_interest(*, session: Session, actor: User, topic: str) -> TopicInter
             session.flush()
     except IntegrityError:
         return session.get(TopicInterest, (actor.id, tag.id))
-    scores.recompute_users(session, [actor.id])
+    scores.recompute_users(session=session, user_ids=[actor.id])
     return row
 
 
@@ -107,10 +107,10 @@ def remove_interest(*, session: Session, actor: User, topic: str) -> None:
     if row is not None:
         session.delete(row)
         session.flush()
-        scores.recompute_users(session, [actor.id])
+        scores.recompute_users(session=session, user_ids=[actor.id])
 
 
-def interests(session: Session, *, user_id: int) -> list[str]:
+def interests(*, session: Session, user_id: int) -> list[str]:
     return list(session.exec(select(Tag.name).join(TopicInterest, TopicInterest.tag_id == Tag.id)
                              .where(TopicInterest.user_id == user_id).order_by(Tag.name)))
 
@@ -158,8 +158,8 @@ def _expertise(session: Session, viewer: User, user_id: int) -> list[TopicExpert
     rows = session.exec(select(ExpertiseScore, Tag.name).join(Tag, Tag.id == ExpertiseScore.tag_id)
                         .where(ExpertiseScore.user_id == user_id)
                         .order_by(ExpertiseScore.score.desc(), Tag.name)).all()
-    counts = scores.evidence_counts(session, user_id=user_id)
-    by_topic = endorsers(session, user_id=user_id)
+    counts = scores.evidence_counts(session=session, user_id=user_id)
+    by_topic = endorsers(session=session, user_id=user_id)
     designated = set(session.exec(select(TopicExpert.tag_id).where(TopicExpert.user_id == user_id)))
     result = []
     for row, name in rows:
@@ -174,7 +174,7 @@ def _expertise(session: Session, viewer: User, user_id: int) -> list[TopicExpert
     return result
 
 
-def certified_work(session: Session, *, user_id: int, limit: int = CERTIFIED_WORK_SHOWN) -> list[CertifiedWork]:
+def certified_work(*, session: Session, user_id: int, limit: int = CERTIFIED_WORK_SHOWN) -> list[CertifiedWork]:
     """Articles and answers whose certified revision the user wrote (what agents see), newest first."""
     rows = session.exec(
         select(Entry, Revision.title, Certification.certified_at, Certification.status)
@@ -191,19 +191,19 @@ def person_profile(*, session: Session, viewer: User, user_id: int) -> PersonPro
     """What ``viewer`` may see about a person: reputation, expertise with its evidence, certified
     work and recent activity."""
     person = accounts.get_user(session=session, user_id=user_id)
-    by_topic = reputation.reputation_by_topic(session, user_id=person.id)
+    by_topic = reputation.reputation_by_topic(session=session, user_id=person.id)
     expertise = _expertise(session, viewer, person.id)
-    declared = interests(session, user_id=person.id)
+    declared = interests(session=session, user_id=person.id)
     # Topics only a draft carries are as private as the draft: never named to those who cannot open it.
     shown = content.visible_tag_names(session=session, actor=viewer, names=[t for t, _ in by_topic]
                                       + [t.topic for t in expertise] + declared)
     return PersonProfile(
         person=person,
         is_self=viewer.id == person.id,
-        reputation=reputation.reputation_total(session, user_id=person.id),
+        reputation=reputation.reputation_total(session=session, user_id=person.id),
         reputation_by_topic=[(t, points) for t, points in by_topic if t in shown],
         expertise=[t for t in expertise if t.topic in shown],
-        certified_work=certified_work(session, user_id=person.id),
-        activity=reputation.recent_activity(session, user_id=person.id, viewer=viewer),
+        certified_work=certified_work(session=session, user_id=person.id),
+        activity=reputation.recent_activity(session=session, user_id=person.id, viewer=viewer),
         interests=[t for t in declared if t in shown],
     )

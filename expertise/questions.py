@@ -19,7 +19,7 @@ from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.content import access
 from kb.content.models import Entry, EntryKind, Revision
-from kb.events import Event, subscribe
+from kb.events import ENTRY_CREATED, Event, subscribe
 from expertise.models import QuestionRoute
 from expertise.routing import TopicCandidate, effective_routing, ranked_role_experts, ranked_topic_experts
 from workflow.expiry import as_utc
@@ -32,17 +32,17 @@ MAX_ESCALATION_LEVEL = 3
 
 
 def _question_tags(session: Session, question: Entry) -> list[int]:
-    return revision_tag_ids(session, question.latest_revision_id) if question.latest_revision_id else []
+    return revision_tag_ids(session=session, revision_id=question.latest_revision_id) if question.latest_revision_id else []
 
 
 def _next_experts(session: Session, question: Entry, tag_ids: list[int], *, count: int, widen: bool) -> list[User]:
     """The next ``count`` people to tell: topic experts not told yet; when there are none (or
     ``widen``, for an escalation), then the other users with the expert role."""
     told = set(session.exec(select(QuestionRoute.user_id).where(QuestionRoute.question_id == question.id)))
-    topic = ranked_topic_experts(session, tag_ids)
+    topic = ranked_topic_experts(session=session, tag_ids=tag_ids)
     circle: list[TopicCandidate] = list(topic)
     if widen or not topic:
-        circle += ranked_role_experts(session)
+        circle += ranked_role_experts(session=session)
     chosen: list[User] = []
     for candidate in circle:
         user = candidate.user
@@ -70,7 +70,7 @@ def _route(session: Session, question: Entry, experts: list[User], *, level: int
         title = session.get(Revision, question.latest_revision_id).title
         message = (f"A question in your topics needs an expert: “{title}”." if level == 0 else
                    f"Still unanswered after escalation {level}: “{title}”. Can you help?")
-        notify(session, users=routed, kind="question_routed" if level == 0 else "question_escalated",
+        notify(session=session, users=routed, kind="question_routed" if level == 0 else "question_escalated",
                entry_id=question.id, link=f"/questions/{question.id}", message=message)
     return routed
 
@@ -78,7 +78,7 @@ def _route(session: Session, question: Entry, experts: list[User], *, level: int
 def route_question(*, session: Session, question: Entry) -> list[User]:
     """Tell the top experts of a new question's tags (level 0). Returns who was told."""
     tag_ids = _question_tags(session, question)
-    rules = effective_routing(session, tag_ids)
+    rules = effective_routing(session=session, tag_ids=tag_ids)
     if rules.notify_experts <= 0:
         return []
     experts = _next_experts(session, question, tag_ids, count=rules.notify_experts, widen=False)
@@ -102,7 +102,7 @@ def escalate_unanswered(*, session: Session, now: datetime | None = None) -> int
     for question_id, level, last_routed in waiting:
         question = session.get(Entry, question_id)
         tag_ids = _question_tags(session, question)
-        rules = effective_routing(session, tag_ids)
+        rules = effective_routing(session=session, tag_ids=tag_ids)
         if as_utc(last_routed) + timedelta(hours=rules.escalate_after_hours) > now:
             continue
         experts = _next_experts(session, question, tag_ids, count=max(rules.notify_experts, 1), widen=True)
@@ -122,4 +122,4 @@ def _on_entry_created(session: Session, event: Event) -> None:
 
 def register() -> None:
     """Subscribe question routing to new entries (idempotent)."""
-    subscribe("entry.created", _on_entry_created)
+    subscribe(ENTRY_CREATED, _on_entry_created)

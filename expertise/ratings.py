@@ -7,10 +7,13 @@ the other: each transaction then reads the committed votes afresh and recounts t
 summary stays equal to the rows under any number of concurrent requests. The unique constraint
 on (entry, user) is the last guard for "one vote per person".
 
-Published events (the reputation engineer and the search outbox react to them):
+Published events (the reputation engineer and the search outbox react to them), each with the
+entry's new rating summary, which search ranks by (``search.facts``):
 
-* ``vote.changed``: data ``{"value": 1 | -1 | 0, "previous": 1 | -1 | 0, "author_id": ...}``
-* ``entry.reused``: data ``{"reuse_id", "case_ref", "source", "author_id"}``
+* ``vote.changed``: data ``{"value": 1 | -1 | 0, "previous": 1 | -1 | 0, "author_id": ...,
+  "helpful_score": <wilson>, "reuse_count": ...}``
+* ``entry.reused``: data ``{"reuse_id", "case_ref", "source", "author_id", "helpful_score",
+  "reuse_count"}``
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from kb.clock import utcnow
 from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision
 from kb.errors import Forbidden, NotFound, ValidationFailed
-from kb.events import Event, publish
+from kb.events import ENTRY_REUSED, VOTE_CHANGED, Event, publish
 from expertise.models import EntryRating, Reuse, ReuseSource, Vote
 
 HELPFUL, NOT_HELPFUL, NO_VOTE = 1, -1, 0
 MAX_CASE_REF = 100
-# A reuse of the same entry by the same person for the same case reference within this window is
-# the same case: recorded once (an empty reference: repeated "copy answer" clicks).
+# Within this window, one person's reuses of one entry are one case unless they name different
+# cases: the same reference again, a "Copy answer" (no reference) and then "Used to solve case X",
+# or a copy after a link, are recorded once (see ``record_reuse``).
 REPEAT_WINDOW = timedelta(hours=12)
 RATED_KINDS = (EntryKind.article.value, EntryKind.answer.value)
 
@@ -136,6 +140,11 @@ def _recount(session: Session, rating: EntryRating) -> None:
     session.flush()
 
 
+def _published(rating: EntryRating) -> dict:
+    """The summary facts events carry: search ranks by them and may not read this table."""
+    return {"helpful_score": rating.wilson, "reuse_count": rating.reuse_count}
+
+
 def _summary(rating: EntryRating, *, my_vote: int, can_vote: bool) -> RatingSummary:
     return RatingSummary(entry_id=rating.entry_id, helpful=rating.helpful, not_helpful=rating.not_helpful,
                          wilson=rating.wilson, reuse_count=rating.reuse_count, my_vote=my_vote, can_vote=can_vote)
@@ -184,8 +193,9 @@ def _set_vote(session: Session, entry: Entry, revision: Revision, actor: User, v
         session.add(current)
     session.flush()
     _recount(session, rating)
-    publish(session, Event("vote.changed", entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
-                           data={"value": value, "previous": previous, "author_id": revision.author_id}))
+    publish(session=session, event=Event(VOTE_CHANGED, entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
+                           data={"value": value, "previous": previous, "author_id": revision.author_id,
+                                 **_published(rating)}))
     return _summary(rating, my_vote=value, can_vote=can_vote)
 
 
@@ -213,7 +223,12 @@ def clear_vote(*, session: Session, entry: Entry, actor: User) -> RatingSummary:
 
 def record_reuse(*, session: Session, entry: Entry, actor: User, case_ref: str = "",
                  source: ReuseSource | str) -> Reuse:
-    """Link ``entry`` to a customer case it helped solve (optionally naming the case)."""
+    """Link ``entry`` to a customer case it helped solve (optionally naming the case).
+
+    One case is one reuse: within ``REPEAT_WINDOW`` of the same person's last reuse of the entry,
+    a reuse without a reference (a copy, a repeated click) is that same case; one with a reference
+    is the same case as an earlier one with that reference, or names the earlier unnamed one (the
+    answer was copied for this case, then linked to it). Only a new case counts and is published."""
     try:
         source = ReuseSource(source)
     except ValueError:
@@ -226,26 +241,45 @@ def record_reuse(*, session: Session, entry: Entry, actor: User, case_ref: str =
         raise Forbidden("A question does not solve a case by itself: record the answer you used instead.")
     revision = _rated_revision(session, actor, entry)
     rating = _locked_rating(session, entry.id)
-    repeat = session.exec(select(Reuse).where(
-        Reuse.entry_id == entry.id, Reuse.user_id == actor.id, Reuse.case_ref == case_ref,
-        Reuse.created_at >= utcnow() - REPEAT_WINDOW)).first()
-    if repeat is not None:  # the same case (or a second "copy answer") counts once
+    repeat = _same_case(session, entry, actor, case_ref)
+    if repeat is not None:
         return repeat
     reuse = Reuse(entry_id=entry.id, revision_id=revision.id, user_id=actor.id, case_ref=case_ref,
                   source=source.value)
     session.add(reuse)
     session.flush()
     _recount(session, rating)
-    publish(session, Event("entry.reused", entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
+    publish(session=session, event=Event(ENTRY_REUSED, entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
                            data={"reuse_id": reuse.id, "case_ref": case_ref, "source": source.value,
-                                 "author_id": revision.author_id}))
+                                 "author_id": revision.author_id, **_published(rating)}))
     return reuse
+
+
+def _same_case(session: Session, entry: Entry, actor: User, case_ref: str) -> Reuse | None:
+    """The actor's recent reuse of ``entry`` that ``case_ref`` belongs to (named after it when it
+    had no reference yet), or None for a new case."""
+    recent = session.exec(select(Reuse).where(
+        Reuse.entry_id == entry.id, Reuse.user_id == actor.id, Reuse.created_at >= utcnow() - REPEAT_WINDOW)
+        .order_by(Reuse.created_at.desc(), Reuse.id.desc())).all()
+    if not recent:
+        return None
+    if not case_ref:  # nothing tells it apart from the latest case
+        return recent[0]
+    named = next((r for r in recent if r.case_ref == case_ref), None)
+    if named is not None:
+        return named
+    unnamed = next((r for r in recent if not r.case_ref), None)
+    if unnamed is not None:  # copied for this case, now linked to it: still one case
+        unnamed.case_ref = case_ref
+        session.add(unnamed)
+        session.flush()
+    return unnamed
 
 
 # --- reading -----------------------------------------------------------------------------------
 
 
-def ratings_for(session: Session, entry_ids: list[int], user: User) -> dict[int, RatingSummary]:
+def ratings_for(*, session: Session, entry_ids: list[int], user: User) -> dict[int, RatingSummary]:
     """Counts and ``user``'s own vote per entry (entries without ratings get zeros).
     ``can_vote`` is left False: ``rating_view`` decides it for one entry."""
     ids = list(dict.fromkeys(entry_ids))
@@ -260,10 +294,22 @@ def ratings_for(session: Session, entry_ids: list[int], user: User) -> dict[int,
     return result
 
 
-def rating_view(session: Session, actor: User, entry: Entry, revision: Revision) -> RatingSummary:
+def rating_view(*, session: Session, actor: User, entry: Entry, revision: Revision) -> RatingSummary:
     """The rating panel of an entry page: counts, my vote, and whether I may vote (``revision``
     is the one the page shows)."""
-    summary = ratings_for(session, [entry.id], actor)[entry.id]
-    rated = session.get(Revision, entry.certified_revision_id) if entry.certified_revision_id else revision
-    summary.can_vote = vote_refusal(actor, entry, rated) is None and vote_refusal(actor, entry, revision) is None
-    return summary
+    return rating_views(session=session, actor=actor, shown=[(entry, revision)])[entry.id]
+
+
+def rating_views(*, session: Session, actor: User,
+                 shown: list[tuple[Entry, Revision | None]]) -> dict[int, RatingSummary]:
+    """``rating_view`` for several entries (each with the revision the page shows), in three queries."""
+    summaries = ratings_for(session=session, entry_ids=[entry.id for entry, _ in shown], user=actor)
+    certified_ids = {e.certified_revision_id for e, r in shown
+                     if e.certified_revision_id is not None and (r is None or e.certified_revision_id != r.id)}
+    certified = {r.id: r for r in session.exec(select(Revision).where(Revision.id.in_(certified_ids)))} \
+        if certified_ids else {}
+    for entry, revision in shown:
+        rated = certified.get(entry.certified_revision_id, revision) if entry.certified_revision_id else revision
+        summaries[entry.id].can_vote = (vote_refusal(actor, entry, rated) is None
+                                        and vote_refusal(actor, entry, revision) is None)
+    return summaries

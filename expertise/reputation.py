@@ -9,7 +9,9 @@ kind                      points  to whom, when
 ``answer_accepted``          +15  the answer's author, when it becomes its question's accepted
                                   answer (not for answering your own question, nor accepting
                                   your own answer)
-``article_certified``        +25  the certified revision's author
+``article_certified``        +25  the certified revision's author; for an article turned from a
+                                  forum answer, the answer's author (the event's
+                                  ``credited_author_id``), whoever edited it since
 ``answer_certified``         +20  the certified revision's author
 ``helpful_vote``              +5  the rated work's author, per helpful vote
 ``not_helpful_vote``          -2  the rated work's author, per not-helpful vote
@@ -43,9 +45,13 @@ from kb.db import append_only
 from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision, RevisionTag, Tag
 from kb.errors import Conflict, NotFound
-from kb.events import Event, subscribe
+from kb.events import (
+    ANSWER_ACCEPTED, CERTIFICATION_CHANGED, ENTRY_REUSED, FLAG_CHANGED, REVISION_TRANSITION, VOTE_CHANGED,
+    Event, subscribe
+)
 from expertise.models import ReputationEvent
 from workflow.models import Action, Certification, Flag
+from workflow.transitions import REVIEW_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,6 @@ COMPENSATIONS: dict[str, str] = {
 SAYS: dict[str, str] = {**{kind: rule.says for kind, rule in RULES.items()}, **COMPENSATIONS}
 KIND_WORDS = {EntryKind.article.value: "an article", EntryKind.answer.value: "an answer",
               EntryKind.question.value: "a question"}
-REVIEW_ACTIONS = {Action.approve.value, Action.request_changes.value, Action.reject.value}
 
 
 class ReputationIsAppendOnly(RuntimeError):
@@ -102,7 +107,7 @@ def _append(session: Session, *, user_id: int, kind: str, points: int, key: str,
     return row
 
 
-def award(session: Session, *, user_id: int | None, kind: str, key: str, entry_id: int | None = None,
+def award(*, session: Session, user_id: int | None, kind: str, key: str, entry_id: int | None = None,
           actor_id: int | None = None) -> ReputationEvent | None:
     """Points for a one-off fact (a certification, a review, a reuse), by its rule; once per ``key``."""
     if user_id is None:
@@ -111,7 +116,7 @@ def award(session: Session, *, user_id: int | None, kind: str, key: str, entry_i
                    actor_id=actor_id)
 
 
-def settle(session: Session, *, fact: str, entry_id: int, actor_id: int | None, worth: dict[int, str],
+def settle(*, session: Session, fact: str, entry_id: int, actor_id: int | None, worth: dict[int, str],
            cancel: str) -> list[ReputationEvent]:
     """Bring a changeable fact (a vote, an accepted answer) to what it is worth now.
 
@@ -160,7 +165,7 @@ def _on_answer_accepted(session: Session, event: Event) -> None:
                     and answer.author_id not in (question.author_id, event.actor_id))
         # Only the newly accepted answer and those holding points can change.
         if deserved or answer.id != question.accepted_answer_id:
-            settle(session, fact=f"accepted:{answer.id}", entry_id=answer.id, actor_id=event.actor_id,
+            settle(session=session, fact=f"accepted:{answer.id}", entry_id=answer.id, actor_id=event.actor_id,
                    worth={answer.author_id: "answer_accepted"} if deserved else {}, cancel="acceptance_withdrawn")
 
 
@@ -172,10 +177,11 @@ def _on_transition(session: Session, event: Event) -> None:
     if action == Action.certify.value:
         entry = session.get(Entry, revision.entry_id)
         kind = "article_certified" if entry.kind == EntryKind.article.value else "answer_certified"
-        award(session, user_id=revision.author_id, kind=kind, key=f"certified:{revision.id}", entry_id=entry.id,
+        credited = event.data.get("credited_author_id") or revision.author_id
+        award(session=session, user_id=credited, kind=kind, key=f"certified:{revision.id}", entry_id=entry.id,
               actor_id=event.actor_id)
-    elif action in REVIEW_ACTIONS and event.actor_id is not None:
-        award(session, user_id=event.actor_id, kind="review", key=f"review:{revision.id}:{event.actor_id}:{action}",
+    elif action in REVIEW_ACTIONS and event.actor_id is not None:  # Action is a str enum: the value matches
+        award(session=session, user_id=event.actor_id, kind="review", key=f"review:{revision.id}:{event.actor_id}:{action}",
               entry_id=revision.entry_id, actor_id=event.actor_id)
 
 
@@ -185,7 +191,7 @@ def _on_certification_changed(session: Session, event: Event) -> None:
         return
     cert = session.get(Certification, event.entry_id)
     if cert is not None:
-        award(session, user_id=event.actor_id, kind="reverification", key=f"reverified:{cert.entry_id}:{cert.version}",
+        award(session=session, user_id=event.actor_id, kind="reverification", key=f"reverified:{cert.entry_id}:{cert.version}",
               entry_id=cert.entry_id, actor_id=event.actor_id)
 
 
@@ -200,7 +206,7 @@ def _on_flag_changed(session: Session, event: Event) -> None:
         return
     flagged = session.get(Revision, flag.revision_id)
     if flagged is not None and flagged.author_id != flag.flagger_id:
-        award(session, user_id=flagged.author_id, kind="flag_upheld", key=f"flag:{flag.id}", entry_id=entry.id,
+        award(session=session, user_id=flagged.author_id, kind="flag_upheld", key=f"flag:{flag.id}", entry_id=entry.id,
               actor_id=event.actor_id)
 
 
@@ -211,7 +217,7 @@ def _on_vote_changed(session: Session, event: Event) -> None:
         return
     rule = {1: "helpful_vote", -1: "not_helpful_vote"}.get(value)
     deserved = rule is not None and author_id is not None and author_id != event.actor_id
-    settle(session, fact=f"vote:{event.entry_id}:{event.actor_id}", entry_id=event.entry_id,
+    settle(session=session, fact=f"vote:{event.entry_id}:{event.actor_id}", entry_id=event.entry_id,
            actor_id=event.actor_id, worth={author_id: rule} if deserved else {}, cancel="vote_withdrawn")
 
 
@@ -219,24 +225,24 @@ def _on_reuse(session: Session, event: Event) -> None:
     author_id, reuse_id = event.data.get("author_id"), event.data.get("reuse_id")
     if author_id is None or reuse_id is None or author_id == event.actor_id:
         return  # using your own work to solve a case earns nothing
-    award(session, user_id=author_id, kind="reuse", key=f"reuse:{reuse_id}", entry_id=event.entry_id,
+    award(session=session, user_id=author_id, kind="reuse", key=f"reuse:{reuse_id}", entry_id=event.entry_id,
           actor_id=event.actor_id)
 
 
 def register() -> None:
     """Subscribe to the domain events that earn or cost reputation (idempotent)."""
-    subscribe("answer.accepted", _on_answer_accepted)
-    subscribe("revision.transition", _on_transition)
-    subscribe("certification.changed", _on_certification_changed)
-    subscribe("flag.changed", _on_flag_changed)
-    subscribe("vote.changed", _on_vote_changed)
-    subscribe("entry.reused", _on_reuse)
+    subscribe(ANSWER_ACCEPTED, _on_answer_accepted)
+    subscribe(REVISION_TRANSITION, _on_transition)
+    subscribe(CERTIFICATION_CHANGED, _on_certification_changed)
+    subscribe(FLAG_CHANGED, _on_flag_changed)
+    subscribe(VOTE_CHANGED, _on_vote_changed)
+    subscribe(ENTRY_REUSED, _on_reuse)
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
-def reputation_total(session: Session, *, user_id: int) -> int:
+def reputation_total(*, session: Session, user_id: int) -> int:
     return int(session.exec(select(func.coalesce(func.sum(ReputationEvent.points), 0))
                             .where(ReputationEvent.user_id == user_id)).one())
 
@@ -246,7 +252,7 @@ def _topic_revision():
     return func.coalesce(Entry.certified_revision_id, Entry.latest_revision_id)
 
 
-def reputation_by_topic(session: Session, *, user_id: int) -> list[tuple[str, int]]:
+def reputation_by_topic(*, session: Session, user_id: int) -> list[tuple[str, int]]:
     """Points per topic (the tags of the entry each event is about), highest first. An entry with
     two tags counts in both; events about no entry count only in the total."""
     points = func.sum(ReputationEvent.points)
@@ -274,7 +280,7 @@ class Activity:
     what: str  # "an article", "an answer", ... when the title is hidden
 
 
-def recent_activity(session: Session, *, user_id: int, viewer: User, limit: int = 20) -> list[Activity]:
+def recent_activity(*, session: Session, user_id: int, viewer: User, limit: int = 20) -> list[Activity]:
     """The user's latest reputation events. An entry the viewer cannot see (a draft, an article in
     review) is described by its kind only: its title never leaks."""
     events = session.exec(select(ReputationEvent).where(ReputationEvent.user_id == user_id)
@@ -299,7 +305,7 @@ def recent_activity(session: Session, *, user_id: int, viewer: User, limit: int 
     return result
 
 
-def top_contributors(session: Session, since: datetime, *, limit: int = 10) -> list[tuple[User, int]]:
+def top_contributors(*, session: Session, since: datetime, limit: int = 10) -> list[tuple[User, int]]:
     """Active users with the most points earned since ``since``, highest first (ties by name)."""
     points = func.sum(ReputationEvent.points).label("points")
     rows = session.exec(

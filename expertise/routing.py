@@ -20,11 +20,12 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from kb.accounts.actors import Actor, require_admin
 from kb.accounts.models import Role, User, UserRole
 from kb.content import service as content
 from kb.content.models import Entry, Revision, RevisionState, Tag
 from kb.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from kb.events import Event, subscribe
+from kb.events import REVISION_TRANSITION, Event, subscribe
 from expertise.models import ExpertiseScore, ReviewAssignment, TopicRouting
 from workflow.models import Action, Review, TopicExpert
 from workflow import audit
@@ -52,7 +53,7 @@ def candidate_order(candidate: TopicCandidate) -> tuple:
     return (not candidate.designated, -candidate.score, candidate.user.display_name.lower(), candidate.user.id)
 
 
-def ranked_topic_experts(session: Session, tag_ids: list[int]) -> list[TopicCandidate]:
+def ranked_topic_experts(*, session: Session, tag_ids: list[int]) -> list[TopicCandidate]:
     """Active designated experts of the topics first, then active users with expertise in them."""
     if not tag_ids:
         return []
@@ -69,7 +70,7 @@ def ranked_topic_experts(session: Session, tag_ids: list[int]) -> list[TopicCand
                   key=candidate_order)
 
 
-def ranked_role_experts(session: Session) -> list[TopicCandidate]:
+def ranked_role_experts(*, session: Session) -> list[TopicCandidate]:
     """Every active user with the expert role, by their total expertise (the fallback circle)."""
     users = list(session.exec(select(User).join(UserRole, UserRole.user_id == User.id)
                               .where(UserRole.role == Role.expert.value, User.is_active.is_(True)).distinct()))
@@ -92,7 +93,7 @@ class RoutingRules:
     escalate_after_hours: int = 24
 
 
-def effective_routing(session: Session, tag_ids: list[int]) -> RoutingRules:
+def effective_routing(*, session: Session, tag_ids: list[int]) -> RoutingRules:
     """The global rules, or, when some of the topics have their own, those combined: assign
     automatically if any topic asks for it, notify as many experts as the most demanding topic,
     escalate after the shortest wait."""
@@ -107,7 +108,7 @@ def effective_routing(session: Session, tag_ids: list[int]) -> RoutingRules:
                         escalate_after_hours=min(r.escalate_after_hours for r in topics))
 
 
-def routing_rules(session: Session) -> tuple[TopicRouting, dict[str, TopicRouting]]:
+def routing_rules(*, session: Session) -> tuple[TopicRouting, dict[str, TopicRouting]]:
     """The global rules (defaults when never saved) and the per-topic rules by topic name."""
     base = session.exec(select(TopicRouting).where(TopicRouting.tag_id.is_(None))).first() or TopicRouting()
     topics = {name: r for r, name in session.exec(select(TopicRouting, Tag.name).join(Tag, Tag.id == TopicRouting.tag_id)
@@ -115,14 +116,13 @@ def routing_rules(session: Session) -> tuple[TopicRouting, dict[str, TopicRoutin
     return base, topics
 
 
-def _require_admin(actor: User | None) -> None:
-    if actor is not None and not actor.is_admin:
-        raise Forbidden("Only administrators can change how questions and reviews are routed.")
+def _require_admin(actor: Actor) -> None:
+    require_admin(actor, "Only administrators can change how questions and reviews are routed.")
 
 
-def set_routing(*, session: Session, actor: User | None, topic: str | None, auto_assign: bool, notify_experts: int,
+def set_routing(*, session: Session, actor: Actor, topic: str | None, auto_assign: bool, notify_experts: int,
                 escalate_after_hours: int) -> TopicRouting:
-    """Save the global rules (topic None) or a topic's own (actor None: the command line)."""
+    """Save the global rules (topic None) or a topic's own (actor ``SYSTEM``: the command line)."""
     _require_admin(actor)
     if not 0 <= notify_experts <= MAX_NOTIFY_EXPERTS:
         raise ValidationFailed(f"A new question can notify between 0 and {MAX_NOTIFY_EXPERTS} experts.",
@@ -138,13 +138,13 @@ def set_routing(*, session: Session, actor: User | None, topic: str | None, auto
         session.add(row)
     row.auto_assign, row.notify_experts, row.escalate_after_hours = auto_assign, notify_experts, escalate_after_hours
     session.flush()
-    audit.record_admin(session, actor=actor, action="routing.set", target=f"routing of {topic}" if topic else
+    audit.record_admin(session=session, actor=actor, action="routing.set", target=f"routing of {topic}" if topic else
                        "global routing", detail=(f"Auto-assign reviewers: {'yes' if auto_assign else 'no'}, notify "
                                                  f"{notify_experts} experts, escalate after {escalate_after_hours} h."))
     return row
 
 
-def remove_routing(*, session: Session, actor: User | None, topic: str) -> None:
+def remove_routing(*, session: Session, actor: Actor, topic: str) -> None:
     """The topic follows the global rules again."""
     _require_admin(actor)
     tag = content.topic_named(session=session, name=topic)
@@ -152,7 +152,7 @@ def remove_routing(*, session: Session, actor: User | None, topic: str) -> None:
     if row is not None:
         session.delete(row)
         session.flush()
-        audit.record_admin(session, actor=actor, action="routing.remove", target=f"routing of {tag.name}",
+        audit.record_admin(session=session, actor=actor, action="routing.remove", target=f"routing of {tag.name}",
                            detail="The topic follows the global routing again.")
 
 
@@ -168,7 +168,7 @@ class ReviewerSuggestion:
     assigned: bool  # already assigned to this revision
 
 
-def open_review_load(session: Session, user_ids: list[int]) -> dict[int, int]:
+def open_review_load(*, session: Session, user_ids: list[int]) -> dict[int, int]:
     """Revisions in review that wait for each person: assigned to them, or sent back to review
     after they asked for changes, and not yet approved by them."""
     load = {uid: 0 for uid in user_ids}
@@ -194,20 +194,20 @@ def suggest_reviewers(*, session: Session, revision: Revision, limit: int = SUGG
     author nor the entry's), least loaded first, ties broken by expertise. Without eligible topic
     experts, the users with the expert role."""
     entry = session.get(Entry, revision.entry_id)
-    tag_ids = revision_tag_ids(session, revision.id)
-    policy = effective_policy(session, tag_ids)
-    authors = {revision.author_id, entry.author_id} | contributors(session, revision)
+    tag_ids = revision_tag_ids(session=session, revision_id=revision.id)
+    policy = effective_policy(session=session, tag_ids=tag_ids)
+    authors = {revision.author_id, entry.author_id} | contributors(session=session, revision=revision)
     # Whether someone counts as the topic's expert matters only when the policy says so; experts by
     # score are found once for everyone (designated ones are marked on the candidates).
-    by_score = {uid for uid, _ in scoring_experts(session, tag_ids)} if policy.experts_only_review else set()
+    by_score = {uid for uid, _ in scoring_experts(session=session, tag_ids=tag_ids)} if policy.experts_only_review else set()
 
     def eligible(candidates: list[TopicCandidate]) -> list[TopicCandidate]:
         return [c for c in candidates if c.user.id not in authors and may_review(
             c.user, revision, ReviewContext(experts_only_review=policy.experts_only_review,
                                             is_topic_expert=c.designated or c.user.id in by_score))]
 
-    candidates = eligible(ranked_topic_experts(session, tag_ids)) or eligible(ranked_role_experts(session))
-    load = open_review_load(session, [c.user.id for c in candidates])
+    candidates = eligible(ranked_topic_experts(session=session, tag_ids=tag_ids)) or eligible(ranked_role_experts(session=session))
+    load = open_review_load(session=session, user_ids=[c.user.id for c in candidates])
     assigned = set(session.exec(select(ReviewAssignment.reviewer_id).where(ReviewAssignment.revision_id == revision.id)))
     # ``candidates`` is in expertise order, and sorted() is stable: equal loads keep that order.
     ranked = sorted(candidates, key=lambda c: load[c.user.id])
@@ -244,7 +244,7 @@ def _tell_assignee(session: Session, *, entry: Entry, revision: Revision, review
                    assigned_by: User | None) -> None:
     title = revision.title or f"entry {entry.id}"
     who = assigned_by.display_name if assigned_by else "kb"
-    notify(session, users=[reviewer], kind="review_assigned", entry_id=entry.id, link=f"/review/{revision.id}",
+    notify(session=session, users=[reviewer], kind="review_assigned", entry_id=entry.id, link=f"/review/{revision.id}",
            exclude=assigned_by, message=f"{who} asked you to review “{title}”.")
 
 
@@ -258,12 +258,12 @@ def assign_reviewer(*, session: Session, actor: User, revision_id: int, reviewer
     reviewer = session.get(User, reviewer_id)
     if reviewer is None or not reviewer.is_active:
         raise NotFound("That reviewer does not exist or their account is deactivated.", field="reviewer_id")
-    if reviewer.id in {revision.author_id, entry.author_id} | contributors(session, revision):
+    if reviewer.id in {revision.author_id, entry.author_id} | contributors(session=session, revision=revision):
         raise ValidationFailed(f"{reviewer.display_name} wrote this; choose someone else to review it.",
                                field="reviewer_id")
-    tag_ids = revision_tag_ids(session, revision.id)
-    ctx = ReviewContext(experts_only_review=effective_policy(session, tag_ids).experts_only_review,
-                        is_topic_expert=bool(expert_topics(session, reviewer.id, tag_ids)))
+    tag_ids = revision_tag_ids(session=session, revision_id=revision.id)
+    ctx = ReviewContext(experts_only_review=effective_policy(session=session, tag_ids=tag_ids).experts_only_review,
+                        is_topic_expert=bool(expert_topics(session=session, user_id=reviewer.id, tag_ids=tag_ids)))
     if not may_review(reviewer, revision, ctx):
         raise ValidationFailed(f"{reviewer.display_name} cannot review this revision: reviewers are experts of "
                                "its topic or administrators.", field="reviewer_id")
@@ -274,7 +274,7 @@ def assign_reviewer(*, session: Session, actor: User, revision_id: int, reviewer
     return row
 
 
-def assignees(session: Session, revision_id: int) -> list[tuple[ReviewAssignment, User]]:
+def assignees(*, session: Session, revision_id: int) -> list[tuple[ReviewAssignment, User]]:
     return list(session.exec(select(ReviewAssignment, User).join(User, User.id == ReviewAssignment.reviewer_id)
                              .where(ReviewAssignment.revision_id == revision_id)
                              .order_by(ReviewAssignment.created_at)))
@@ -292,13 +292,13 @@ def assigned_to(*, session: Session, actor: User) -> list[tuple[Entry, Revision,
         .order_by(ReviewAssignment.created_at)))
 
 
-def auto_assign(session: Session, *, revision: Revision) -> list[User]:
+def auto_assign(*, session: Session, revision: Revision) -> list[User]:
     """When the revision's topics ask for it, assign the best suggestions (as many as approvals
     are required, so nobody reviews in vain) and tell them. Returns who was assigned."""
-    tag_ids = revision_tag_ids(session, revision.id)
-    if not effective_routing(session, tag_ids).auto_assign:
+    tag_ids = revision_tag_ids(session=session, revision_id=revision.id)
+    if not effective_routing(session=session, tag_ids=tag_ids).auto_assign:
         return []
-    needed = effective_policy(session, tag_ids).required_approvals
+    needed = effective_policy(session=session, tag_ids=tag_ids).required_approvals
     entry = session.get(Entry, revision.entry_id)
     assigned = []
     for suggestion in suggest_reviewers(session=session, revision=revision, limit=needed):
@@ -312,9 +312,9 @@ def _on_transition(session: Session, event: Event) -> None:
     if event.data.get("action") == Action.submit.value and event.revision_id is not None:
         revision = session.get(Revision, event.revision_id)
         if revision is not None and revision.state == IN_REVIEW:
-            auto_assign(session, revision=revision)
+            auto_assign(session=session, revision=revision)
 
 
 def register() -> None:
     """Subscribe reviewer auto-assignment to submissions (idempotent)."""
-    subscribe("revision.transition", _on_transition)
+    subscribe(REVISION_TRANSITION, _on_transition)

@@ -28,17 +28,23 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, true, update
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.content.models import Entry, EntryKind, Revision, RevisionState, RevisionTag
-from kb.events import Event, subscribe
+from kb.events import (
+    ANSWER_ACCEPTED, CERTIFICATION_CHANGED, IMPORT_FINISHED, REVISION_CREATED, REVISION_TRANSITION,
+    TOPIC_EXPERT_CHANGED, VOTE_CHANGED, Event, subscribe
+)
 from expertise.models import Endorsement, ExpertiseScore, TopicInterest, Vote
+from workflow import reviewer_scores
 from workflow.models import Action, Certification, CertificationStatus, Review, TopicExpert, WorkflowEvent
 
 HALF_LIFE_DAYS = 180
@@ -56,6 +62,7 @@ WEIGHTS: dict[str, float] = {
 TIMELESS = frozenset({"interest", "designated"})
 PRECISION = 3  # decimals kept, so equal evidence gives equal rows on every database
 BATCH = 200  # users per round of a full recompute
+RECOMPUTE_EVERY = timedelta(days=1)  # how often the periodic job rebuilds every score
 
 
 @dataclass(frozen=True)
@@ -170,16 +177,16 @@ def _declarations(session: Session, user_ids: list[int] | None) -> Iterable[Evid
         yield Evidence(user_id, tag_id, "designated", None)
 
 
-def evidence(session: Session, *, user_ids: list[int] | None) -> list[Evidence]:
+def evidence(*, session: Session, user_ids: list[int] | None) -> list[Evidence]:
     """Every piece of evidence about these users (None: everyone)."""
     return [item for source in (_certified_authorship, _accepted_answers, _reviews, _helpful_votes, _declarations)
             for item in source(session, user_ids)]
 
 
-def evidence_counts(session: Session, *, user_id: int) -> dict[int, dict[str, int]]:
+def evidence_counts(*, session: Session, user_id: int) -> dict[int, dict[str, int]]:
     """How many pieces of each kind of evidence a user has, per topic (for the profile's words)."""
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for item in evidence(session, user_ids=[user_id]):
+    for item in evidence(session=session, user_ids=[user_id]):
         counts[item.tag_id][item.component] += 1
     return {tag_id: dict(parts) for tag_id, parts in counts.items()}
 
@@ -204,8 +211,12 @@ def _store(session: Session, user_ids: list[int], scores: dict[tuple[int, int], 
     """Make these users' rows equal ``scores``: update, insert, and delete rows left without evidence."""
     if not user_ids:
         return
-    # Lock the users (PostgreSQL) so two transactions recomputing the same person take turns.
-    session.exec(select(User.id).where(User.id.in_(user_ids)).order_by(User.id).with_for_update()).all()
+    # Lock the users (PostgreSQL) so two transactions recomputing the same person take turns; in id
+    # order, once per transaction (``_recompute_pending``). FOR NO KEY UPDATE, not FOR UPDATE: every
+    # insert that names a user (a vote, a reuse, an audit event) takes FOR KEY SHARE on that user's
+    # row, and FOR UPDATE would wait for it, which deadlocked concurrent votes and certifications.
+    session.exec(select(User.id).where(User.id.in_(user_ids)).order_by(User.id)
+                 .with_for_update(key_share=True)).all()
     existing = {(row.user_id, row.tag_id): row for row in session.exec(
         select(ExpertiseScore).where(ExpertiseScore.user_id.in_(user_ids)))}
     for pair, row in existing.items():
@@ -219,25 +230,28 @@ def _store(session: Session, user_ids: list[int], scores: dict[tuple[int, int], 
         elif row.score != score or row.components != components:
             row.score, row.components, row.updated_at = score, components, now
     session.flush()
+    # Workflow qualifies reviewers by these scores (``expert_min_score``) from its own copy.
+    reviewer_scores.record(session=session, user_ids=user_ids,
+                           scores={pair: score for pair, (score, _) in scores.items()})
 
 
-def recompute_users(session: Session, user_ids: Iterable[int | None]) -> None:
+def recompute_users(*, session: Session, user_ids: Iterable[int | None]) -> None:
     """Recompute every topic score of these users from their evidence."""
     ids = sorted({uid for uid in user_ids if uid is not None})
     if not ids:
         return
     now = utcnow()
-    _store(session, ids, compute(evidence(session, user_ids=ids), now), now)
+    _store(session, ids, compute(evidence(session=session, user_ids=ids), now), now)
 
 
-def recompute_all(session: Session, progress: Callable[[int, int], None] | None = None) -> int:
+def recompute_all(*, session: Session, progress: Callable[[int, int], None] | None = None) -> int:
     """Rebuild the whole table from the evidence, ``BATCH`` users at a time; returns the rows kept."""
     user_ids = list(session.exec(select(User.id).order_by(User.id)))
     total = len(user_ids)
     now = utcnow()  # one moment for everyone, so scores compare fairly
     for start in range(0, total, BATCH):
         batch = user_ids[start:start + BATCH]
-        _store(session, batch, compute(evidence(session, user_ids=batch), now), now)
+        _store(session, batch, compute(evidence(session=session, user_ids=batch), now), now)
         if progress is not None:
             progress(min(start + BATCH, total), total)
     # Every row is stamped, changed or not: the periodic job reads the last full recompute from it.
@@ -246,10 +260,22 @@ def recompute_all(session: Session, progress: Callable[[int, int], None] | None 
     return session.exec(select(func.count()).select_from(ExpertiseScore)).one()
 
 
+def recompute_when_due(*, session: Session, now: datetime | None = None) -> bool:
+    """The periodic job: recompute every score when the last full recompute (the oldest
+    ``updated_at``: ``recompute_all`` stamps every row) is more than a day old, so that time decay
+    reaches people whom no event concerns."""
+    now = now or utcnow()
+    oldest = session.exec(select(func.min(ExpertiseScore.updated_at))).one()
+    if oldest is None or now - oldest < RECOMPUTE_EVERY:
+        return False
+    recompute_all(session=session)
+    return True
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 
-def top_experts(session: Session, *, tag_ids: list[int], limit: int,
+def top_experts(*, session: Session, tag_ids: list[int], limit: int,
                 exclude_user_ids: Iterable[int] = ()) -> list[tuple[User, float]]:
     """Active users with the highest expertise summed over these topics, best first."""
     if not tag_ids:
@@ -271,35 +297,68 @@ def top_experts(session: Session, *, tag_ids: list[int], limit: int,
 _EVIDENCE_ACTIONS = {Action.approve.value, Action.request_changes.value, Action.reject.value, Action.certify.value}
 
 
-def _revision_authors(session: Session, entry_id: int) -> set[int]:
-    return set(session.exec(select(Revision.author_id).where(Revision.entry_id == entry_id).distinct()))
-
-
 def _on_transition(session: Session, event: Event) -> None:
     if event.data.get("action") not in _EVIDENCE_ACTIONS or event.revision_id is None:
         return
     revision = session.get(Revision, event.revision_id)
     # The reviewer, and on certification every author of the entry: the certified revision now
     # decides whose work the votes and answers are, and in which topics.
-    authors = _revision_authors(session, revision.entry_id) if event.data["action"] == Action.certify.value else ()
-    recompute_users(session, [event.actor_id, revision.author_id, *authors])
+    if event.data["action"] == Action.certify.value:
+        session.info.setdefault(_PENDING, set()).add(revision.entry_id)
+    _recompute_at_commit(session, [event.actor_id, revision.author_id])
+
+
+# What the transaction's events changed, recomputed once just before it commits (``_recompute_pending``):
+# the entries whose authors, and the users, whose scores are due.
+_PENDING = "kb_expertise_pending_entries"
+_PENDING_USERS = "kb_expertise_pending_users"
+
+
+def _recompute_at_commit(session: Session, user_ids: Iterable[int | None]) -> None:
+    """Recompute these users' scores when the transaction commits, not now: a certification publishes
+    two events and a vote one, and recomputing (and locking the users) once at the end, in id order,
+    keeps both the work and the time the locks are held to one pass."""
+    session.info.setdefault(_PENDING_USERS, set()).update(uid for uid in user_ids if uid is not None)
 
 
 def _on_certification_changed(session: Session, event: Event) -> None:
-    if event.entry_id is not None:  # archiving retires the evidence of everyone who wrote the entry
-        recompute_users(session, _revision_authors(session, event.entry_id))
+    if event.entry_id is None:
+        return
+    if event.data.get("imported"):
+        # ``kb import`` certifies thousands of entries of the same few authors, a batch per
+        # transaction: each author is recomputed once, when the import announces it is done.
+        return
+    # Archiving retires the evidence of everyone who wrote the entry.
+    session.info.setdefault(_PENDING, set()).add(event.entry_id)
+
+
+def _on_import_finished(session: Session, event: Event) -> None:
+    _recompute_at_commit(session, event.data.get("author_ids", []))
+
+
+def _recompute_pending(session: OrmSession) -> None:
+    # Left over from a transaction that rolled back, the ids only cost a recompute that changes nothing.
+    if session.in_nested_transaction():  # a savepoint: wait for the transaction itself
+        return
+    entry_ids = session.info.pop(_PENDING, None)
+    user_ids = session.info.pop(_PENDING_USERS, set())
+    if entry_ids:
+        user_ids |= set(session.exec(select(Revision.author_id).where(Revision.entry_id.in_(entry_ids)).distinct()))
+    if user_ids:
+        recompute_users(session=session, user_ids=user_ids)
+
 
 
 def _on_answer_accepted(session: Session, event: Event) -> None:
     question_id = event.data.get("question_id")
     authors = session.exec(select(Entry.author_id).where(Entry.parent_id == question_id).distinct())
-    recompute_users(session, authors)
+    _recompute_at_commit(session, authors)
 
 
 def _on_vote_changed(session: Session, event: Event) -> None:
     # Only helpful votes are evidence, credited to the author of the rated (certified) revision.
     if event.entry_id is not None and 1 in (event.data.get("value"), event.data.get("previous")):
-        recompute_users(session, [event.data.get("author_id")])
+        _recompute_at_commit(session, [event.data.get("author_id")])
 
 
 def _on_revision_created(session: Session, event: Event) -> None:
@@ -308,18 +367,21 @@ def _on_revision_created(session: Session, event: Event) -> None:
     if entry is not None and entry.certified_revision_id is None and entry.latest_revision_id == event.revision_id:
         has_votes = session.exec(select(Vote.id).where(Vote.entry_id == entry.id)).first() is not None
         if has_votes or entry.kind == EntryKind.answer.value:
-            recompute_users(session, _revision_authors(session, entry.id))
+            session.info.setdefault(_PENDING, set()).add(entry.id)
 
 
 def _on_designation(session: Session, event: Event) -> None:
-    recompute_users(session, [event.data.get("user_id")])
+    _recompute_at_commit(session, [event.data.get("user_id")])
 
 
 def register() -> None:
     """Subscribe to the domain events that change evidence (idempotent)."""
-    subscribe("revision.transition", _on_transition)
-    subscribe("certification.changed", _on_certification_changed)
-    subscribe("answer.accepted", _on_answer_accepted)
-    subscribe("vote.changed", _on_vote_changed)
-    subscribe("revision.created", _on_revision_created)
-    subscribe("topic_expert.changed", _on_designation)
+    subscribe(REVISION_TRANSITION, _on_transition)
+    subscribe(CERTIFICATION_CHANGED, _on_certification_changed)
+    subscribe(ANSWER_ACCEPTED, _on_answer_accepted)
+    subscribe(VOTE_CHANGED, _on_vote_changed)
+    subscribe(REVISION_CREATED, _on_revision_created)
+    subscribe(TOPIC_EXPERT_CHANGED, _on_designation)
+    subscribe(IMPORT_FINISHED, _on_import_finished)
+    if not sa_event.contains(OrmSession, "before_commit", _recompute_pending):
+        sa_event.listen(OrmSession, "before_commit", _recompute_pending)

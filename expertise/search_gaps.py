@@ -99,7 +99,7 @@ def _latest_wording(session: Session, s, names: list[str], condition=None) -> di
     return dict(rows.all())
 
 
-def failed_searches(session: Session, period: Period, *, limit: int = 25) -> list[FailedSearch]:
+def failed_searches(*, session: Session, period: Period, limit: int = 25) -> list[FailedSearch]:
     s = _searches(period)
     failed = sa.func.count().label("failed")
     last_seen = sa.func.max(s.c.created_at).label("last_seen")
@@ -116,7 +116,7 @@ def failed_searches(session: Session, period: Period, *, limit: int = 25) -> lis
                          last_seen=seen) for n, f, nr, nc, u, seen in rows]
 
 
-def top_searches(session: Session, period: Period, *, limit: int = 20) -> list[TopSearch]:
+def top_searches(*, session: Session, period: Period, limit: int = 20) -> list[TopSearch]:
     s = _searches(period)
     searches = sa.func.count().label("searches")
     rows = session.exec(
@@ -128,7 +128,7 @@ def top_searches(session: Session, period: Period, *, limit: int = 20) -> list[T
             for n, c, u, k in rows]
 
 
-def searches_per_day(session: Session, period: Period) -> list[SearchDay]:
+def searches_per_day(*, session: Session, period: Period) -> list[SearchDay]:
     """Every UTC day of the period, days without searches included (as zeros)."""
     s = _searches(period)
     days = select(utc_date(s.c.created_at).label("day"), sa.case((_is_failed(s), 1), else_=0).label("failed")
@@ -162,7 +162,7 @@ class ReuseRate:
         return self.reuses_of_certified / self.certified_entries if self.certified_entries else 0.0
 
 
-def reuse_rate(session: Session, period: Period) -> ReuseRate:
+def reuse_rate(*, session: Session, period: Period) -> ReuseRate:
     following = sa.func.lead(SearchLog.created_at, type_=UTCDateTime).over(
         partition_by=SearchLog.user_id, order_by=(SearchLog.created_at, SearchLog.id))
     # Searches from ``since`` on: the next search of one in the period is never earlier.

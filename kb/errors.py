@@ -35,6 +35,12 @@ class InvalidTransition(Conflict):
     """The action is not allowed in the current state."""
 
 
+class Gone(DomainError):
+    """What was asked for existed once and no longer works (an expired or used one-time link)."""
+
+    status_code = 410
+
+
 class ValidationFailed(DomainError):
     status_code = 422
 
@@ -53,3 +59,10 @@ class Throttled(DomainError):
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SearchUnavailable(DomainError):
+    """The search backend did not answer. Writes never depend on it (the outbox keeps them for
+    the indexer), so only searching fails: the API says so, pages show themselves without results."""
+
+    status_code = 503

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -35,10 +35,18 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
     max_upload_mb: int = 10
     smtp_url: str | None = None
+    # The address people open kb at; links in emails (notifications, password links) start with it.
     base_url: str = "http://127.0.0.1:8000"
+    # How long a link to set a password works: a reset link (forgotten password, an administrator's
+    # reset) and an invitation to a new account.
+    password_reset_hours: int = Field(default=24, ge=1, le=24 * 7)
+    invitation_days: int = Field(default=7, ge=1, le=60)
     # How often ``kb serve`` runs expiry, reminders and email delivery; 0 turns it off.
     periodic_seconds: int = 60
     mail_from: str = "kb@localhost"
+    # Outgoing webhooks in production go to public addresses only; these host names (comma-separated)
+    # may also resolve to private or loopback ones (receivers inside your network).
+    webhook_private_hosts: str = ""
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-from kb.schema import load_all_models
+# Every table module, so that the metadata autogenerate compares is complete.
+import expertise.models  # noqa: F401
+import kb.accounts.models  # noqa: F401
+import kb.content.models  # noqa: F401
+import search.models  # noqa: F401
+import workflow.models  # noqa: F401
 from kb.db import make_engine, metadata
 
 config = context.config
-load_all_models()
 
 
 def _url() -> str:

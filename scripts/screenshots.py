@@ -2,7 +2,7 @@
 
 Starts a throw-away kb (``kb init``, ``kb demo``, ``kb serve``) on a temporary data directory and a
 free port, signs in through the real login form with the demo accounts in Chromium, and saves
-1280x800 PNGs to docs/screenshots/. The server and the temporary data are removed at the end.
+PNGs (1280x800, and 390x844 for the phone shots) to docs/screenshots/. The server and the temporary data are removed at the end.
 
 To add a page, add a ``Shot`` to ``SHOTS``: its file name (without .png), the path to open, and
 the demo account to sign in as (``None`` for a page seen signed out).
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The virtualenv's bin/, which holds `kb`: the running Python's, else the project's .venv.
 BIN = Path(sys.executable).parent if (Path(sys.executable).parent / "kb").exists() else ROOT / ".venv" / "bin"
 DEMO_PASSWORD = "demo-password"
-VIEWPORT = {"width": 1280, "height": 800}
+PHONE = (390, 844)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -47,6 +47,7 @@ class Shot(NamedTuple):
     name: str  # docs/screenshots/<name>.png
     path: str  # page to open, e.g. "/admin/users"
     email: str | None  # demo account to sign in as; None = signed out
+    viewport: tuple[int, int] = (1280, 800)  # width, height; (390, 844) for a phone
 
 
 SHOTS: list[Shot] = [
@@ -64,6 +65,11 @@ SHOTS: list[Shot] = [
     Shot("experts", "/experts?q=refund+to+a+closed+card", "agent@example.com"),
     Shot("knowledge-health", "/knowledge-health", "expert@example.com"),
     Shot("people", "/people/me", "maria.lopez@example.com"),
+    Shot("admin", "/admin", "admin@example.com"),
+    Shot("audit", "/admin/audit", "admin@example.com"),
+    Shot("inbox", "/inbox", "author@example.com"),
+    Shot("phone-search", "/search?q=refund", "agent@example.com", PHONE),
+    Shot("phone-article", "/articles/2", "agent@example.com", PHONE),
 ]
 
 
@@ -138,9 +144,11 @@ def take(shots: list[Shot], base_url: str, out_dir: Path) -> list[Path]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            # One browser context per account, so each signs in once.
-            for email in dict.fromkeys(shot.email for shot in shots):
-                context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+            # One browser context per account and screen size, so each signs in once per size.
+            for email, viewport in dict.fromkeys((shot.email, shot.viewport) for shot in shots):
+                width, height = viewport
+                context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
+                                              is_mobile=width < 600, has_touch=width < 600)
                 context.set_default_timeout(10_000)
                 page = context.new_page()
                 problems: list[str] = []
@@ -149,7 +157,7 @@ def take(shots: list[Shot], base_url: str, out_dir: Path) -> list[Path]:
                 try:
                     if email:
                         _login(page, base_url, email)
-                    for shot in (s for s in shots if s.email == email):
+                    for shot in (s for s in shots if (s.email, s.viewport) == (email, viewport)):
                         response = page.goto(f"{base_url}{shot.path}")
                         if response is None or response.status >= 400:
                             raise RuntimeError(f"{shot.path} answered {response.status if response else 'nothing'}")
@@ -182,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         env = _environment(tmp_dir / "data")
         _kb("init", env=env, cwd=tmp_dir)
         _kb("demo", env=env, cwd=tmp_dir)
+        _kb("reindex", env=env, cwd=tmp_dir)  # indexed and embedded before the first shot
         port = _free_port()
         base_url = f"http://127.0.0.1:{port}"
         log = (tmp_dir / "serve.log").open("w")

@@ -25,7 +25,7 @@ from kb.clock import utcnow
 from kb.content.models import Entry
 from kb.db import session_factory, unit_of_work
 from search.backend import SearchBackend, SearchDocument
-from search.documents import documents_for_entry
+from search.documents import documents_for_entries
 from search.embedding import Embedder, ModelFileError, chunks, embedder
 from search.models import SearchOutbox
 
@@ -83,9 +83,7 @@ def _pending(limit: int):
 
 
 def _embed_entries(session: Session, backend: SearchBackend, model: Embedder, entry_ids: list[int]) -> int:
-    docs: list[SearchDocument] = []
-    for entry_id in entry_ids:
-        docs.extend(documents_for_entry(session, entry_id)[0])
+    docs, _ = documents_for_entries(session=session, entry_ids=entry_ids)
     if not docs:
         return 0
     return backend.index_vectors(docs, embed_documents(model, docs))
@@ -127,7 +125,7 @@ def embed_pending(*, engine: Engine, backend: SearchBackend, batch_entries: int 
     return embedded
 
 
-def pending_embeddings(session: Session) -> int:
+def pending_embeddings(*, session: Session) -> int:
     return session.exec(select(func.count()).select_from(SearchOutbox)
                         .where(SearchOutbox.embedded_at.is_(None))).one()
 

@@ -1,8 +1,9 @@
-"""Search tables: the indexing outbox.
+"""Search tables: the indexing outbox, and the facts search ranks by.
 
 Every change that affects search writes a ``SearchOutbox`` row in the same transaction as the
 change; the indexer (``search.outbox.drain``) claims pending rows, indexes the entries and marks
-the rows done, or records the failure and retries later with backoff.
+the rows done, or records the failure and retries later with backoff. ``SearchEntryFacts`` holds
+what other packages publish about an entry in their events (``search.facts``).
 """
 
 from datetime import datetime
@@ -30,6 +31,20 @@ class SearchOutbox(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None)
     done_at: datetime | None = Field(default=None)
     embedded_at: datetime | None = Field(default=None)
+
+
+class SearchEntryFacts(SQLModel, table=True):
+    """What search knows about an entry beyond its content, from the events that change it
+    (``search.facts``): whether its certification needs re-verification, and its rating summary.
+    No row: never certified nor rated (all defaults)."""
+
+    __tablename__ = "search_entry_facts"
+
+    entry_id: int = Field(foreign_key="entry.id", primary_key=True, ondelete="CASCADE")
+    needs_reverification: bool = False
+    # The Wilson lower bound of the helpful votes (0 without votes) and the "solved my case" count.
+    helpful_score: float = 0.0
+    reuse_count: int = 0
 
 
 class SearchLog(SQLModel, table=True):

@@ -1,11 +1,12 @@
 """Outbox indexing: changes are recorded in the writer's transaction, indexed afterwards.
 
 ``register()`` subscribes to the domain events that change what search should show; each event
-writes a ``SearchOutbox`` row in the service's own session (same transaction: if the change rolls
-back, so does the row; if it commits, the row is there). ``drain()`` claims pending rows in
-batches, builds the documents of their entries from the database, sends them to the backend and
-marks the rows done. A backend failure is recorded on the rows (attempts, last error, next
-attempt with exponential backoff) and never raised: a search outage never fails or loses a write.
+keeps the facts it carries (``search.facts``) and writes a ``SearchOutbox`` row in the service's
+own session (same transaction: if the change rolls back, so does the row; if it commits, the row
+is there). ``drain()`` claims pending rows in batches, builds the documents of their entries from
+the database, sends them to the backend and marks the rows done. A backend failure is recorded on
+the rows (attempts, last error, next attempt with exponential backoff) and never raised: a search
+outage never fails or loses a write.
 
 On PostgreSQL rows are claimed with ``FOR UPDATE SKIP LOCKED`` inside one transaction that lasts
 until the backend answered, so several indexers may run side by side. On SQLite (one writer at a
@@ -24,27 +25,38 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, or_, text, update
+from sqlalchemy import func, insert, or_, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from kb.clock import utcnow
 from kb.db import session_factory, unit_of_work
-from kb.events import Event, subscribe
+from kb.events import (
+    ANSWER_ACCEPTED, CERTIFICATION_CHANGED, ENTRY_CREATED, ENTRY_DELETED, ENTRY_REUSED, REVISION_CREATED,
+    REVISION_DISCARDED, REVISION_TRANSITION, VOTE_CHANGED, Event, subscribe
+)
+from search import facts
 from search.backend import SearchBackend
 from kb.content.models import Entry
-from search.documents import documents_for_entry
+from search.documents import documents_for_entries
 from search.models import SearchOutbox
 
 log = logging.getLogger("kb.search.indexer")
 
-EVENTS = ("entry.created", "revision.created", "revision.transition", "certification.changed",
+EVENTS = (ENTRY_CREATED, REVISION_CREATED, REVISION_TRANSITION, CERTIFICATION_CHANGED,
           # Ratings feed ranking (helpful score, reuse count): expertise.ratings publishes these.
-          "vote.changed", "entry.reused",
+          VOTE_CHANGED, ENTRY_REUSED,
           # An accepted answer carries its question's text (search.documents): accepting one
           # changes it and the one accepted before.
-          "answer.accepted")
+          ANSWER_ACCEPTED,
+          # A discarded draft takes the entry back to its previous revision; a deleted one leaves search.
+          REVISION_DISCARDED, ENTRY_DELETED)
+# Outbox rows claimed per batch (with the other rows of their entries). A batch is one backend
+# write (a tantivy commit costs tens of milliseconds or more), so while batches come back full (a
+# backlog, an import) each one is twice as large as the one before, up to MAX_BATCH_ROWS.
+BATCH_ROWS = 1000
+MAX_BATCH_ROWS = 8000
 MAX_BACKOFF_SECONDS = 300
 MAX_ERROR_CHARS = 2000
 ADVISORY_NS = 0x5EA4C4  # pg_advisory_xact_lock namespace of the indexer
@@ -55,17 +67,40 @@ _changes = threading.Event()
 
 
 def _record(session: Session, event: Event) -> None:
+    facts.record(session=session, event=event)  # what the event says about the entry, for ranking
     if event.entry_id is not None:
         session.add(SearchOutbox(entry_id=event.entry_id))
-        if event.name == "revision.created":
+        if event.name == REVISION_CREATED:
             # An untitled answer is indexed as "Re: <question title>": a reworded question
             # changes its answers' documents too.
             for answer_id in session.exec(select(Entry.id).where(Entry.parent_id == event.entry_id)):
                 session.add(SearchOutbox(entry_id=answer_id))
-        elif event.name == "answer.accepted" and event.data.get("question_id") is not None:
+        elif event.name == ANSWER_ACCEPTED and event.data.get("question_id") is not None:
             for answer_id in session.exec(select(Entry.id).where(Entry.parent_id == event.data["question_id"],
                                                                  Entry.id != event.entry_id)):
                 session.add(SearchOutbox(entry_id=answer_id))
+        session.info[_SESSION_FLAG] = True
+
+
+def _record_all(session: Session, events: list[Event]) -> None:
+    """``_record`` for many events of one name: the outbox rows in one statement."""
+    facts.record_all(session=session, events=events)
+    entry_ids = [e.entry_id for e in events if e.entry_id is not None]
+    name = events[0].name if events else None
+    parents = []
+    if name == REVISION_CREATED:
+        parents = entry_ids
+    elif name == ANSWER_ACCEPTED:
+        parents = [e.data["question_id"] for e in events if e.data.get("question_id") is not None]
+    if parents:  # as in _record: the answers whose documents carry their question's text
+        accepted = {e.entry_id for e in events} if name == ANSWER_ACCEPTED else set()
+        for start in range(0, len(parents), 500):
+            entry_ids += [answer_id for answer_id in session.exec(
+                select(Entry.id).where(Entry.parent_id.in_(parents[start:start + 500]))) if answer_id not in accepted]
+    if entry_ids:
+        now = utcnow()
+        session.exec(insert(SearchOutbox.__table__),
+                     params=[{"entry_id": entry_id, "created_at": now, "attempts": 0} for entry_id in entry_ids])
         session.info[_SESSION_FLAG] = True
 
 
@@ -77,7 +112,7 @@ def _after_commit(session: OrmSession) -> None:
 def register() -> None:
     """Subscribe the outbox to the domain events that change search (idempotent)."""
     for name in EVENTS:
-        subscribe(name, _record)
+        subscribe(name, _record, bulk=_record_all)
     if not sa_event.contains(OrmSession, "after_commit", _after_commit):
         sa_event.listen(OrmSession, "after_commit", _after_commit)
 
@@ -120,11 +155,7 @@ def _send(session: Session, backend: SearchBackend, entry_ids: list[int], report
     """Index these entries; the error text on failure, None on success."""
     report.entries += len(entry_ids)
     try:
-        docs, deletes = [], []
-        for entry_id in entry_ids:
-            entry_docs, entry_deletes = documents_for_entry(session, entry_id)
-            docs.extend(entry_docs)
-            deletes.extend(entry_deletes)
+        docs, deletes = documents_for_entries(session=session, entry_ids=entry_ids)
         backend.index(docs)
         backend.delete(deletes)
     except Exception as exc:  # any backend (or document) failure: record it and retry later
@@ -140,7 +171,9 @@ def _mark(session: Session, rows: list[tuple[int, int]], error: str | None, now:
     """Rows are (id, attempts so far)."""
     report.rows += len(rows)
     if error is None:
-        session.exec(update(SearchOutbox).where(SearchOutbox.id.in_([i for i, _ in rows])).values(done_at=now))
+        ids = [i for i, _ in rows]
+        for start in range(0, len(ids), 1000):  # an entry may have many rows: keep IN lists short
+            session.exec(update(SearchOutbox).where(SearchOutbox.id.in_(ids[start:start + 1000])).values(done_at=now))
         return
     report.failed += len(rows)
     report.error = error
@@ -149,18 +182,37 @@ def _mark(session: Session, rows: list[tuple[int, int]], error: str | None, now:
             attempts=attempts + 1, last_error=error, next_attempt_at=now + backoff(attempts + 1)))
 
 
+def _with_siblings(session: Session, claimed: list[SearchOutbox], now: datetime, *, lock: bool) -> list[SearchOutbox]:
+    """The claimed rows and the other pending rows of their entries: the documents built next,
+    from the database as it is now, cover every change committed so far (an import writes a row
+    per event, several per entry). With ``lock``, rows another indexer holds are left to it."""
+    entry_ids = sorted({r.entry_id for r in claimed})
+    rows = {r.id: r for r in claimed}
+    for start in range(0, len(entry_ids), 500):
+        siblings = _pending(now).where(SearchOutbox.entry_id.in_(entry_ids[start:start + 500]))
+        if lock:
+            siblings = siblings.with_for_update(skip_locked=True)
+        rows.update({r.id: r for r in session.exec(siblings) if r.id not in rows})
+    return list(rows.values())
+
+
 def _drain_batch(engine: Engine, backend: SearchBackend, batch_size: int, now: datetime,
                  report: DrainReport) -> int:
     if engine.dialect.name == "postgresql":
         with unit_of_work(engine) as session:
             claimed = list(session.exec(_pending(now).limit(batch_size).with_for_update(skip_locked=True)))
+            if claimed:
+                claimed = _with_siblings(session, claimed, now, lock=True)
             rows = [(r.id, r.attempts) for r in claimed]
             if rows:
                 entry_ids = sorted({r.entry_id for r in claimed})
                 # Per-entry lock until commit (in id order: no deadlocks), so two indexers holding
-                # rows of the same entry index it one after the other, the later state last.
-                for entry_id in entry_ids:
-                    session.exec(text("SELECT pg_advisory_xact_lock(:ns, :id)").bindparams(ns=ADVISORY_NS, id=entry_id))
+                # rows of the same entry index it one after the other, the later state last. One
+                # statement per 1000 entries: the array is unnested, and so locked, in its order.
+                for start in range(0, len(entry_ids), 1000):
+                    session.exec(text("SELECT count(pg_advisory_xact_lock(:ns, id)) "
+                                      "FROM unnest(CAST(:ids AS integer[])) AS locked(id)").bindparams(
+                                          ns=ADVISORY_NS, ids=entry_ids[start:start + 1000])).one()
                 error = _send(session, backend, entry_ids, report)
                 _mark(session, rows, error, now, report)
             return len(rows)
@@ -168,6 +220,7 @@ def _drain_batch(engine: Engine, backend: SearchBackend, batch_size: int, now: d
         claimed = list(session.exec(_pending(now).limit(batch_size)))
         if not claimed:
             return 0
+        claimed = _with_siblings(session, claimed, now, lock=False)
         rows = [(r.id, r.attempts) for r in claimed]
         error = _send(session, backend, sorted({r.entry_id for r in claimed}), report)
     with unit_of_work(engine) as session:
@@ -175,7 +228,7 @@ def _drain_batch(engine: Engine, backend: SearchBackend, batch_size: int, now: d
     return len(rows)
 
 
-def drain(*, engine: Engine, backend: SearchBackend, batch_size: int = 200, now: datetime | None = None,
+def drain(*, engine: Engine, backend: SearchBackend, batch_size: int = BATCH_ROWS, now: datetime | None = None,
           max_batches: int = 50, embed: bool = False) -> DrainReport:
     """Index the entries of pending outbox rows, batch after batch, until none are due (or a batch
     fails: the rows wait for their backoff). Backend failures are recorded, never raised.
@@ -184,11 +237,14 @@ def drain(*, engine: Engine, backend: SearchBackend, batch_size: int = 200, now:
     lexically indexed (``search.embedding_indexer``): keyword search never waits for vectors."""
     now = now or utcnow()
     report = DrainReport()
+    size = batch_size
     for _ in range(max_batches):
         failed_before = report.failed
-        claimed = _drain_batch(engine, backend, batch_size, now, report)
-        if claimed < batch_size or report.failed > failed_before:
+        claimed = _drain_batch(engine, backend, size, now, report)
+        if claimed == 0 or report.failed > failed_before:
             break
+        if claimed >= size:
+            size = min(size * 2, max(batch_size, MAX_BATCH_ROWS))
     if embed:
         from search.embedding_indexer import embed_pending
 
@@ -198,12 +254,25 @@ def drain(*, engine: Engine, backend: SearchBackend, batch_size: int = 200, now:
     return report
 
 
-def pending_count(session: Session) -> int:
+def drain_backlog(*, engine: Engine, backend: SearchBackend, embed: bool = False) -> DrainReport:
+    """``drain`` until no row is due (``kb indexer --once``: after an import, everything), or a
+    batch fails; one report for it all."""
+    total = DrainReport()
+    while True:
+        report = drain(engine=engine, backend=backend, embed=embed)
+        for name in ("rows", "entries", "indexed", "deleted", "failed", "embedded"):
+            setattr(total, name, getattr(total, name) + getattr(report, name))
+        total.error = report.error or total.error
+        if not report.rows or report.failed:
+            return total
+
+
+def pending_count(*, session: Session) -> int:
     """Outbox rows not indexed yet (including those waiting for a retry): for health checks."""
     return session.exec(select(func.count()).select_from(SearchOutbox).where(SearchOutbox.done_at.is_(None))).one()
 
 
-def pending_ids(session: Session) -> list[int]:
+def pending_ids(*, session: Session) -> list[int]:
     return list(session.exec(select(SearchOutbox.id).where(SearchOutbox.done_at.is_(None))))
 
 
@@ -257,7 +326,7 @@ def drain_lock(data_dir: Path) -> DrainLock:
     return DrainLock(Path(data_dir) / "search-indexer.lock")
 
 
-def lagging_count(session: Session, *, older_than: timedelta = timedelta(seconds=5), semantic: bool = False) -> int:
+def lagging_count(*, session: Session, older_than: timedelta = timedelta(seconds=5), semantic: bool = False) -> int:
     """Changes still not indexed after ``older_than``: search is catching up (or its backend is down).
     With ``semantic`` (hybrid search on), changes whose vectors are not computed yet count too."""
     cutoff = utcnow() - older_than

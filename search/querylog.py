@@ -26,7 +26,7 @@ def normalise(query: str) -> str:
     return " ".join(_WORDS.findall(query.lower()))[:500]
 
 
-def log_search(session: Session, *, user_id: int | None, query: str, result_count: int) -> SearchLog | None:
+def log_search(*, session: Session, user_id: int | None, query: str, result_count: int) -> SearchLog | None:
     """Record a search; returns the row (None for an empty query, which is browsing, not searching)."""
     normalised = normalise(query)
     if not normalised:
@@ -51,7 +51,7 @@ def log_search(session: Session, *, user_id: int | None, query: str, result_coun
     return row
 
 
-def log_click(session: Session, *, user_id: int, search_id: int, entry_id: int, rank: int) -> SearchClick | None:
+def log_click(*, session: Session, user_id: int, search_id: int, entry_id: int, rank: int) -> SearchClick | None:
     """Record that a result was opened; ignores searches that are not this user's."""
     search = session.get(SearchLog, search_id)
     if search is None or search.user_id != user_id:
@@ -62,7 +62,7 @@ def log_click(session: Session, *, user_id: int, search_id: int, entry_id: int, 
     return click
 
 
-def suggestions(session: Session, *, query: str, limit: int = 5, days: int = 90) -> list[str]:
+def suggestions(*, session: Session, query: str, limit: int = 5, days: int = 90) -> list[str]:
     """What to try when a search finds nothing: recent searches that found answers people
     opened, sharing a word with ``query`` (the most frequent first); the most frequent such
     searches when none shares a word. Only searches made by several people are suggested: a

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from kb.accounts.models import Role, User
 from kb.db import session_factory
-from search import synonyms
+from kb.errors import DomainError, SearchUnavailable
+from search import querylog, synonyms
 from search.backend import SearchBackend, SearchDocument, SearchQuery, SearchResults, Viewer
-from search.documents import documents_for_entry, entry_ids
+from search.documents import documents_for_entries, entry_ids
 from search.embedding_indexer import embed_all, supports_vectors
 from search.outbox import mark_done, pending_ids
 
 MAX_LIMIT = 100
 DRAFT_ROLES = (Role.author, Role.expert, Role.admin)
+UNAVAILABLE = "Search is unavailable right now; try again shortly."
+log = logging.getLogger("kb.search")
+
+
+@contextmanager
+def backend_answers(what: str = "search") -> Iterator[None]:
+    """Turn a failure of the search backend (down, timing out, refusing) into ``SearchUnavailable``,
+    so callers say "search is unavailable" rather than pretend nothing matches. Domain errors
+    (a query refused for its content) pass unchanged."""
+    try:
+        yield
+    except DomainError:
+        raise
+    except Exception as exc:
+        log.warning("%s failed: %s", what, exc)
+        raise SearchUnavailable(UNAVAILABLE) from exc
 
 
 def viewer_for(user: User, *, include_drafts: bool = False) -> Viewer:
@@ -47,7 +67,7 @@ def search(
     """Search what ``viewer_user`` may see; visibility is part of the backend query.
 
     With a ``session``, the admins' synonym rules are brought up to date first (a cheap check,
-    see ``search.synonyms.sync``)."""
+    see ``search.synonyms.sync``). ``SearchUnavailable`` when the backend does not answer."""
     query = SearchQuery(
         text=(text or "").strip(),
         viewer=viewer_for(viewer_user, include_drafts=include_drafts),
@@ -58,9 +78,51 @@ def search(
         offset=max(0, offset),
         semantic=semantic,
     )
-    if session is not None:
-        synonyms.sync(session=session, backend=backend)
-    return backend.search(query)
+    with backend_answers():
+        if session is not None:
+            synonyms.sync(session=session, backend=backend)
+        return backend.search(query)
+
+
+@dataclass(frozen=True)
+class LoggedSearch:
+    results: SearchResults
+    # The query log row, for recording which result is opened; None when not logged.
+    search_id: int | None
+
+
+def search_and_log(
+    *,
+    session: Session,
+    backend: SearchBackend,
+    actor: User,
+    log_session: Callable[[], AbstractContextManager[Session]],
+    text: str,
+    tags: tuple[str, ...] | list[str] = (),
+    kinds: tuple[str, ...] | list[str] = (),
+    certified_only: bool = False,
+    include_drafts: bool = False,
+    limit: int = 20,
+    offset: int = 0,
+) -> LoggedSearch:
+    """A person's search (page or API), then its entry in the query log for the content-gap reports.
+
+    The log is written in a transaction of its own, opened by ``log_session()``: a read request's
+    session may not be able to write. Failing to log never fails the search: the searcher gets
+    the results, the log misses one search."""
+    results = search(session=session, backend=backend, viewer_user=actor, text=text, tags=tags, kinds=kinds,
+                     certified_only=certified_only, include_drafts=include_drafts, limit=limit, offset=offset)
+    search_id = None
+    try:
+        with log_session() as log_db:
+            logged = querylog.log_search(session=log_db, user_id=actor.id, query=text, result_count=results.total)
+            search_id = logged.id if logged else None
+    except Exception as exc:
+        log.warning("could not log a search: %s", exc)
+    return LoggedSearch(results=results, search_id=search_id)
+
+
+REINDEX_CHUNK = 500  # entries whose documents are built together
 
 
 def reindex(*, engine: Engine, backend: SearchBackend,
@@ -74,19 +136,19 @@ def reindex(*, engine: Engine, backend: SearchBackend,
     with session_factory(engine)() as session:
         # A rebuilt Meilisearch index takes its settings from this process: give it the rules.
         synonyms.sync(session=session, backend=backend, force=True)
-        covered = pending_ids(session)
-        ids = entry_ids(session)
+        covered = pending_ids(session=session)
+        ids = entry_ids(session=session)
         total = len(ids)
 
         indexed: list[SearchDocument] = []
 
         def documents() -> Iterator[SearchDocument]:
-            for done, entry_id in enumerate(ids, start=1):
-                docs, _ = documents_for_entry(session, entry_id)
+            for start in range(0, total, REINDEX_CHUNK):
+                docs, _ = documents_for_entries(session=session, entry_ids=ids[start:start + REINDEX_CHUNK])
                 indexed.extend(docs)
                 yield from docs
                 if progress is not None:
-                    progress(done, total)
+                    progress(min(start + REINDEX_CHUNK, total), total)
 
         if progress is not None:
             progress(0, total)

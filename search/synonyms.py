@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from kb.accounts.models import User
+from kb.accounts.actors import SYSTEM, Actor, require_admin
 from kb.clock import utcnow
-from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from kb.errors import Conflict, NotFound, ValidationFailed
 from kb.events import admin_action
 from search.analysis import WORD_RE, analyze
 from search.models import SearchSynonym
@@ -88,10 +88,8 @@ def _rule(row: SearchSynonym) -> SynonymRule:
                        updated_at=row.updated_at, updated_by=row.updated_by)
 
 
-def _require_admin(actor: User | None) -> None:
-    # actor None is the operator at the command line (and the demo loader).
-    if actor is not None and not actor.is_admin:
-        raise Forbidden("Only an administrator can manage search synonyms.")
+def _require_admin(actor: Actor) -> None:
+    require_admin(actor, "Only an administrator can manage search synonyms.")
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -151,12 +149,12 @@ def validate(phrase: str, alternatives: Iterable[str]) -> tuple[str, list[str]]:
 # -- service -----------------------------------------------------------------------------------
 
 
-def list_rules(*, session: Session, actor: User | None) -> list[SynonymRule]:
+def list_rules(*, session: Session, actor: Actor) -> list[SynonymRule]:
     _require_admin(actor)
     return [_rule(r) for r in session.exec(select(SearchSynonym).order_by(SearchSynonym.phrase))]
 
 
-def save_rule(*, session: Session, actor: User | None, phrase: str, alternatives: Sequence[str]) -> SynonymRule:
+def save_rule(*, session: Session, actor: Actor, phrase: str, alternatives: Sequence[str]) -> SynonymRule:
     """Add a rule, or replace the alternatives of the rule with the same phrase."""
     _require_admin(actor)
     phrase, cleaned = validate(phrase, alternatives)
@@ -169,7 +167,7 @@ def save_rule(*, session: Session, actor: User | None, phrase: str, alternatives
     if row is None:
         row = SearchSynonym(phrase=phrase)
     row.alternatives = cleaned
-    row.updated_by = actor.id if actor else None
+    row.updated_by = actor.id
     row.updated_at = utcnow()
     try:
         with session.begin_nested():
@@ -179,12 +177,12 @@ def save_rule(*, session: Session, actor: User | None, phrase: str, alternatives
         raise Conflict(f"A rule for “{phrase}” was saved a moment ago by someone else; reload to see it.",
                        field="phrase") from None
     _changed(session)
-    admin_action(session, actor_id=actor.id if actor else None, action="synonym.save", target=phrase,
+    admin_action(session=session, actor_id=actor.id, action="synonym.save", target=phrase,
                  detail=f"Alternatives: {', '.join(cleaned)}.")
     return _rule(row)
 
 
-def delete_rule(*, session: Session, actor: User | None, rule_id: int | None = None,
+def delete_rule(*, session: Session, actor: Actor, rule_id: int | None = None,
                 phrase: str | None = None) -> SynonymRule:
     """Delete the rule with this id (pages) or phrase (command line)."""
     _require_admin(actor)
@@ -199,22 +197,22 @@ def delete_rule(*, session: Session, actor: User | None, rule_id: int | None = N
     session.delete(row)
     session.flush()
     _changed(session)
-    admin_action(session, actor_id=actor.id if actor else None, action="synonym.delete", target=deleted.phrase)
+    admin_action(session=session, actor_id=actor.id, action="synonym.delete", target=deleted.phrase)
     return deleted
 
 
-def rules_for_search(session: Session) -> dict[str, list[str]]:
+def rules_for_search(*, session: Session) -> dict[str, list[str]]:
     """Every rule, as the backends take them: {"money back": ["refund"]}."""
     return {r.phrase: list(r.alternatives) for r in session.exec(select(SearchSynonym).order_by(SearchSynonym.id))}
 
 
-def load_demo_synonyms(session: Session) -> int:
+def load_demo_synonyms(*, session: Session) -> int:
     """Add the starter rules whose phrase has no rule yet; returns how many were added."""
     existing = {p for p in session.exec(select(SearchSynonym.phrase))}
     added = 0
     for phrase, alternatives in DEMO_SYNONYMS:
         if phrase not in existing:
-            save_rule(session=session, actor=None, phrase=phrase, alternatives=alternatives)
+            save_rule(session=session, actor=SYSTEM, phrase=phrase, alternatives=alternatives)
             added += 1
     return added
 
@@ -283,7 +281,7 @@ def sync(*, session: Session, backend, force: bool = False) -> bool:
         if version == state.version and not force:
             return False
         try:
-            backend.set_synonyms(rules_for_search(session))
+            backend.set_synonyms(rules_for_search(session=session))
         except Exception as exc:  # the backend is down: searches say so; retry on the next check
             log.warning("could not apply search synonyms to %s: %s", getattr(backend, "name", backend), exc)
             state.version = None

@@ -16,7 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from kb.db import get_engine, session_factory, writer
-from kb.schema import load_all_models
+from kb.events import require_bootstrap
+from kb.jobs import run_periodic
 from kb.settings import Settings, get_settings
 from search import outbox
 from search.factory import backend_for
@@ -27,14 +28,10 @@ from web.api import content as api_content
 from web.api import search as api_search
 from web.api import workflow as api_workflow
 from web.api import attachments as api_attachments
-from web.api import workflow_entries as api_workflow_entries
 from web.api import experts as api_experts
 from web.api import ratings as api_ratings
 from web.csrf import CSRFMiddleware
-from kb.content import forum as forum_service
-from kb.content import service as content
 from web.deps import PageUser, SessionDep
-from web.routes.content_pages import entry_view
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
 from web.limits import BodyLimitMiddleware
 from web.routes import flags, inbox
@@ -42,27 +39,27 @@ from web.routes import people as people_pages
 from web.routes import knowledge_health
 from web.routes import admin_routing, experts
 from web.routes import ratings as rating_pages
-from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review, search_page
-from web.routes import admin_search
+from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review
+from web.routes import password as password_pages
+from web.routes import search as search_pages
+from web.routes import admin_search, admin_webhooks
 from web.templating import render
-from workflow import periodic
-from expertise import reactions as expertise_reactions
-from expertise import periodic as expertise_periodic
+from workflow import webhook_sender, webhooks
+from workflow.sheets import front_page
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
 INDEXER_SECONDS = 0.5  # how often kb serve drains the search outbox
+WEBHOOK_SECONDS = 2.0  # how often kb serve looks for webhook deliveries other processes wrote, and retries
 HEALTH_LAG = timedelta(seconds=30)  # /healthz is "degraded" when changes wait longer to be indexed
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    # The reactions to domain events (search outbox, flags closed on certification, expertise) and
+    # the periodic jobs are wired by cli.bootstrap.bootstrap(), which web cannot import: refuse to
+    # build an app whose writes would silently skip them.
+    require_bootstrap("The web app")
     settings = settings or get_settings()
-    load_all_models()
-    # Reactions to domain events (search outbox, flags closed on certification): registered with
-    # the app, not its lifespan, so they hold however the app is served.
-    periodic.register()
-    outbox.register()
-    expertise_reactions.register()
     app = FastAPI(
         lifespan=_lifespan,
         title="kb API",
@@ -90,11 +87,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (
         auth.router,
+        password_pages.router,
         profile.router,
-        search_page.router,
+        search_pages.router,
         admin.router,
         admin_workflow.router,
         admin_search.router,
+        admin_webhooks.router,
         editor.router,
         articles.router,
         forum.router,
@@ -116,7 +115,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api.include_router(api_content.router)
     api.include_router(api_workflow.router)
     api.include_router(api_attachments.router)
-    api.include_router(api_workflow_entries.router)
     api.include_router(api_search.router)
     api.include_router(api_experts.router)
     api.include_router(api_ratings.router)
@@ -126,13 +124,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Start the periodic jobs (expiry, reminders, email) and the search indexer unless the
-    settings turn them off."""
+    """Start the periodic jobs (``kb.jobs``: expiry, reminders, email, escalation, ...), the
+    search indexer and the webhook sender unless the settings turn them off."""
     tasks = []
     seconds = app.state.settings.periodic_seconds
     if seconds > 0:
         tasks.append(asyncio.create_task(_every(seconds, app)))
         tasks.append(asyncio.create_task(_index_every(INDEXER_SECONDS, app)))
+        tasks.append(asyncio.create_task(_send_webhooks_every(WEBHOOK_SECONDS, app)))
     yield
     for task in tasks:
         task.cancel()
@@ -142,14 +141,10 @@ async def _lifespan(app: FastAPI):
 
 async def _every(seconds: int, app: FastAPI) -> None:
     while True:
-        try:
-            await run_in_threadpool(periodic.run_once, app.state.engine, app.state.settings)
-        except Exception:  # a failing job must not stop the next run
+        try:  # run_periodic isolates each job; this guards the loop itself
+            await run_in_threadpool(run_periodic, app.state.engine, app.state.settings)
+        except Exception:  # a failing run must not stop the next one
             logging.getLogger("kb.periodic").exception("periodic jobs failed")
-        try:  # on its own: a failing escalation must not stop expiry and email, nor the reverse
-            await run_in_threadpool(expertise_periodic.run_once, app.state.engine, app.state.settings)
-        except Exception:
-            logging.getLogger("kb.periodic").exception("expertise periodic jobs failed")
         await asyncio.sleep(seconds)
 
 
@@ -177,19 +172,33 @@ async def _index_every(seconds: float, app: FastAPI) -> None:
             lock.release()
 
 
+async def _send_webhooks_every(seconds: float, app: FastAPI) -> None:
+    """Send webhook deliveries right after this process commits some, and at least every ``seconds``
+    (other processes' deliveries, retries coming due). Requests never wait for it: it runs in a
+    worker thread, and several processes may run it at once (``workflow.webhook_sender``)."""
+    logger = logging.getLogger("kb.webhooks")
+    while True:
+        try:
+            report = await run_in_threadpool(webhook_sender.deliver, engine=app.state.engine,
+                                             settings=app.state.settings)
+            if report.more:  # a backlog (a receiver back after an outage): go on at once
+                continue
+        except Exception:  # the database is unreachable, ...: try again on the next round
+            logger.exception("webhook sender failed")
+        await asyncio.to_thread(webhooks.wait_for_changes, seconds)
+
+
 def _pages() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
     def home(request: Request, session: SessionDep, user: PageUser):
         roles = sorted(user.roles, key=lambda r: r.value)
-        certified = [e for e in content.list_articles(session=session, actor=user, limit=50)
-                     if e.certified_revision_id][:8]
-        unanswered = forum_service.list_questions(session=session, status="unanswered", order="newest", limit=5)
+        front = front_page(session=session, actor=user)
         context = {
             "roles": roles, "role_names": {r.value for r in roles},
-            "certified": [entry_view(session, user, e) for e in certified],
-            "unanswered": [entry_view(session, user, q) for q in unanswered.questions],
+            "certified": front.certified,
+            "unanswered": front.unanswered,
         }
         return render(request, "home.html", context)
 
@@ -200,8 +209,8 @@ def _pages() -> APIRouter:
             with request.app.state.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             with request.app.state.sessionmaker() as session:
-                pending = outbox.pending_count(session)
-                lagging = outbox.lagging_count(session, older_than=HEALTH_LAG,
+                pending = outbox.pending_count(session=session)
+                lagging = outbox.lagging_count(session=session, older_than=HEALTH_LAG,
                                                semantic=request.app.state.settings.semantic)
         except Exception as exc:  # report, don't raise: this is what a load balancer polls
             database = f"down ({type(exc).__name__})"

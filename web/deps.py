@@ -1,4 +1,5 @@
-"""Request dependencies: the unit of work, the signed-in user, role checks."""
+"""Request dependencies: the unit of work, the signed-in user, role checks, and the resource a
+route is about (an entry, revision, question, answer, flag, attachment or user: loaded or 404)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ from sqlmodel import Session
 
 from kb.accounts import service as accounts
 from kb.accounts.models import Role, User
+from kb.content import attachments, forum
+from kb.content import service as content
+from kb.content.models import Attachment, Entry, EntryKind, Revision
 from kb.db import unit_of_work
 from kb.errors import Forbidden, Unauthorized
 from kb.settings import Settings
+from web.api.params import PathId
 from web.csrf import SESSION_COOKIE
-from workflow import inbox
+from workflow import flags, inbox
+from workflow.models import Flag
 
 
 @dataclass(frozen=True)
@@ -164,3 +170,89 @@ def require_admin_api(user: ApiUser) -> User:
 
 AdminPage = Annotated[User, Depends(require_admin_page)]
 AdminApi = Annotated[User, Depends(require_admin_api)]
+
+
+# --- the resource in the path, loaded or 404 -------------------------------------------------
+# The domain services decide who may see what: an entry, revision or flag the user may not see is
+# a 404 with the same sentence as one that does not exist. Pages take any integer id (out of
+# range: 422 from web.errors); the API documents and checks its ids as PathId.
+
+
+def page_entry(entry_id: int, *, session: SessionDep, user: PageUser) -> Entry:
+    return content.get_entry(session=session, actor=user, entry_id=entry_id)
+
+
+def api_entry(entry_id: PathId, *, session: SessionDep, user: ApiUser) -> Entry:
+    return content.get_entry(session=session, actor=user, entry_id=entry_id)
+
+
+def page_article(entry_id: int, *, session: SessionDep, user: PageUser) -> Entry:
+    return content.get_entry(session=session, actor=user, entry_id=entry_id, kind=EntryKind.article)
+
+
+def page_revision(revision_id: int, *, session: SessionDep, user: PageUser) -> tuple[Entry, Revision]:
+    return content.get_revision(session=session, actor=user, revision_id=revision_id)
+
+
+def api_revision(revision_id: PathId, *, session: SessionDep, user: ApiUser) -> tuple[Entry, Revision]:
+    return content.get_revision(session=session, actor=user, revision_id=revision_id)
+
+
+def page_question(question_id: int, *, session: SessionDep, user: PageUser) -> Entry:
+    return forum.get_question(session=session, actor=user, question_id=question_id)
+
+
+def api_question(question_id: PathId, *, session: SessionDep, user: ApiUser) -> Entry:
+    return forum.get_question(session=session, actor=user, question_id=question_id)
+
+
+def page_answer(answer_id: int, *, session: SessionDep, user: PageUser) -> Entry:
+    return forum.get_answer(session=session, actor=user, answer_id=answer_id)
+
+
+def api_answer(answer_id: PathId, *, session: SessionDep, user: ApiUser) -> Entry:
+    return forum.get_answer(session=session, actor=user, answer_id=answer_id)
+
+
+def page_flag(flag_id: int, *, session: SessionDep, user: PageUser) -> Flag:
+    return flags.get_flag(session=session, actor=user, flag_id=flag_id)
+
+
+def api_flag(flag_id: PathId, *, session: SessionDep, user: ApiUser) -> Flag:
+    return flags.get_flag(session=session, actor=user, flag_id=flag_id)
+
+
+def page_attachment(attachment_id: int, *, session: SessionDep, user: PageUser) -> Attachment:
+    return attachments.get_attachment(session=session, actor=user, attachment_id=attachment_id)
+
+
+# People are no secret among colleagues; managing them (roles, expert designations) is for
+# administrators, checked before the lookup so that a refusal says nothing about who exists.
+def page_person(user_id: int, *, session: SessionDep, user: PageUser) -> User:
+    return accounts.get_user(session=session, user_id=user_id)
+
+
+def admin_page_user(user_id: int, *, session: SessionDep, actor: AdminPage) -> User:
+    return accounts.get_user(session=session, user_id=user_id)
+
+
+def admin_api_user(user_id: PathId, *, session: SessionDep, actor: AdminApi) -> User:
+    return accounts.get_user(session=session, user_id=user_id)
+
+
+EntryDep = Annotated[Entry, Depends(page_entry)]
+ApiEntryDep = Annotated[Entry, Depends(api_entry)]
+ArticleDep = Annotated[Entry, Depends(page_article)]
+# (entry, revision): routes about a revision nearly always need its entry too.
+RevisionDep = Annotated[tuple[Entry, Revision], Depends(page_revision)]
+ApiRevisionDep = Annotated[tuple[Entry, Revision], Depends(api_revision)]
+QuestionDep = Annotated[Entry, Depends(page_question)]
+ApiQuestionDep = Annotated[Entry, Depends(api_question)]
+AnswerDep = Annotated[Entry, Depends(page_answer)]
+ApiAnswerDep = Annotated[Entry, Depends(api_answer)]
+FlagDep = Annotated[Flag, Depends(page_flag)]
+ApiFlagDep = Annotated[Flag, Depends(api_flag)]
+AttachmentDep = Annotated[Attachment, Depends(page_attachment)]
+PersonDep = Annotated[User, Depends(page_person)]
+ManagedUserDep = Annotated[User, Depends(admin_page_user)]
+ApiManagedUserDep = Annotated[User, Depends(admin_api_user)]

@@ -35,6 +35,7 @@ ADMIN_NAV: tuple[NavItem, ...] = (
     NavItem("Topics and experts", "/admin/topics", frozenset({Role.admin})),
     NavItem("Routing", "/admin/routing", frozenset({Role.admin})),
     NavItem("Synonyms", "/admin/synonyms", frozenset({Role.admin})),
+    NavItem("Webhooks", "/admin/webhooks", frozenset({Role.admin})),
     NavItem("Audit trail", "/admin/audit", frozenset({Role.admin})),
 )
 ADMIN_DESCRIPTIONS = {
@@ -42,8 +43,16 @@ ADMIN_DESCRIPTIONS = {
     "/admin/topics": "Review policy per topic (approvals, validity, who certifies) and designated experts.",
     "/admin/routing": "Reviewer auto-assignment and how new questions reach experts, per topic.",
     "/admin/synonyms": "Words customers use and what they mean in the knowledge base (\"money back\" → refund).",
-    "/admin/audit": "Every workflow decision, by whom and when; CSV export by date range.",
+    "/admin/webhooks": "Tell other tools (helpdesk, chat) when entries are certified, expire or are flagged, and when "
+                       "questions are asked or answered; each delivery signed, retried and logged.",
+    "/admin/audit": "Every workflow decision and administrative change: by whom, what, when and on which entry; "
+                    "filter it, or download it as CSV.",
+    "/knowledge-health": "Failed searches, review backlog, time to certify, content about to expire, reuse.",
 }
+# The sections of the /admin index: every administration page, and the health dashboard admins also use.
+ADMIN_SECTIONS: tuple[NavItem, ...] = ADMIN_NAV + (
+    NavItem("Knowledge health", "/knowledge-health", frozenset({Role.admin})),
+)
 
 
 def admin_nav_for(user: User | None, path: str) -> list[NavItem]:

@@ -9,10 +9,12 @@ from starlette.requests import Request
 
 from search.analysis import highlight_words
 from web.csrf import token_for
+from web.forms import form_token
 from web.nav import admin_nav_for, current_item, nav_for
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["csrf_token"] = token_for
+templates.env.globals["form_token"] = form_token
 templates.env.globals["nav_for"] = nav_for
 templates.env.globals["admin_nav_for"] = admin_nav_for
 templates.env.globals["current_nav"] = current_item

@@ -2,23 +2,21 @@
 administrative events (users, roles, tokens, experts, policies, routing, synonyms).
 
 Append-only twice over: the ORM refuses to update or delete a row (``kb.db.append_only``) and so does
-the database itself (triggers from the migration ``append_only_triggers``), for raw SQL too."""
+the database itself (triggers from the migration ``append_only_triggers``), for raw SQL too.
+Administrators read and export the whole trail through ``workflow.audit_trail``."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import datetime
-
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
+from kb.accounts.actors import Actor, require_actor
 from kb.accounts.models import User
+from kb.clock import utcnow
 from kb.content import access
 from kb.content.models import Entry, Revision
-from kb.csvcells import safe_cell
 from kb.db import append_only
-from kb.errors import Forbidden
-from kb.events import ADMIN_ACTION, Event, subscribe
+from kb.events import ADMIN_ACTION, ENTRY_DELETED, REVISION_DISCARDED, Event, subscribe
 from workflow.models import WorkflowEvent
 
 
@@ -30,10 +28,10 @@ append_only(WorkflowEvent, AuditTrailIsAppendOnly, "Audit events are never chang
 
 
 def record(
-    session: Session, *, entry_id: int, action: str, actor: User | None, revision_id: int | None = None,
+    *, session: Session, entry_id: int, action: str, actor: Actor, revision_id: int | None = None,
     from_state: str | None = None, to_state: str | None = None, comment: str = "", signature: str = "",
 ) -> WorkflowEvent:
-    row = WorkflowEvent(entry_id=entry_id, revision_id=revision_id, actor_id=actor.id if actor else None,
+    row = WorkflowEvent(entry_id=entry_id, revision_id=revision_id, actor_id=require_actor(actor).id,
                         action=action, from_state=from_state, to_state=to_state, comment=comment,
                         signature=signature)
     session.add(row)
@@ -41,13 +39,25 @@ def record(
     return row
 
 
+def record_all(*, session: Session, actor: Actor, events: list[dict]) -> None:
+    """``record`` for many events by one actor, in one statement (``kb import`` certifies
+    thousands of revisions per transaction). Each dict has ``record``'s keyword arguments."""
+    actor_id = require_actor(actor).id
+    now = utcnow()
+    if events:
+        session.exec(insert(WorkflowEvent.__table__), params=[
+            {"revision_id": None, "from_state": None, "to_state": None, "comment": "", "signature": "", **event,
+             "actor_id": actor_id, "target": "", "created_at": now} for event in events])
+
+
 TARGET_LENGTH = 200
 
 
-def record_admin(session: Session, *, actor: User | int | None, action: str, target: str,
+def record_admin(*, session: Session, actor: Actor | int | None, action: str, target: str,
                  detail: str = "") -> WorkflowEvent:
-    """An administrative change; ``actor`` None: the command line."""
-    actor_id = actor.id if isinstance(actor, User) else actor
+    """An administrative change by ``actor``, or by the user with that id (from an event, where
+    None is the command line); ``SYSTEM`` has no id either, so its rows name nobody."""
+    actor_id = actor if actor is None or isinstance(actor, int) else actor.id
     row = WorkflowEvent(entry_id=None, actor_id=actor_id, action=action, target=target[:TARGET_LENGTH],
                         comment=detail, signature="as administrator" if actor_id else "at the command line")
     session.add(row)
@@ -56,26 +66,36 @@ def record_admin(session: Session, *, actor: User | int | None, action: str, tar
 
 
 def _on_admin_action(session: Session, event: Event) -> None:
-    record_admin(session, actor=event.actor_id, action=event.data["action"], target=event.data["target"],
+    record_admin(session=session, actor=event.actor_id, action=event.data["action"], target=event.data["target"],
                  detail=event.data.get("detail", ""))
 
 
+def _on_revision_discarded(session: Session, event: Event) -> None:
+    data = event.data
+    record(session=session, entry_id=event.entry_id, revision_id=event.revision_id, actor=_actor(session, event),
+           action="discard", from_state=data["from_state"], to_state="discarded",
+           comment=f"Discarded revision {data['number']} “{data['title']}”.", signature="discarded the draft")
+
+
+def _on_entry_deleted(session: Session, event: Event) -> None:
+    record(session=session, entry_id=event.entry_id, actor=_actor(session, event), action="delete",
+           comment=f"Deleted the draft {event.data.get('kind', 'entry')} “{event.data['title']}”.",
+           signature="deleted the draft")
+
+
+def _actor(session: Session, event: Event) -> User:
+    return session.get(User, event.actor_id)
+
+
 def register() -> None:
-    """Record the administrative changes other packages announce (``kb.events.admin_action``)."""
+    """Record the administrative changes other packages announce (``kb.events.admin_action``), and
+    drafts thrown away (``kb.content.removal``)."""
     subscribe(ADMIN_ACTION, _on_admin_action)
+    subscribe(REVISION_DISCARDED, _on_revision_discarded)
+    subscribe(ENTRY_DELETED, _on_entry_deleted)
 
 
-def admin_events(*, session: Session, actor: User, limit: int = 100) -> list[tuple[WorkflowEvent, str | None]]:
-    """The latest administrative events, newest first, with the actor's email (None: command line)."""
-    if not actor.is_admin:
-        raise Forbidden("Only administrators can read the audit trail of administrative changes.")
-    return list(session.exec(
-        select(WorkflowEvent, User.email).join(User, User.id == WorkflowEvent.actor_id, isouter=True)
-        .where(WorkflowEvent.entry_id.is_(None)).order_by(WorkflowEvent.id.desc()).limit(limit)
-    ))
-
-
-def history(session: Session, entry_id: int) -> list[WorkflowEvent]:
+def history(*, session: Session, entry_id: int) -> list[WorkflowEvent]:
     return list(session.exec(
         select(WorkflowEvent).where(WorkflowEvent.entry_id == entry_id).order_by(WorkflowEvent.id)
     ))
@@ -84,33 +104,22 @@ def history(session: Session, entry_id: int) -> list[WorkflowEvent]:
 def visible_history(*, session: Session, actor: User, entry: Entry) -> list[WorkflowEvent]:
     """The entry's events that ``actor`` may know of: entry-wide ones, and those of revisions they
     may open (reviewers' comments on a revision in review are not for agents)."""
-    return list(session.exec(
-        select(WorkflowEvent)
+    return [event for event, _ in visible_history_with_actors(session=session, actor=actor, entry=entry)]
+
+
+def visible_history_with_actors(*, session: Session, actor: User, entry: Entry,
+                                revision_id: int | None = None) -> list[tuple[WorkflowEvent, User | None]]:
+    """``visible_history`` with each event's actor (None: kb itself), in one query; ``revision_id``
+    keeps the events of that revision only."""
+    statement = (
+        select(WorkflowEvent, User)
         .join(Revision, Revision.id == WorkflowEvent.revision_id, isouter=True)
         .join(Entry, Entry.id == WorkflowEvent.entry_id)
+        .join(User, User.id == WorkflowEvent.actor_id, isouter=True)
         .where(WorkflowEvent.entry_id == entry.id,
                WorkflowEvent.revision_id.is_(None) | access.revision_visible(actor))
         .order_by(WorkflowEvent.id)
-    ))
-
-
-CSV_COLUMNS = ["id", "time", "entry_id", "revision_id", "actor", "action", "from_state", "to_state", "signature",
-               "comment", "target"]
-
-
-def export_csv(*, session: Session, actor: User, start: datetime, end: datetime) -> str:
-    """Every event from ``start`` (inclusive) to ``end`` (exclusive) as CSV; administrators only."""
-    if not actor.is_admin:
-        raise Forbidden("Only administrators can export the audit trail.")
-    rows = session.exec(
-        select(WorkflowEvent, User.email).join(User, User.id == WorkflowEvent.actor_id, isouter=True)
-        .where(WorkflowEvent.created_at >= start, WorkflowEvent.created_at < end).order_by(WorkflowEvent.id)
     )
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL)  # every cell quoted (kb.csvcells)
-    writer.writerow(CSV_COLUMNS)
-    for ev, email in rows:
-        writer.writerow([safe_cell(v) for v in (
-            ev.id, ev.created_at.isoformat(), ev.entry_id or "", ev.revision_id or "", email or "system",
-            ev.action, ev.from_state or "", ev.to_state or "", ev.signature, ev.comment, ev.target)])
-    return out.getvalue()
+    if revision_id is not None:
+        statement = statement.where(WorkflowEvent.revision_id == revision_id)
+    return list(session.exec(statement))

@@ -37,7 +37,7 @@ class Dashboard:
         return {name: len(items) for name, items in self.__dict__.items()}
 
 
-def my_topic_ids(session: Session, user: User) -> list[int]:
+def my_topic_ids(*, session: Session, user: User) -> list[int]:
     return list(session.exec(select(TopicExpert.tag_id).where(TopicExpert.user_id == user.id)))
 
 
@@ -50,7 +50,7 @@ def _in_topics(statement, revision_column, topic_ids: list[int] | None):
 
 def build(*, session: Session, actor: User) -> Dashboard:
     # Designated experts see their topics; admins and experts without designations see everything.
-    topics = my_topic_ids(session, actor)
+    topics = my_topic_ids(session=session, user=actor)
     scope = topics if topics and not actor.has_role(Role.admin) else None
     board = Dashboard()
 
@@ -71,13 +71,13 @@ def build(*, session: Session, actor: User) -> Dashboard:
     mine = (select(Entry, Revision, Review).join(Revision, Revision.entry_id == Entry.id)
             .join(Review, Review.revision_id == Revision.id)
             .where(Review.reviewer_id == actor.id, Review.decision == Action.request_changes.value,
-                   Revision.state == RevisionState.changes_requested.value).order_by(Review.created_at))
+                   Revision.state == RevisionState.changes_requested.value, Entry.deleted_at.is_(None)).order_by(Review.created_at))
     board.changes_requested = [QueueItem(e, r, rv.created_at, rv.comment) for e, r, rv in session.exec(mine)]
 
     flags = _in_topics(
         select(Entry, Revision, Flag).join(Flag, Flag.entry_id == Entry.id)
         .join(Revision, Revision.id == Entry.latest_revision_id)
-        .where(Flag.status == FlagStatus.open.value).order_by(Flag.created_at), Revision.id, scope)
+        .where(Flag.status == FlagStatus.open.value, Entry.deleted_at.is_(None)).order_by(Flag.created_at), Revision.id, scope)
     board.flagged = [QueueItem(e, r, f.created_at, f"{f.reason}: {f.comment}".rstrip(": "), flag_id=f.id)
                      for e, r, f in session.exec(flags)]
 

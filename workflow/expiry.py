@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from kb.accounts.actors import SYSTEM
 from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.content.models import Revision
-from kb.events import Event, publish
+from kb.events import CERTIFICATION_CHANGED, Event, publish
 from workflow import audit
 from workflow.models import Certification, CertificationStatus, Policy
 from workflow.notify import notify
@@ -38,6 +39,9 @@ class SweepReport:
     @property
     def needs_reverification(self) -> int:
         return len(self.expired)
+
+    def __bool__(self) -> bool:  # did the sweep change anything (the periodic log skips empty runs)
+        return bool(self.reminded or self.expired)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -62,7 +66,7 @@ def _longest_reminder(session: Session) -> int:
 def _people(session: Session, cert: Certification, tag_ids: list[int]) -> list[User]:
     """Who vouched for the content (certifier, last re-verifier) and the topic's experts."""
     vouched = [session.get(User, uid) for uid in (cert.certified_by, cert.reverified_by) if uid is not None]
-    return [*vouched, *topic_experts(session, tag_ids)]
+    return [*vouched, *topic_experts(session=session, tag_ids=tag_ids)]
 
 
 def _claim(session: Session, cert: Certification, **values) -> bool:
@@ -80,13 +84,13 @@ def _remind(session: Session, now: datetime, report: SweepReport) -> None:
         Certification.valid_until > now, Certification.valid_until <= horizon,
     ).order_by(Certification.valid_until)).all()
     for cert in due:
-        tag_ids = revision_tag_ids(session, cert.revision_id)
-        if as_utc(cert.valid_until) - timedelta(days=effective_policy(session, tag_ids).reminder_days) > now:
+        tag_ids = revision_tag_ids(session=session, revision_id=cert.revision_id)
+        if as_utc(cert.valid_until) - timedelta(days=effective_policy(session=session, tag_ids=tag_ids).reminder_days) > now:
             continue
         if not _claim(session, cert, reminder_sent_at=now):
             continue
         title = session.get(Revision, cert.revision_id).title or f"entry {cert.entry_id}"
-        notify(session, users=_people(session, cert, tag_ids), kind="expiry_reminder", entry_id=cert.entry_id,
+        notify(session=session, users=_people(session, cert, tag_ids), kind="expiry_reminder", entry_id=cert.entry_id,
                link=f"/entries/{cert.entry_id}",
                message=f"The certification of “{title}” expires on {as_utc(cert.valid_until):%Y-%m-%d}. "
                        "Re-verify it if it is still right, or archive it.")
@@ -100,15 +104,15 @@ def _expire(session: Session, now: datetime, report: SweepReport) -> None:
         if not _claim(session, cert, status=STALE):
             continue
         expired_on = f"{as_utc(cert.valid_until):%Y-%m-%d}"
-        audit.record(session, entry_id=cert.entry_id, revision_id=cert.revision_id, actor=None, action="expire",
+        audit.record(session=session, entry_id=cert.entry_id, revision_id=cert.revision_id, actor=SYSTEM, action="expire",
                      from_state=ACTIVE, to_state=STALE, comment=f"Certification valid until {expired_on}.",
                      signature="expired automatically")
-        tag_ids = revision_tag_ids(session, cert.revision_id)
+        tag_ids = revision_tag_ids(session=session, revision_id=cert.revision_id)
         title = session.get(Revision, cert.revision_id).title or f"entry {cert.entry_id}"
-        notify(session, users=_people(session, cert, tag_ids), kind="needs_reverification", entry_id=cert.entry_id,
+        notify(session=session, users=_people(session, cert, tag_ids), kind="needs_reverification", entry_id=cert.entry_id,
                link=f"/entries/{cert.entry_id}",
                message=f"The certification of “{title}” expired on {expired_on}. Agents still see it, marked as "
                        "stale, until an expert re-verifies or archives it.")
-        publish(session, Event("certification.changed", entry_id=cert.entry_id, revision_id=cert.revision_id,
-                               data={"action": "expire"}))
+        publish(session=session, event=Event(CERTIFICATION_CHANGED, entry_id=cert.entry_id, revision_id=cert.revision_id,
+                               data={"action": "expire", "needs_reverification": True}))
         report.expired.append(cert.entry_id)

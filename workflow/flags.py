@@ -12,7 +12,7 @@ from kb.clock import utcnow
 from kb.content import service as content
 from kb.content.models import Entry, Revision, RevisionTag
 from kb.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from kb.events import Event, publish, subscribe
+from kb.events import FLAG_CHANGED, REVISION_TRANSITION, Event, publish, subscribe
 from workflow import audit
 from workflow.models import Action, Flag, FlagReason, FlagStatus
 from workflow.notify import notify
@@ -35,11 +35,11 @@ def _title(session: Session, entry: Entry, revision_id: int | None) -> str:
 def _flag_tag_ids(session: Session, entry: Entry, flag: Flag) -> list[int]:
     """The topics of the flagged revision (or, if it is gone, of the entry's current one)."""
     revision_id = flag.revision_id or entry.certified_revision_id or entry.latest_revision_id
-    return revision_tag_ids(session, revision_id) if revision_id else []
+    return revision_tag_ids(session=session, revision_id=revision_id) if revision_id else []
 
 
 def _changed(session: Session, flag: Flag, actor_id: int | None, action: str) -> None:
-    publish(session, Event("flag.changed", entry_id=flag.entry_id, revision_id=flag.revision_id, actor_id=actor_id,
+    publish(session=session, event=Event(FLAG_CHANGED, entry_id=flag.entry_id, revision_id=flag.revision_id, actor_id=actor_id,
                            data={"action": action, "flag_id": flag.id, "reason": flag.reason}))
 
 
@@ -76,12 +76,12 @@ def open_flags(*, session: Session, tag_ids: list[int] | None = None, limit: int
     return list(session.exec(statement.order_by(Flag.created_at, Flag.id).limit(limit)))
 
 
-def may_dismiss(session: Session, actor: User, flag: Flag, entry: Entry | None = None) -> bool:
+def may_dismiss(*, session: Session, actor: User, flag: Flag, entry: Entry | None = None) -> bool:
     """Administrators, and the experts who are told about the flag (the topic's experts)."""
     if actor.is_admin:
         return True
     entry = entry or session.get(Entry, flag.entry_id)
-    return any(u.id == actor.id for u in topic_experts(session, _flag_tag_ids(session, entry, flag)))
+    return any(u.id == actor.id for u in topic_experts(session=session, tag_ids=_flag_tag_ids(session, entry, flag)))
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -109,11 +109,11 @@ def raise_flag(*, session: Session, actor: User, entry: Entry, reason: FlagReaso
                 comment=comment.strip())
     session.add(flag)
     session.flush()
-    audit.record(session, entry_id=entry.id, revision_id=revision_id, actor=actor, action="flag", to_state=OPEN,
+    audit.record(session=session, entry_id=entry.id, revision_id=revision_id, actor=actor, action="flag", to_state=OPEN,
                  comment=flag.comment, signature=f"flagged as {reason.value}")
     title = _title(session, entry, revision_id)
     note = f": {flag.comment}" if flag.comment else "."
-    notify(session, users=topic_experts(session, _flag_tag_ids(session, entry, flag)), kind="flag",
+    notify(session=session, users=topic_experts(session=session, tag_ids=_flag_tag_ids(session, entry, flag)), kind="flag",
            entry_id=entry.id, link=entry_link(entry.id), exclude=actor,
            message=f"{actor.display_name} flagged “{title}” as {reason.value}{note}")
     _changed(session, flag, actor.id, "raise")
@@ -123,7 +123,7 @@ def raise_flag(*, session: Session, actor: User, entry: Entry, reason: FlagReaso
 def dismiss_flag(*, session: Session, actor: User, flag: Flag, reason: str) -> Flag:
     """Close an open flag without changing the content; the flagger is told why."""
     entry = session.get(Entry, flag.entry_id)
-    if not may_dismiss(session, actor, flag, entry):
+    if not may_dismiss(session=session, actor=actor, flag=flag, entry=entry):
         raise Forbidden("Only experts of this entry's topics, or administrators, can dismiss its flags.")
     reason = reason.strip()
     if not reason:
@@ -132,9 +132,9 @@ def dismiss_flag(*, session: Session, actor: User, flag: Flag, reason: str) -> F
     if flag.status != OPEN:
         raise InvalidTransition(f"This flag is already {flag.status}.")
     _close(session, flag, status=FlagStatus.dismissed, resolution=reason, actor_id=actor.id)
-    audit.record(session, entry_id=flag.entry_id, revision_id=flag.revision_id, actor=actor, action="dismiss_flag",
+    audit.record(session=session, entry_id=flag.entry_id, revision_id=flag.revision_id, actor=actor, action="dismiss_flag",
                  from_state=OPEN, to_state=flag.status, comment=reason, signature="dismissed flag")
-    notify(session, users=[session.get(User, flag.flagger_id)], kind="flag_dismissed", entry_id=flag.entry_id,
+    notify(session=session, users=[session.get(User, flag.flagger_id)], kind="flag_dismissed", entry_id=flag.entry_id,
            link=entry_link(flag.entry_id), exclude=actor,
            message=f"{actor.display_name} dismissed your flag on “{_title(session, entry, flag.revision_id)}”: "
                    f"{reason}")
@@ -164,9 +164,9 @@ def resolve_by_certification(*, session: Session, entry_id: int, revision_id: in
             _close(session, flag, status=FlagStatus.resolved, resolution=resolution, actor_id=actor_id)
         except InvalidTransition:  # dismissed at the same moment: nothing left to resolve
             continue
-        audit.record(session, entry_id=entry_id, revision_id=revision_id, actor=actor, action="resolve_flag",
+        audit.record(session=session, entry_id=entry_id, revision_id=revision_id, actor=actor, action="resolve_flag",
                      from_state=OPEN, to_state=flag.status, comment=resolution, signature="resolved by certification")
-        notify(session, users=[session.get(User, flag.flagger_id)], kind="flag_resolved", entry_id=entry_id,
+        notify(session=session, users=[session.get(User, flag.flagger_id)], kind="flag_resolved", entry_id=entry_id,
                link=entry_link(entry_id), exclude=actor,
                message=f"Your flag on “{_title(session, entry, revision_id)}” was resolved: revision "
                        f"{revision.number} is now certified.")
@@ -183,4 +183,4 @@ def _on_transition(session: Session, event: Event) -> None:
 
 def register() -> None:
     """Subscribe to domain events (call at start-up; calling again changes nothing)."""
-    subscribe("revision.transition", _on_transition)
+    subscribe(REVISION_TRANSITION, _on_transition)

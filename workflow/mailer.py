@@ -144,6 +144,16 @@ def _open_outbox(settings: Settings) -> _Outbox | None:
         return None
 
 
+def send_one(settings: Settings, compose: Callable[[], EmailMessage]) -> bool:
+    """Send one email now (outside any transaction); False when it was not sent (no mail server,
+    or the server refused it: logged, never raised)."""
+    outbox = _open_outbox(settings)
+    if outbox is None:
+        return False
+    with outbox:
+        return outbox.send(compose)
+
+
 # --- claiming: a conditional update, so two mailers never send the same notification -------------
 
 
@@ -264,10 +274,16 @@ def _footer(settings: Settings, how: str) -> str:
 
 
 def _email(settings: Settings, user: User, subject: str, body: str, now: datetime) -> EmailMessage:
+    return email_message(settings, name=user.display_name, address=user.email, subject=subject, body=body, now=now)
+
+
+def email_message(settings: Settings, *, name: str, address: str, subject: str, body: str,
+                  now: datetime) -> EmailMessage:
+    """A plain-text email from kb (``KB_MAIL_FROM``) to one person."""
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings.mail_from
-    message["To"] = Address(display_name=_one_line(user.display_name), addr_spec=user.email)
+    message["To"] = Address(display_name=_one_line(name), addr_spec=address)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"

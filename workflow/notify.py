@@ -11,7 +11,7 @@ from workflow.models import Notification
 
 
 def notify(
-    session: Session, *, users: Iterable[User], kind: str, message: str, link: str = "",
+    *, session: Session, users: Iterable[User], kind: str, message: str, link: str = "",
     entry_id: int | None = None, exclude: User | None = None,
 ) -> list[Notification]:
     """One notification per distinct user, never to the person who caused it."""

@@ -9,55 +9,85 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from kb.accounts.models import Role, User
+from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.content import access as content_access
 from kb.content import service as content
 from kb.content.models import Entry, Revision, RevisionState
 from kb.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from kb.events import Event, publish
+from kb.events import CERTIFICATION_CHANGED, REVISION_TRANSITION, Event, publish
 from workflow import audit
-from workflow.models import Action, Certification, CertificationStatus, Review
+from workflow.actions import (ACTIONS, AvailableAction, CertificationContext, available_actions,
+                              certification_refusal)
+from workflow.models import Action, Certification, CertificationAction, CertificationStatus, Review
 from workflow.notify import notify
 from workflow.policy import (EffectivePolicy, contributors, effective_policy, expert_topics, revision_tag_ids,
                              topic_experts)
-from workflow.transitions import (COMMENT_REQUIRED, REVIEWED_KINDS, TRANSITIONS, ReviewContext, allowed_actions,
-                                  contributed)
+from workflow.transitions import REVIEWED_KINDS, TRANSITIONS, ReviewContext, approved_it, contributed
 
 S = RevisionState
 OPEN_STATES = (S.in_review.value, S.approved.value, S.changes_requested.value)
 
 
-def context_for(session: Session, *, actor: User, entry: Entry, revision: Revision) -> tuple[ReviewContext, EffectivePolicy]:
-    tag_ids = revision_tag_ids(session, revision.id)
-    policy = effective_policy(session, tag_ids)
+def context_for(*, session: Session, actor: User, entry: Entry, revision: Revision) -> tuple[ReviewContext, EffectivePolicy]:
+    tag_ids = revision_tag_ids(session=session, revision_id=revision.id)
+    policy = effective_policy(session=session, tag_ids=tag_ids)
     # Only an approval counts: a reviewer who asked for changes may approve the resubmission.
-    reviewed = session.exec(
-        select(Review.id).where(Review.revision_id == revision.id, Review.reviewer_id == actor.id,
-                                Review.decision == Action.approve.value)
-    ).first() is not None
+    approvers = frozenset(session.exec(
+        select(Review.reviewer_id).where(Review.revision_id == revision.id, Review.decision == Action.approve.value)))
     ctx = ReviewContext(
         experts_only_review=policy.experts_only_review,
-        is_topic_expert=bool(expert_topics(session, actor.id, tag_ids)),
-        already_reviewed=reviewed,
+        is_topic_expert=bool(expert_topics(session=session, user_id=actor.id, tag_ids=tag_ids)),
+        already_reviewed=actor.id in approvers,
         is_latest=entry.latest_revision_id == revision.id,
-        contributor_ids=contributors(session, revision),
+        contributor_ids=contributors(session=session, revision=revision),
+        approver_cannot_certify=policy.approver_cannot_certify,
+        approver_ids=approvers,
     )
     return ctx, policy
 
 
-def actions_for(session: Session, *, actor: User, entry: Entry, revision: Revision) -> list[Action]:
-    ctx, _ = context_for(session, actor=actor, entry=entry, revision=revision)
-    return allowed_actions(actor, entry, revision, ctx)
+def certification_context(*, session: Session, actor: User, entry: Entry) -> CertificationContext:
+    """What the rules need about the entry's live certification; no query when nothing is certified."""
+    if entry.certified_revision_id is None:
+        return CertificationContext()
+    cert = session.get(Certification, entry.id)
+    if cert is None:
+        return CertificationContext()
+    certified = session.get(Revision, entry.certified_revision_id)
+    return CertificationContext(
+        status=CertificationStatus(cert.status),
+        expert_of=tuple(expert_topics(session=session, user_id=actor.id, tag_ids=revision_tag_ids(session=session, revision_id=certified.id))),
+        contributor_ids=contributors(session=session, revision=certified),
+    )
 
 
-def after_transition(session: Session, *, actor: User, revision: Revision) -> tuple[Entry, list[Action], bool]:
+def available_actions_for(*, session: Session, actor: User, entry: Entry,
+                          revision: Revision | None = None) -> list[AvailableAction]:
+    """Every action ``actor`` may take now, with its label: the transitions of ``revision`` (the
+    entry's latest one on its page) and the re-verification and archiving of the entry."""
+    review = context_for(session=session, actor=actor, entry=entry, revision=revision)[0] if revision is not None else None
+    return available_actions(user=actor, entry=entry, revision=revision, review=review,
+                             certification=certification_context(session=session, actor=actor, entry=entry))
+
+
+def actions_for(*, session: Session, actor: User, entry: Entry, revision: Revision) -> list[Action]:
+    """The transitions ``actor`` may take on ``revision`` (what the API reports as next steps)."""
+    ctx, _ = context_for(session=session, actor=actor, entry=entry, revision=revision)
+    return _transitions(actor, entry, revision, ctx)
+
+
+def _transitions(actor: User, entry: Entry, revision: Revision, ctx: ReviewContext) -> list[Action]:
+    return [a.action for a in available_actions(user=actor, entry=entry, revision=revision, review=ctx)]
+
+
+def after_transition(*, session: Session, actor: User, revision: Revision) -> tuple[Entry, list[Action], bool]:
     """The entry, the actor's next actions and whether the actor may still see the revision, right
     after ``transition``. No visibility check: the actor just acted on it, and a reviewer who rejected
     a revision may no longer see it (that must not turn the rejection into a 404)."""
     entry = session.exec(select(Entry).where(Entry.id == revision.entry_id)
                          .execution_options(populate_existing=True)).one()
-    return entry, actions_for(session, actor=actor, entry=entry, revision=revision), \
+    return entry, actions_for(session=session, actor=actor, entry=entry, revision=revision), \
         content_access.can_view_revision(actor, entry, revision)
 
 
@@ -105,13 +135,13 @@ def transition(*, session: Session, actor: User, revision_id: int, action: Actio
         raise InvalidTransition(
             f"You cannot {action.value.replace('-', ' ')} a revision that is “{revision.state.replace('_', ' ')}”."
         )
-    ctx, policy = context_for(session, actor=actor, entry=entry, revision=revision)
-    if action not in allowed_actions(actor, entry, revision, ctx):
+    ctx, policy = context_for(session=session, actor=actor, entry=entry, revision=revision)
+    if action not in _transitions(actor, entry, revision, ctx):
         raise Forbidden(_refusal(action, actor, revision, ctx))
     comment = comment.strip()
-    if action in COMMENT_REQUIRED and not comment:
-        raise ValidationFailed(COMMENT_REQUIRED[action], field="comment")
-    handler = {Action.approve: _approve, Action.certify: _certify}.get(action, _simple)
+    if ACTIONS[action].needs_comment and not comment:
+        raise ValidationFailed(ACTIONS[action].comment_prompt, field="comment")
+    handler = {Action.approve: _approve, Action.certify: _certify}.get(action, _plain_transition)
     return handler(session, actor=actor, entry=entry, revision=revision, action=action, target=target,
                    comment=comment, policy=policy)
 
@@ -125,6 +155,9 @@ def _refusal(action: Action, actor: User, revision: Revision, ctx: ReviewContext
                 "another expert must do it.")
     if action is Action.approve and ctx.already_reviewed:
         return "You have already approved this revision; another reviewer must approve too."
+    if action is Action.certify and approved_it(actor, ctx):
+        return ("You approved this revision, and this topic's policy wants someone other than the approver to "
+                "certify it (author, approver and certifier are three people); another expert must certify.")
     if action is Action.certify:
         return "Only experts of this topic (designated, or with enough expertise when the policy allows it), or administrators, can certify."
     if action in (Action.approve, Action.request_changes, Action.reject):
@@ -132,24 +165,31 @@ def _refusal(action: Action, actor: User, revision: Revision, ctx: ReviewContext
     return "Only the author of this revision (or an administrator) can do that."
 
 
-def _after(session: Session, *, actor: User, entry: Entry, revision: Revision, action: Action, from_state: str,
-           comment: str, signature: str) -> None:
-    audit.record(session, entry_id=entry.id, revision_id=revision.id, actor=actor, action=action.value,
+def _record_transition(session: Session, *, actor: User, entry: Entry, revision: Revision, action: Action,
+                       from_state: str, comment: str, signature: str) -> None:
+    """After a move: the audit event, the notifications, then the domain event (in that order)."""
+    audit.record(session=session, entry_id=entry.id, revision_id=revision.id, actor=actor, action=action.value,
                  from_state=from_state, to_state=revision.state, comment=comment, signature=signature)
     _notify(session, actor=actor, entry=entry, revision=revision, action=action, comment=comment)
-    publish(session, Event("revision.transition", entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
-                           data={"action": action.value, "from": from_state, "to": revision.state}))
+    data = {"action": action.value, "from": from_state, "to": revision.state}
+    if action is Action.certify:  # a fresh certification: search ranks it as not stale
+        data["needs_reverification"] = False
+        # Whom it credits (reputation): the answer's author for an article turned from their answer.
+        data["credited_author_id"] = content.credited_author_id(entry=entry, revision=revision)
+    publish(session=session, event=Event(REVISION_TRANSITION, entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
+                           data=data))
 
 
-def _simple(session, *, actor, entry, revision, action, target, comment, policy) -> Revision:
+def _plain_transition(session, *, actor, entry, revision, action, target, comment, policy) -> Revision:
+    """Every action but approve and certify: move the state, with the review a decision records."""
     from_state = revision.state
     if action is Action.submit:
         _withdraw_older(session, actor=actor, entry=entry, keep=revision)
     if action in (Action.request_changes, Action.reject):
         _record_review(session, revision=revision, actor=actor, decision=action, comment=comment)
     _move(session, revision, from_state, target.value)
-    _after(session, actor=actor, entry=entry, revision=revision, action=action, from_state=from_state,
-           comment=comment, signature=_signature(action, actor, []))
+    _record_transition(session, actor=actor, entry=entry, revision=revision, action=action, from_state=from_state,
+                       comment=comment, signature=_signature(action, actor, []))
     return revision
 
 
@@ -179,7 +219,7 @@ def _withdraw_older(session: Session, *, actor: User, entry: Entry, keep: Revisi
     for rev in older:
         from_state = rev.state
         _move(session, rev, from_state, S.withdrawn.value)
-        audit.record(session, entry_id=entry.id, revision_id=rev.id, actor=actor, action=Action.withdraw.value,
+        audit.record(session=session, entry_id=entry.id, revision_id=rev.id, actor=actor, action=Action.withdraw.value,
                      from_state=from_state, to_state=rev.state,
                      comment=f"Replaced by revision {keep.number}.", signature="withdrawn")
 
@@ -193,10 +233,10 @@ def _approve(session, *, actor, entry, revision, action, target, comment, policy
         _move(session, revision, from_state, target.value)
     else:
         comment = comment or f"Approval {approvals} of {policy.required_approvals}."
-    _after(session, actor=actor, entry=entry, revision=revision, action=action, from_state=from_state,
-           comment=comment, signature=_signature(action, actor, []))
-    ctx, _ = context_for(session, actor=actor, entry=entry, revision=revision)
-    if revision.state == S.approved.value and policy.approval_certifies and Action.certify in allowed_actions(
+    _record_transition(session, actor=actor, entry=entry, revision=revision, action=action, from_state=from_state,
+                       comment=comment, signature=_signature(action, actor, []))
+    ctx, _ = context_for(session=session, actor=actor, entry=entry, revision=revision)
+    if revision.state == S.approved.value and policy.approval_certifies and Action.certify in _transitions(
             actor, entry, revision, ctx):
         return _certify(session, actor=actor, entry=entry, revision=revision, action=Action.certify,
                         target=S.certified, comment="Certified on approval (topic policy).", policy=policy)
@@ -214,7 +254,7 @@ def _certify(session, *, actor, entry, revision, action, target, comment, policy
                                                 Revision.state == S.certified.value))
     for previous in older:
         _move(session, previous, S.certified.value, S.superseded.value)
-        audit.record(session, entry_id=entry.id, revision_id=previous.id, actor=actor, action="supersede",
+        audit.record(session=session, entry_id=entry.id, revision_id=previous.id, actor=actor, action="supersede",
                      from_state=S.certified.value, to_state=S.superseded.value,
                      comment=f"Superseded by revision {revision.number}.", signature="superseded on certification")
     moved = session.exec(
@@ -237,9 +277,9 @@ def _certify(session, *, actor, entry, revision, action, target, comment, policy
     cert.version += 1
     session.flush()
     session.refresh(entry)
-    topics = expert_topics(session, actor.id, revision_tag_ids(session, revision.id))
-    _after(session, actor=actor, entry=entry, revision=revision, action=action, from_state=from_state,
-           comment=comment, signature=_signature(action, actor, topics))
+    topics = expert_topics(session=session, user_id=actor.id, tag_ids=revision_tag_ids(session=session, revision_id=revision.id))
+    _record_transition(session, actor=actor, entry=entry, revision=revision, action=action, from_state=from_state,
+                       comment=comment, signature=_signature(action, actor, topics))
     return revision
 
 
@@ -248,9 +288,9 @@ def _notify(session: Session, *, actor: User, entry: Entry, revision: Revision, 
     title = revision.title or f"entry {entry.id}"
     author = session.get(User, revision.author_id)
     if action in (Action.submit, Action.resubmit):
-        reviewers = [u for u in topic_experts(session, revision_tag_ids(session, revision.id))
+        reviewers = [u for u in topic_experts(session=session, tag_ids=revision_tag_ids(session=session, revision_id=revision.id))
                      if u.id != revision.author_id]
-        notify(session, users=reviewers, kind="review_requested", entry_id=entry.id, link=link, exclude=actor,
+        notify(session=session, users=reviewers, kind="review_requested", entry_id=entry.id, link=link, exclude=actor,
                message=f"{actor.display_name} submitted “{title}” for review.")
         return
     messages = {
@@ -262,7 +302,7 @@ def _notify(session: Session, *, actor: User, entry: Entry, revision: Revision, 
     }
     if action in messages:
         kind, message = messages[action]
-        notify(session, users=[author], kind=kind, entry_id=entry.id, link=link, message=message, exclude=actor)
+        notify(session=session, users=[author], kind=kind, entry_id=entry.id, link=link, message=message, exclude=actor)
 
 
 # --- entry-level: re-verification and archiving ----------------------------------------------
@@ -276,14 +316,12 @@ def _certification(session: Session, entry: Entry) -> Certification:
     return cert
 
 
-def _may_certify_entry(session: Session, actor: User, entry: Entry) -> list[str]:
-    revision = session.get(Revision, entry.certified_revision_id)
-    topics = expert_topics(session, actor.id, revision_tag_ids(session, revision.id))
-    if actor.id in contributors(session, revision):
-        raise Forbidden("You contributed to this text, so another expert or an administrator must do that.")
-    if not (topics or actor.has_role(Role.admin)):
-        raise Forbidden("Only experts of this topic (not the author), or administrators, can do that.")
-    return topics
+def _authorise(session: Session, actor: User, entry: Entry, action: CertificationAction) -> CertificationContext:
+    """The same rule that offers the buttons: refused unless ``action`` is available to ``actor``."""
+    certification = certification_context(session=session, actor=actor, entry=entry)
+    if ACTIONS[action] not in available_actions(user=actor, entry=entry, certification=certification):
+        raise Forbidden(certification_refusal(actor, certification))
+    return certification
 
 
 def reverify(*, session: Session, actor: User, entry: Entry, comment: str = "") -> Certification:
@@ -291,9 +329,9 @@ def reverify(*, session: Session, actor: User, entry: Entry, comment: str = "") 
     cert = _certification(session, entry)
     if cert.status == CertificationStatus.archived.value:
         raise InvalidTransition("This entry is archived; certify a new revision instead.")
-    topics = _may_certify_entry(session, actor, entry)
+    topics = _authorise(session, actor, entry, CertificationAction.reverify).expert_of
     revision = session.get(Revision, entry.certified_revision_id)
-    policy = effective_policy(session, revision_tag_ids(session, revision.id))
+    policy = effective_policy(session=session, tag_ids=revision_tag_ids(session=session, revision_id=revision.id))
     from_status, now = cert.status, utcnow()
     moved = session.exec(update(Certification).where(Certification.entry_id == entry.id,
                                                      Certification.version == cert.version).values(
@@ -303,10 +341,10 @@ def reverify(*, session: Session, actor: User, entry: Entry, comment: str = "") 
         raise InvalidTransition("Someone else changed this certification at the same time; reload.")
     session.refresh(cert)
     signature = f"re-verified as expert of {', '.join(topics)}" if topics else "re-verified as administrator"
-    audit.record(session, entry_id=entry.id, revision_id=revision.id, actor=actor, action="reverify",
+    audit.record(session=session, entry_id=entry.id, revision_id=revision.id, actor=actor, action="reverify",
                  from_state=from_status, to_state=cert.status, comment=comment.strip(), signature=signature)
-    publish(session, Event("certification.changed", entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
-                           data={"action": "reverify"}))
+    publish(session=session, event=Event(CERTIFICATION_CHANGED, entry_id=entry.id, revision_id=revision.id, actor_id=actor.id,
+                           data={"action": "reverify", "needs_reverification": False}))
     return cert
 
 
@@ -315,7 +353,7 @@ def archive(*, session: Session, actor: User, entry: Entry, comment: str = "") -
     cert = _certification(session, entry)
     if cert.status == CertificationStatus.archived.value:
         raise InvalidTransition("This entry is already archived.")
-    _may_certify_entry(session, actor, entry)
+    _authorise(session, actor, entry, CertificationAction.archive)
     from_status, now = cert.status, utcnow()
     moved = session.exec(update(Certification).where(Certification.entry_id == entry.id,
                                                      Certification.version == cert.version).values(
@@ -326,8 +364,8 @@ def archive(*, session: Session, actor: User, entry: Entry, comment: str = "") -
     session.exec(update(Entry).where(Entry.id == entry.id).values(certified_revision_id=None))
     session.refresh(cert)
     session.refresh(entry)
-    audit.record(session, entry_id=entry.id, revision_id=cert.revision_id, actor=actor, action="archive",
+    audit.record(session=session, entry_id=entry.id, revision_id=cert.revision_id, actor=actor, action="archive",
                  from_state=from_status, to_state=cert.status, comment=comment.strip(), signature="archived")
-    publish(session, Event("certification.changed", entry_id=entry.id, revision_id=cert.revision_id,
-                           actor_id=actor.id, data={"action": "archive"}))
+    publish(session=session, event=Event(CERTIFICATION_CHANGED, entry_id=entry.id, revision_id=cert.revision_id,
+                           actor_id=actor.id, data={"action": "archive", "needs_reverification": False}))
     return cert

@@ -1,7 +1,8 @@
 """The state machine in one place: which action leads from which state to which, and who may take it.
 
-``allowed_actions`` is the single answer to "what can this user do with this revision?": the
-pages draw their buttons from it and the service authorises with it.
+``allowed_actions`` answers "which transitions may this user take on this revision?"; the pages and
+the services ask ``workflow.actions.available_actions``, which adds the entry's certification
+actions and what users see of each action.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ TRANSITIONS: dict[Action, tuple[frozenset[RevisionState], RevisionState]] = {
     Action.certify: (frozenset({S.approved}), S.certified),
 }
 REVIEW_ACTIONS = frozenset({Action.approve, Action.request_changes, Action.reject})
-COMMENT_REQUIRED = {Action.request_changes: "Say what should change.", Action.reject: "Give a reason for rejecting."}
 REVIEWED_KINDS = frozenset({EntryKind.article.value, EntryKind.answer.value})
 
 
@@ -39,6 +39,9 @@ class ReviewContext:
     is_latest: bool = True
     # Authors of the text since the last certified revision (``workflow.policy.contributors``).
     contributor_ids: frozenset[int] = frozenset()
+    # Policy "the approver may not also certify", and who approved this revision.
+    approver_cannot_certify: bool = False
+    approver_ids: frozenset[int] = frozenset()
 
 
 def is_owner(user: User, entry: Entry, revision: Revision) -> bool:
@@ -61,10 +64,17 @@ def may_review(user: User, revision: Revision, ctx: ReviewContext) -> bool:
     return ctx.is_topic_expert or not ctx.experts_only_review
 
 
+def approved_it(user: User, ctx: ReviewContext) -> bool:
+    """Whether the policy keeps this user from certifying because they approved the revision."""
+    return ctx.approver_cannot_certify and user.id in ctx.approver_ids
+
+
 def may_certify(user: User, revision: Revision, ctx: ReviewContext) -> bool:
     """Experts of one of the entry's topics (designated or, if the policy says so, high-scoring), or
-    admins; never for text they contributed to."""
-    return not contributed(user, revision, ctx) and (ctx.is_topic_expert or user.has_role(Role.admin))
+    admins; never for text they contributed to, nor (when the policy says so) after approving it."""
+    if contributed(user, revision, ctx) or approved_it(user, ctx):
+        return False
+    return ctx.is_topic_expert or user.has_role(Role.admin)
 
 
 def allowed_actions(user: User, entry: Entry, revision: Revision, ctx: ReviewContext) -> list[Action]:

@@ -103,3 +103,21 @@ class LoginThrottle(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=300)  # "email:<address>" or "ip:<address>"
     attempts: int = 0  # counted attempts since the last success, within the lockout window
     last_attempt_at: datetime = Field(default_factory=utcnow)
+
+
+class PasswordLink(SQLModel, table=True):
+    """A one-time link to set a password: an invitation to a new account or a reset. The link's
+    token is random (256 bits) and kept only as its hash; the row is deleted when the link is used,
+    when a newer link is made for the same person, and when their password changes or they are
+    signed out everywhere, so at most one link per person works at a time."""
+
+    __tablename__ = "password_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    purpose: str = Field(max_length=16)  # "invite" | "reset"
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+    # Who asked for it: an administrator, the person themselves (forgot password); None: command line.
+    requested_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")

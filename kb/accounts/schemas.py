@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -81,3 +82,18 @@ class TokenPublic(BaseModel):
 
 class TokenCreated(TokenPublic):
     token: str = Field(description="The secret token. It is shown only once.")
+
+
+class PasswordLinkCreate(BaseModel):
+    purpose: Literal["invite", "reset"] | None = Field(
+        default=None, description="`invite` or `reset`; by default an invitation when the user never had a "
+                                  "password, else a reset.")
+
+
+class PasswordLinkPublic(BaseModel):
+    user_id: int
+    purpose: Literal["invite", "reset"]
+    expires_at: datetime
+    emailed: bool = Field(description="Whether kb emails the link to the user (it does when email is set up).")
+    url: str | None = Field(default=None, description="The link, only when kb cannot email it: pass it on to the "
+                                                      "user privately. It is shown only once.")

@@ -10,8 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from kb.accounts import security
-from kb.accounts.models import ApiToken, LoginAttempt, LoginThrottle, Role, User, UserRole, UserSession
-from kb.accounts.schemas import TokenCreate, UserCreate, UserUpdate
+from kb.accounts.actors import SYSTEM, Actor, require_actor, require_admin
+from kb.accounts.models import (ApiToken, LoginAttempt, LoginThrottle, PasswordLink, Role, User, UserRole,
+                               UserSession)
+from kb.accounts.schemas import MIN_PASSWORD_LENGTH, TokenCreate, UserCreate, UserUpdate
 from kb.clock import utcnow
 from kb.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized, ValidationFailed
 from kb.events import admin_action
@@ -20,14 +22,12 @@ SESSION_PREFIX = "kbs"
 API_TOKEN_PREFIX = "kb"
 
 
-def _require_admin(actor: User | None) -> None:
-    # actor None means the operator at the command line (bootstrap), who may do anything.
-    if actor is not None and not actor.is_admin:
-        raise Forbidden("Only an administrator can manage users.")
+def _require_admin(actor: Actor) -> None:
+    require_admin(actor, "Only an administrator can manage users.")
 
 
-def _audit(session: Session, actor: User | None, action: str, target: str, detail: str = "") -> None:
-    admin_action(session, actor_id=actor.id if actor else None, action=action, target=target, detail=detail)
+def _audit(session: Session, actor: Actor, action: str, target: str, detail: str = "") -> None:
+    admin_action(session=session, actor_id=actor.id, action=action, target=target, detail=detail)
 
 
 def _role_names(roles) -> str:
@@ -45,12 +45,12 @@ def find_user_by_email(*, session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email.strip().lower())).first()
 
 
-def list_users(*, session: Session, actor: User) -> list[User]:
+def list_users(*, session: Session, actor: Actor) -> list[User]:
     _require_admin(actor)
     return list(session.exec(select(User).order_by(User.display_name)))
 
 
-def create_user(*, session: Session, actor: User | None, data: UserCreate) -> User:
+def create_user(*, session: Session, actor: Actor, data: UserCreate) -> User:
     _require_admin(actor)
     if find_user_by_email(session=session, email=data.email) is not None:
         raise Conflict(f"A user with the email {data.email} already exists.", field="email")
@@ -71,7 +71,7 @@ def create_user(*, session: Session, actor: User | None, data: UserCreate) -> Us
     return user
 
 
-def update_user(*, session: Session, actor: User, user: User, data: UserUpdate) -> User:
+def update_user(*, session: Session, actor: Actor, user: User, data: UserUpdate) -> User:
     _require_admin(actor)
     if data.display_name is not None:
         name = " ".join(data.display_name.split())
@@ -86,12 +86,12 @@ def update_user(*, session: Session, actor: User, user: User, data: UserUpdate) 
     return user
 
 
-def set_roles(*, session: Session, actor: User, user: User, roles: list[Role]) -> User:
+def set_roles(*, session: Session, actor: Actor, user: User, roles: list[Role]) -> User:
     _require_admin(actor)
     wanted = {Role(r) for r in roles}
     if not wanted:
         raise ValidationFailed("Give the user at least one role.", field="roles")
-    if actor is not None and actor.id == user.id and Role.admin not in wanted:
+    if actor.id == user.id and Role.admin not in wanted:
         raise Conflict("You cannot remove your own administrator role; ask another administrator.")
     current = {Role(r.role): r for r in user.role_rows}
     if Role.admin in current and Role.admin not in wanted:
@@ -107,7 +107,7 @@ def set_roles(*, session: Session, actor: User, user: User, roles: list[Role]) -
     return user
 
 
-def _keep_an_active_admin(session: Session, *, actor: User | None, losing: User) -> None:
+def _keep_an_active_admin(session: Session, *, actor: Actor, losing: User) -> None:
     """Refuse to take away the last active administrator, also when two administrators remove each
     other at the same moment: every active administrator's account row is locked (in id order, so
     racing requests queue instead of deadlocking), then a new statement counts who would be left, so
@@ -115,7 +115,7 @@ def _keep_an_active_admin(session: Session, *, actor: User | None, losing: User)
     admin_ids = select(UserRole.user_id).where(UserRole.role == Role.admin.value)
     session.exec(select(User.id).where(User.is_active.is_(True), User.id.in_(admin_ids))
                  .order_by(User.id).with_for_update()).all()
-    if actor is not None and session.exec(
+    if actor is not SYSTEM and session.exec(
             select(User.id).where(User.id == actor.id, User.is_active.is_(True), User.id.in_(admin_ids))).first() is None:
         raise Forbidden("You are no longer an administrator; ask one to make this change.")
     remaining = session.exec(select(func.count()).select_from(User).where(
@@ -125,9 +125,9 @@ def _keep_an_active_admin(session: Session, *, actor: User | None, losing: User)
                        f"before {losing.display_name} stops being one.")
 
 
-def deactivate_user(*, session: Session, actor: User, user: User) -> User:
+def deactivate_user(*, session: Session, actor: Actor, user: User) -> User:
     _require_admin(actor)
-    if actor is not None and actor.id == user.id:
+    if actor.id == user.id:
         raise Conflict("You cannot deactivate your own account.")
     if user.is_admin and user.is_active:
         _keep_an_active_admin(session, actor=actor, losing=user)
@@ -150,8 +150,10 @@ class SignedOut:
 def sign_out_everywhere(*, session: Session, user: User) -> SignedOut:
     """End every browser session and revoke every API token of ``user``, at once rather than when
     they expire. Sessions live in the database and are looked up on every request, so a deleted
-    one stops working with the next request (no cookie stays valid on its own)."""
+    one stops working with the next request (no cookie stays valid on its own). A link to set the
+    password that is still on its way stops working too: it would let its holder back in."""
     sessions = session.exec(delete(UserSession).where(UserSession.user_id == user.id)).rowcount
+    session.exec(delete(PasswordLink).where(PasswordLink.user_id == user.id))
     tokens = session.exec(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
@@ -161,7 +163,7 @@ def sign_out_everywhere(*, session: Session, user: User) -> SignedOut:
     return SignedOut(sessions=sessions, tokens=tokens)
 
 
-def activate_user(*, session: Session, actor: User, user: User) -> User:
+def activate_user(*, session: Session, actor: Actor, user: User) -> User:
     _require_admin(actor)
     if not user.is_active:
         user.is_active = True
@@ -170,17 +172,23 @@ def activate_user(*, session: Session, actor: User, user: User) -> User:
     return user
 
 
-def set_password(*, session: Session, actor: User | None, user: User, password: str) -> SignedOut:
-    """A new password ends every session and API token of the user: whoever knew the old one is out.
-    The caller starts a new session for the browser that made the change."""
-    if actor is not None and actor.id != user.id:
+def check_password_rules(password: str) -> None:
+    """Refuse a password kb does not accept, with the rule as the message."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+
+
+def set_password(*, session: Session, actor: Actor, user: User, password: str, how: str | None = None) -> SignedOut:
+    """A new password ends every session, API token and pending password link of the user: whoever
+    knew the old one is out. The caller starts a new session for the browser that made the change.
+    ``how`` says in the audit trail how it was set, when not by the user or an administrator."""
+    if require_actor(actor).id != user.id:
         _require_admin(actor)
-    if len(password) < 8:
-        raise ValidationFailed("Use a password of at least 8 characters.", field="password")
+    check_password_rules(password)
     user.password_hash = security.hash_password(password)
     session.flush()
     ended = sign_out_everywhere(session=session, user=user)
-    who = "Changed by the user" if actor is not None and actor.id == user.id else "Reset by an administrator"
+    who = how or ("Changed by the user" if actor.id == user.id else "Reset by an administrator")
     _audit(session, actor, "user.password", user.email,
            f"{who}; {ended.sessions} sessions ended, {ended.tokens} API tokens revoked.")
     return ended
@@ -189,10 +197,11 @@ def set_password(*, session: Session, actor: User | None, user: User, password: 
 # --- signing in -----------------------------------------------------------------------------
 
 
-def _count_attempt(session: Session, *, key: str, limit: int, now, since) -> bool:
+def count_attempt(session: Session, *, key: str, limit: int, now, since) -> bool:
     """Count one sign-in attempt against ``key`` unless ``limit`` attempts were already counted
     since the last success (within the window): one conditional update, so parallel attempts
-    queue on the row and exactly ``limit`` of them get through. False: throttled."""
+    queue on the row and exactly ``limit`` of them get through. False: throttled. Also counts
+    requests for password links (keys of their own)."""
     counted = session.exec(
         update(LoginThrottle)
         .where(LoginThrottle.key == key,
@@ -210,7 +219,7 @@ def _count_attempt(session: Session, *, key: str, limit: int, now, since) -> boo
             session.flush()
         return True
     except IntegrityError:
-        return _count_attempt(session, key=key, limit=limit, now=now, since=since)
+        return count_attempt(session, key=key, limit=limit, now=now, since=since)
 
 
 def authenticate(
@@ -224,7 +233,7 @@ def authenticate(
     keys = ([f"ip:{ip}"] if ip else []) + [f"email:{email}"]  # always in this order: no deadlock
     limits = {f"ip:{ip}": max_failures * 4, f"email:{email}": max_failures}
     for key in keys:
-        if not _count_attempt(session, key=key, limit=limits[key], now=now, since=since):
+        if not count_attempt(session, key=key, limit=limits[key], now=now, since=since):
             raise Throttled(
                 f"Too many failed sign-in attempts. Wait {lockout_minutes} minutes and try again, "
                 "or ask an administrator to reset your password.",
@@ -278,8 +287,8 @@ def user_for_session(*, session: Session, token: str) -> User | None:
 # --- API tokens -----------------------------------------------------------------------------
 
 
-def create_api_token(*, session: Session, actor: User | None, user: User, data: TokenCreate) -> tuple[ApiToken, str]:
-    if actor is not None and actor.id != user.id:
+def create_api_token(*, session: Session, actor: Actor, user: User, data: TokenCreate) -> tuple[ApiToken, str]:
+    if require_actor(actor) is not SYSTEM and actor.id != user.id:
         raise Forbidden("You can only create API tokens for yourself.")
     if not user.is_active:
         raise Conflict("This account is deactivated; it cannot have API tokens.")

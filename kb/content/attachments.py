@@ -61,17 +61,24 @@ _UNSAFE_FILENAME_CHARS = re.compile(r'[<>:"|?*]')
 
 
 def can_view_attachment(*, session: Session, actor: User, attachment: Attachment) -> bool:
-    """Its uploader and admins; anyone else only when a revision of its entry that they may see
-    links to it (a file added in a draft stays as private as the draft; reviewers see the files of
-    the revision they review)."""
-    if actor.is_admin or attachment.uploader_id == actor.id:
+    """Its uploader and admins; anyone else only when they may open a revision that carries it
+    (``access.revision_visible``, the rule of the review and revision pages): a file added in a
+    draft stays as private as the draft, and whoever may see a submitted revision (its reviewers,
+    the topic's experts) sees its files.
+
+    A revision carries a file when it links to it and is of the file's entry, or was written by
+    whoever uploaded it: the same image in a duplicate draft or another article of its uploader
+    is shown with that one too, while linking someone else's private file shows nobody anything."""
+    entry = session.get(Entry, attachment.entry_id) if attachment.entry_id is not None else None
+    # A deleted draft's files go with it, for its uploader and admins too, unless a live revision carries them.
+    if (entry is None or not access.is_deleted(entry)) and (actor.is_admin or attachment.uploader_id == actor.id):
         return True
-    if attachment.entry_id is None:
-        return False
+    carried_by = Revision.author_id == attachment.uploader_id
+    if attachment.entry_id is not None:
+        carried_by = carried_by | (Revision.entry_id == attachment.entry_id)
     bodies = session.exec(
         select(Revision.body).join(Entry, Entry.id == Revision.entry_id)
-        .where(Revision.entry_id == attachment.entry_id, access.revision_visible(actor),
-               Revision.body.contains(f"/attachments/{attachment.id}"))
+        .where(carried_by, access.revision_visible(actor), Revision.body.contains(f"/attachments/{attachment.id}"))
     )
     return any(attachment.id in content.attachment_ids(body) for body in bodies)
 

@@ -73,8 +73,10 @@ def _pairs(a: Sequence[str], b: Sequence[str], *, autojunk: bool) -> int:
     return sum(counts[item] for item in a)
 
 
-def _opcodes(a: Sequence[str], b: Sequence[str], *, autojunk: bool, budget: int) -> Ops | None:
-    """SequenceMatcher's opcodes with common ends trimmed first, or None when over ``budget``."""
+def _opcodes(a: Sequence[str], b: Sequence[str], *, autojunk: bool, budget: int,
+             spend: Budget | None = None) -> Ops | None:
+    """SequenceMatcher's opcodes with common ends trimmed first, or None when over ``budget``
+    (what it cost is taken from ``spend``)."""
     head, tail = _common_ends(a, b)
     mid_a, mid_b = a[head:len(a) - tail], b[head:len(b) - tail]
     ops: Ops = []
@@ -82,8 +84,11 @@ def _opcodes(a: Sequence[str], b: Sequence[str], *, autojunk: bool, budget: int)
         ops.append(("equal", 0, head, 0, head))
     if mid_a or mid_b:
         if mid_a and mid_b:
-            if _pairs(mid_a, mid_b, autojunk=autojunk) > budget:
+            pairs = _pairs(mid_a, mid_b, autojunk=autojunk)
+            if pairs > budget:
                 return None
+            if spend is not None:
+                spend.spend(pairs)
             matcher = SequenceMatcher(None, mid_a, mid_b, autojunk=autojunk)
             ops.extend((op, i1 + head, i2 + head, j1 + head, j2 + head)
                        for op, i1, i2, j1, j2 in matcher.get_opcodes())
@@ -94,17 +99,29 @@ def _opcodes(a: Sequence[str], b: Sequence[str], *, autojunk: bool, budget: int)
     return ops
 
 
-def _pieces(old: str, new: str) -> tuple[list[Piece], bool]:
+class Budget:
+    """Candidate pairs left for comparing: shared by every comparison of one diff, so a text cut
+    into many parts costs no more than one text compared whole."""
+
+    def __init__(self, pairs: int = MAX_TOTAL_PAIRS) -> None:
+        self.left = pairs
+
+    def spend(self, pairs: int) -> None:
+        self.left = max(0, self.left - pairs)
+
+
+def _pieces(old: str, new: str, budget: Budget | None = None) -> tuple[list[Piece], bool]:
     """The diff as pieces, and whether every changed part was compared word by word."""
+    budget = budget or Budget()
     old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    line_ops = _opcodes(old_lines, new_lines, autojunk=True, budget=MAX_LINE_PAIRS)
+    line_ops = _opcodes(old_lines, new_lines, autojunk=True, budget=min(MAX_LINE_PAIRS, budget.left), spend=budget)
     if line_ops is None:  # too many alike lines to align: one changed block between common ends
         head, tail = _common_ends(old_lines, new_lines)
         line_ops = [("equal", 0, head, 0, head),
                     ("replace", head, len(old_lines) - tail, head, len(new_lines) - tail),
                     ("equal", len(old_lines) - tail, len(old_lines), len(new_lines) - tail, len(new_lines))]
     pieces: list[Piece] = []
-    spent, word_by_word = 0, True
+    word_by_word = True
     for op, i1, i2, j1, j2 in line_ops:
         old_part, new_part = "".join(old_lines[i1:i2]), "".join(new_lines[j1:j2])
         if op == "equal":
@@ -112,12 +129,11 @@ def _pieces(old: str, new: str) -> tuple[list[Piece], bool]:
                 pieces.append(Piece("equal", old_part, new_part))
             continue
         a, b = _tokens(old_part), _tokens(new_part)
-        word_ops = _opcodes(a, b, autojunk=False, budget=min(MAX_BLOCK_PAIRS, MAX_TOTAL_PAIRS - spent))
+        word_ops = _opcodes(a, b, autojunk=False, budget=min(MAX_BLOCK_PAIRS, budget.left), spend=budget)
         if word_ops is None:
             word_by_word = False
             pieces.append(Piece("change", old_part, new_part))
             continue
-        spent += _pairs(a, b, autojunk=False) if a and b else 0
         for word_op, k1, k2, l1, l2 in word_ops:
             kind = "equal" if word_op == "equal" else "change"
             pieces.append(Piece(kind, "".join(a[k1:k2]), "".join(b[l1:l2])))

@@ -5,18 +5,42 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from kb.accounts.models import User
-from kb.clock import utcnow
+from kb.clock import UTC, utcnow
 from kb.content import access
 from kb.content.models import EditorDraft, Entry, EntryKind, Revision
 from kb.content.service import check_body_size
-from kb.errors import Forbidden, NotFound, ValidationFailed
+from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+# ``seen`` of a tab that opened the editor without an autosaved draft.
+NO_DRAFT = "none"
+
+
+def stamp(draft: EditorDraft | None) -> str:
+    """The version of a draft a tab last saw (its last autosave time), or NO_DRAFT."""
+    if draft is None:
+        return NO_DRAFT
+    moment = draft.updated_at
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds")
+
+
+def other_tab_message(draft: EditorDraft) -> str:
+    moment = draft.updated_at if draft.updated_at.tzinfo else draft.updated_at.replace(tzinfo=UTC)
+    return (f"You changed this draft in another tab or window at {moment.astimezone(UTC):%H:%M} UTC. "
+            "Compare both versions and keep what you need, so neither tab overwrites the other.")
 
 
 def autosave(
     *, session: Session, actor: User, kind: EntryKind, title: str, body: str, tags: str,
     draft_id: int | None = None, entry: Entry | None = None, base_revision_id: int | None = None,
+    seen: str | None = None,
 ) -> EditorDraft:
-    """Keep what the author typed; nothing here becomes history until they save."""
+    """Keep what the author typed; nothing here becomes history until they save.
+
+    ``seen``: the ``stamp`` of the draft as this tab last knew it. An entry has one draft per user,
+    so two tabs on it share that draft: when another tab saved it since, this one is refused
+    (Conflict) rather than silently overwrite it."""
     check_body_size(body)
     if entry is not None and not access.can_edit(actor, entry):
         raise Forbidden("You cannot edit this entry.")
@@ -34,6 +58,9 @@ def autosave(
             raise NotFound("That draft does not exist.")
     elif entry is not None:
         draft = draft_for(session=session, actor=actor, entry=entry)
+        if seen is not None and draft is not None and stamp(draft) != seen:
+            raise Conflict(other_tab_message(draft), field="draft",
+                           details={"other_tab": True, "draft_saved_at": stamp(draft)})
     if draft is None:
         draft = EditorDraft(user_id=actor.id, kind=kind.value, entry_id=entry.id if entry else None)
         session.add(draft)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -15,11 +16,12 @@ from kb.content.models import Entry, EntryKind, Revision, RevisionTag, Tag
 from kb.content.schemas import AnswerCreate, QuestionCreate
 from kb.content.service import create_entry, get_entry, tags_of, touch_activity
 from kb.errors import Conflict, Forbidden
-from kb.events import Event, publish
+from kb.events import ANSWER_ACCEPTED, ANSWER_PROMOTED, Event, publish
 from kb.markdown import escape_inline
 
 QuestionFilter = Literal["all", "unanswered", "answered"]
 QuestionOrder = Literal["newest", "active"]
+ForumState = Literal["open", "answered", "accepted"]
 
 
 @dataclass(frozen=True)
@@ -60,19 +62,29 @@ def accept_answer(*, session: Session, actor: User, answer: Entry) -> Entry:
     question = session.get(Entry, answer.parent_id)
     if not access.can_accept(actor, question):
         raise Forbidden("Only the person who asked, an expert or an admin can accept an answer.")
+    previous = question.accepted_answer_id
     session.exec(update(Entry).where(Entry.id == question.id).values(accepted_answer_id=answer.id))
     session.refresh(question)
     touch_activity(session=session, entry_id=question.id)
-    publish(session, Event("answer.accepted", entry_id=answer.id, actor_id=actor.id, data={"question_id": question.id}))
+    publish(session=session, event=Event(ANSWER_ACCEPTED, entry_id=answer.id, actor_id=actor.id, data={
+        "question_id": question.id, "previous_answer_id": previous, "asker_id": question.author_id,
+        "answerer_id": answer.author_id}))
     return question
 
 
 def promote_answer(*, session: Session, actor: User, answer: Entry) -> Entry:
-    """A new article draft from an answer, crediting its author and linking back to the thread."""
+    """A new article draft from an answer, linking back to the thread.
+
+    The answer's author stays the author (it is their text: they see and edit the draft, and its
+    certification credits them); whoever turned it into an article is its co-author. An answer is
+    turned into an article once: again is a Conflict naming the article (``details["article_id"]``)."""
     if answer.kind != EntryKind.answer.value:
         raise Conflict("Only answers can be promoted to articles.")
     if not access.can_write_articles(actor):
         raise Forbidden("Only authors, experts and admins can turn answers into articles.")
+    existing = promotions_of(session=session, answer_ids=[answer.id]).get(answer.id)
+    if existing is not None:
+        raise _already_promoted(existing)
     question = session.get(Entry, answer.parent_id)
     question_revision = session.get(Revision, question.latest_revision_id)
     answer_revision = session.get(Revision, answer.latest_revision_id)
@@ -83,10 +95,34 @@ def promote_answer(*, session: Session, actor: User, answer: Entry) -> Entry:
         f"*Based on the answer by {escape_inline(author.display_name)} to the forum question "
         f"[{escape_inline(question_revision.title)}](/questions/{question.id}#answer-{answer.id}).*\n"
     )
-    article = create_entry(session=session, actor=actor, kind=EntryKind.article, title=question_revision.title,
-                           body=body, tags=tags, promoted_from=answer)
-    publish(session, Event("answer.promoted", entry_id=answer.id, actor_id=actor.id, data={"article_id": article.id}))
+    try:
+        with session.begin_nested():  # two clicks at once: the unique promoted_from_id picks one
+            article = create_entry(session=session, actor=actor, kind=EntryKind.article, title=question_revision.title,
+                                   body=body, tags=tags, promoted_from=answer, author=author, co_author=actor)
+    except IntegrityError:
+        raise _already_promoted(promotions_of(session=session, answer_ids=[answer.id])[answer.id]) from None
+    publish(session=session, event=Event(ANSWER_PROMOTED, entry_id=answer.id, actor_id=actor.id,
+                                         data={"article_id": article.id, "author_id": author.id}))
     return article
+
+
+def _already_promoted(article: Entry) -> Conflict:
+    return Conflict("This answer was already turned into an article.", details={"article_id": article.id})
+
+
+def promotions_of(*, session: Session, answer_ids: list[int]) -> dict[int, Entry]:
+    """The article each of these answers was turned into (answer id -> article), in one query."""
+    if not answer_ids:
+        return {}
+    articles = session.exec(select(Entry).where(Entry.promoted_from_id.in_(answer_ids)))
+    return {article.promoted_from_id: article for article in articles}
+
+
+def forum_state(question: Entry, answer_count: int) -> ForumState:
+    """A question in the forum's words: open (no answer yet), answered, or accepted."""
+    if question.accepted_answer_id is not None:
+        return "accepted"
+    return "answered" if answer_count else "open"
 
 
 def list_questions(

@@ -26,6 +26,9 @@ class RevisionState(str, enum.Enum):
     rejected = "rejected"
     withdrawn = "withdrawn"
     superseded = "superseded"
+    # A draft its author threw away (``kb.content.removal.discard_draft``): kept for the audit trail,
+    # never current again.
+    discarded = "discarded"
 
 
 class Tag(SQLModel, table=True):
@@ -40,13 +43,22 @@ class Tag(SQLModel, table=True):
 
 class Entry(SQLModel, table=True):
     __tablename__ = "entry"
-    __table_args__ = (sa.Index("ix_entry_kind_activity", "kind", "activity_at"),)
+    __table_args__ = (
+        sa.Index("ix_entry_kind_activity", "kind", "activity_at"),
+        # An answer is turned into an article once (the thread then links to that article).
+        sa.Index("uq_entry_promoted_from_id", "promoted_from_id", unique=True),
+        # ``kb import``: a file imported again finds its entry instead of duplicating it.
+        sa.Index("ix_entry_kind_source_key", "kind", "source_key", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)
     # An answer belongs to a question.
     parent_id: int | None = Field(default=None, foreign_key="entry.id", index=True, ondelete="CASCADE")
     author_id: int = Field(foreign_key="user_account.id", index=True)
+    # A second person with an author's rights (sees and edits the drafts). On an article turned
+    # from a forum answer: whoever turned it into an article (the answer's author is the author).
+    co_author_id: int | None = Field(default=None, foreign_key="user_account.id")
     latest_revision_id: int | None = Field(
         default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("revision.id", use_alter=True), nullable=True)
     )
@@ -64,6 +76,11 @@ class Entry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Last change to the entry or (for a question) to its answers: "most active" ordering.
     activity_at: datetime = Field(default_factory=utcnow)
+    # Where ``kb import`` took it from: the file's ``source_id`` (default: its path in the folder).
+    source_key: str | None = Field(default=None, max_length=255)
+    # A draft article its author deleted (``kb.content.removal.delete_draft_entry``): the row stays
+    # for the audit trail, and nobody sees the entry any more (``kb.content.access``).
+    deleted_at: datetime | None = None
 
 
 class Revision(SQLModel, table=True):
@@ -121,3 +138,16 @@ class Attachment(SQLModel, table=True):
     entry_id: int | None = Field(default=None, foreign_key="entry.id", index=True, ondelete="SET NULL")
     uploader_id: int = Field(foreign_key="user_account.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class FormSubmission(SQLModel, table=True):
+    """A one-time form token that was used: the entry its first post created. A second post with
+    the same token (Back and Post again, a double click) leads to that entry instead of a copy."""
+
+    __tablename__ = "form_submission"
+
+    token: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    purpose: str = Field(max_length=40)
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, index=True)

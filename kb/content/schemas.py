@@ -101,6 +101,8 @@ class EntryPublic(BaseModel):
     kind: str
     parent_id: int | None
     author_id: int
+    co_author_id: int | None = Field(default=None, description="A second person with the author's rights: on "
+                                     "an article turned from a forum answer, whoever turned it into an article.")
     latest_revision_id: int | None
     certified_revision_id: int | None
     accepted_answer_id: int | None

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from kb.accounts.models import User
-from kb.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo_accounts
+from kb.demo_accounts_and_content import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo_accounts
 from tests.helpers import rows
 
 pytestmark = pytest.mark.browser
@@ -21,7 +21,7 @@ NAMES = {email: name for email, name, _ in DEMO_ACCOUNTS}
 
 @pytest.fixture
 def demo_accounts(db):
-    load_demo_accounts(db)
+    load_demo_accounts(session=db)
     db.commit()
     return NAMES
 

@@ -45,12 +45,15 @@ def _article(db, author, *, title: str, body: str, tags: str = "billing"):
     return entry
 
 
-def _watch(page) -> list[str]:
-    """Errors of an extra page (the ``page`` fixture watches only its own): JS errors, failed subresources."""
+def _watch(page, expected: tuple[tuple[str, int], ...] = ()) -> list[str]:
+    """Errors of an extra page (the ``page`` fixture watches only its own): JS errors, failed subresources
+    (but the ``expected`` answers: (path ending, status), e.g. an autosave refused on purpose)."""
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
 
     def on_response(response):
+        if any(response.url.endswith(end) and response.status == status for end, status in expected):
+            return
         if response.status >= 400 and response.request.resource_type != "document":
             problems.append(f"{response.request.resource_type} {response.url} answered {response.status}")
 
@@ -279,7 +282,9 @@ def test_second_tab_gets_a_merge_view_and_both_versions_stay_in_history(page, li
     entry = _article(db, author, title="Parcel insurance", body=ORIGINAL)
     login_as(page, live_server, author.email, PASSWORD)
     edit_url = f"{live_server}/entries/{entry.id}/edit"
-    tab2 = page  # the fixture's page: it checks errors itself, and tolerates the 409 document
+    # Tab 2's autosave is refused (409) once tab 1 changed the draft they share (issue 14, item 10).
+    tab2 = page.context.new_page()
+    tab2_problems = _watch(tab2, expected=(("/drafts/autosave", 409),))
     tab1 = page.context.new_page()
     tab1_problems = _watch(tab1)
     for tab in (tab1, tab2):
@@ -288,11 +293,16 @@ def test_second_tab_gets_a_merge_view_and_both_versions_stay_in_history(page, li
         tab.goto(edit_url)
         expect(tab.locator("#body")).to_have_value(ORIGINAL)
 
-    # Both type, and both wait long enough for their draft to be autosaved, as people do.
-    for tab, text in ((tab1, TAB1_TEXT), (tab2, TAB2_TEXT)):
-        tab.bring_to_front()
-        with _autosaved(tab, text):
-            tab.fill("#body", text)
+    # Both type, and both wait long enough for their draft to be autosaved, as people do: the
+    # second is told that the draft changed in the other tab, not overwritten silently.
+    tab1.bring_to_front()
+    with _autosaved(tab1, TAB1_TEXT):
+        tab1.fill("#body", TAB1_TEXT)
+    tab2.bring_to_front()
+    tab2.fill("#body", TAB2_TEXT)
+    error = tab2.locator("#editor-error")
+    expect(error).to_contain_text(re.compile(r"You changed this draft in another tab or window at \d\d:\d\d"))
+    expect(error.get_by_role("button", name="Compare and merge")).to_be_visible()
 
     tab1.bring_to_front()
     with tab1.expect_navigation():
@@ -306,7 +316,7 @@ def test_second_tab_gets_a_merge_view_and_both_versions_stay_in_history(page, li
     assert navigation.value.status == 409
     assert _path(tab2.url) == f"/entries/{entry.id}/revisions"
     conflict = tab2.locator("#conflict")
-    expect(conflict.get_by_role("heading", name="Someone else saved first")).to_be_visible()
+    expect(conflict.get_by_role("heading", name="You changed this in another tab or window")).to_be_visible()
     sides = conflict.locator(".diff-side > div")
     expect(sides).to_have_count(2)
     latest, yours = sides.nth(0), sides.nth(1)
@@ -343,6 +353,7 @@ def test_second_tab_gets_a_merge_view_and_both_versions_stay_in_history(page, li
     expect(tab2.get_by_text("Restored your unsaved changes")).to_have_count(0)
     tab1.close()
     assert not tab1_problems, "tab 1 had errors:\n" + "\n".join(tab1_problems)
+    assert not tab2_problems, "tab 2 had errors:\n" + "\n".join(tab2_problems)
 
 
 # --- 5. Markdown cannot run script in the page -----------------------------------------------------

@@ -7,27 +7,28 @@ from playwright.sync_api import expect
 
 from kb.content.schemas import ArticleCreate
 from kb.content.service import create_article
-from expertise import reactions
+from cli.bootstrap import bootstrap
 from search.factory import backend_for, reset_backends
 from search.service import reindex
 from tests.helpers import PASSWORD
 from workflow.models import Action
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def refunds(db, engine, make_user, app):
-    reactions.register()
+    bootstrap()
     reset_backends()
     maria, erin, agent = (make_user("author", "expert", name="Maria Lopez"), make_user("expert", name="Erin Expert"),
                           make_user("agent", name="Alex Agent"))
     entries = [create_article(session=db, actor=maria, data=ArticleCreate(
         title=title, body="How to refund the customer, step by step.", tags=["refunds"]))
         for title in ("Refund to a closed card", "Goodwill refunds: agent limits")]
-    designate_expert(session=db, actor=None, topic="refunds", user=erin)
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=erin)
     for entry in entries:
         for who, action in ((maria, Action.submit), (erin, Action.approve), (erin, Action.certify)):
             transition(session=db, actor=who, revision_id=entry.latest_revision_id, action=action)

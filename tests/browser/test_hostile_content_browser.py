@@ -45,15 +45,18 @@ import time
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
 
-from expertise import reactions
+from cli.bootstrap import bootstrap
 from kb.accounts import service as accounts
 from kb.accounts.schemas import TokenCreate
 from kb.content import attachments
 from kb.content.forum import accept_answer, answer_question, ask_question
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
 from kb.content.service import create_article, save_revision
+from kb.clock import utcnow
 from kb.errors import DomainError
+from kb.settings import Settings
 from search import synonyms
 from search.factory import backend_for, reset_backends
 from search.outbox import drain
@@ -62,10 +65,11 @@ from tests.browser.hostile_payloads import (
 )
 from tests.browser.hostile_watch import Watch
 from tests.helpers import PASSWORD
-from workflow import flags
-from workflow.models import Action, FlagReason
+from workflow import flags, webhooks
+from workflow.models import Action, FlagReason, WebhookDelivery
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 pytestmark = pytest.mark.browser
 
@@ -120,7 +124,7 @@ def cast(db, make_user):
     people_["names"] = [BY_NUMBER[int(u.display_name[3:6])] for u in people_.values()]
     create_article(session=db, actor=people_["author"], data=ArticleCreate(  # the topic exists from here on
         title="Hostile content", body="Where every hostile test entry is tagged.", tags=["hostile"]))
-    designate_expert(session=db, actor=None, topic="hostile", user=people_["expert"])
+    designate_expert(session=db, actor=SYSTEM, topic="hostile", user=people_["expert"])
     db.commit()
     return people_
 
@@ -239,6 +243,8 @@ def test_article_workflow_pages_show_hostile_content_inertly(watch, db, cast, ar
     author.see(f"/entries/{entry_id}/history", [t1, t2, t3])
     author.see(f"/entries/{entry_id}/diff?old={first}&new={second}", STORABLE + [t1, t2])
     author.see(f"/entries/{entry_id}/audit", comments)
+    author.see(f"/revisions/{third}/discard", [t3], status=409)  # in review: refused, naming the revision
+    author.see(f"/entries/{entry_id}/delete", [t3], status=409)  # certified: refused, naming the article
     author.see("/inbox", [comments[0]])  # "… asked for changes to …: <comment>"
     author.see("/articles", [t3])
     author.see("/", [])
@@ -336,8 +342,10 @@ def test_editor_preview_upload_and_refused_save_echo_hostile_input(watch, cast):
     refused = line_with(BY_NUMBER[33], 120) + ".html"  # no "/": kb keeps a name's last path segment
     page.locator("#file-input").set_input_files(files=[{"name": refused, "mimeType": "text/html",
                                                         "buffer": b"<html><script>__xss(33)</script></html>"}])
-    page.wait_for_function("text => window.__statusLog.some((s) => s.startsWith('Upload refused') && "
-                           "s.includes(text))", arg="KBP033")
+    # Since issue 14 (item 8) a refusal has its own box, which stays until dismissed, not the status line.
+    refusal = page.locator("#editor-error-text")
+    expect(refusal).to_contain_text("Upload refused")
+    expect(refusal).to_contain_text("KBP033")
     author.where = "/articles/new (refused upload)"
     author.judge()
 
@@ -359,7 +367,7 @@ def test_lists_search_people_and_admin_pages_show_hostile_titles_and_names_inert
         accounts.create_api_token(session=db, actor=cast["author"], user=cast["author"],
                                   data=TokenCreate(name=line_with(BY_NUMBER[n], 100)))
     db.commit()
-    reactions.register()
+    bootstrap()
     reset_backends()
     try:
         drain(engine=engine, backend=backend_for(app.state.settings))
@@ -462,6 +470,21 @@ def test_error_messages_and_echoed_parameters_stay_text(watch, db, cast):
         admin.where = f"POST /admin/synonyms {payload.sentinel}"
         text = admin.judge()
         assert "words" in text
+
+    # Webhooks: what a receiver answered is someone else's text, shown in the delivery log; the
+    # address an administrator typed is shown in the list (and echoed after a deletion).
+    hook = webhooks.create_webhook(session=db, actor=cast["admin"], settings=Settings(secret_key="x" * 40),
+                                   url=f"http://127.0.0.1:9/{quote(BY_NUMBER[3].text, safe='')}",
+                                   events=list(webhooks.EVENTS))
+    said = [p for p in ONE_LINE if len(p.text) <= 300][:12]
+    for n, payload in enumerate(said):
+        db.add(WebhookDelivery(webhook_id=hook.id, delivery_id=f"hostile-{n}", event="question.asked", payload={},
+                               attempts=12, failed_at=utcnow(), last_status=400,
+                               last_error=f"The receiver answered 400: {line_with(payload, 300)}"))
+    db.commit()
+    admin.see("/admin/webhooks")
+    admin.see(f"/admin/webhooks/{hook.id}", said)
+    admin.see(f"/admin/webhooks?deleted={quote(BY_NUMBER[3].text)}")
 
     # Error pages that quote what was asked for (the name of a table; a number of days).
     admin.see(f"/knowledge-health/{quote(BY_NUMBER[3].text, safe='')}.csv", status=404,

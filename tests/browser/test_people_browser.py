@@ -15,6 +15,7 @@ from tests.helpers import PASSWORD
 from workflow.models import Action
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,7 @@ def people(app, db, make_user):
     agent = make_user("agent", name="Alex Agent")
     entry = create_article(session=db, actor=author, data=ArticleCreate(
         title="Refund a cancelled order", body="Refund the full amount.", tags=["refunds", "billing"]))
-    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=expert)
     for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
         transition(session=db, actor=who, revision_id=entry.latest_revision_id, action=action)
     db.commit()

@@ -20,31 +20,34 @@ def content(db, make_user):
     return rated_content(db, make_user)
 
 
-def test_voting_on_an_article_changes_the_counts_and_undoes(page, live_server, login_as, db, content):
+def test_voting_on_an_article_says_how_you_voted_and_undoes(page, live_server, login_as, db, content):
     login_as(page, live_server, content.agent.email, PASSWORD)
     page.goto(f"{live_server}/articles/{content.article.id}")
     panel = page.locator(f"#rating-{content.article.id}")
     yes, no = panel.get_by_role("button", name="Yes"), panel.get_by_role("button", name="No")
-    expect(yes).to_have_attribute("aria-pressed", "false")
+    undo = panel.get_by_role("button", name="Undo")
+    expect(undo).to_have_count(0)
 
     yes.click()
-    expect(yes).to_have_attribute("aria-pressed", "true")
-    expect(yes.locator(".count")).to_have_text("1")
+    # The vote in words and a button that says what it does (no faint pressed "Yes" that undoes).
+    expect(panel.locator(f"#my-vote-{content.article.id}")).to_have_text("✓ You found this helpful.")
+    expect(yes).to_have_count(0)
+    expect(undo).to_be_visible()
+    expect(panel.locator(".vote-counts")).to_have_text("Helpful 1 · Not helpful 0")
     expect(panel.get_by_role("status")).to_have_text("Thank you: you marked this as helpful.")
     assert page.url.endswith(f"/articles/{content.article.id}")  # swapped in place, no reload
     assert [v.value for v in rows(db, Vote)] == [1]
 
-    no.click()  # changes the vote
-    expect(no).to_have_attribute("aria-pressed", "true")
-    expect(yes).to_have_attribute("aria-pressed", "false")
-    expect(yes.locator(".count")).to_have_text("0")
-    expect(no.locator(".count")).to_have_text("1")
-
-    no.click()  # pressing the current choice again takes the vote back
-    expect(no).to_have_attribute("aria-pressed", "false")
-    expect(no.locator(".count")).to_have_text("0")
+    undo.click()
     expect(panel.get_by_role("status")).to_have_text("Your vote was taken back.")
+    expect(undo).to_have_count(0)
+    expect(yes.locator(".count")).to_have_text("0")
     assert rows(db, Vote) == []
+
+    no.click()  # after Undo, the other answer
+    expect(panel.locator(f"#my-vote-{content.article.id}")).to_have_text("✓ You found this not helpful.")
+    expect(panel.locator(".vote-counts")).to_have_text("Helpful 0 · Not helpful 1")
+    assert [v.value for v in rows(db, Vote)] == [-1]
 
 
 def test_used_to_solve_a_case_with_a_case_reference(page, live_server, login_as, db, content):

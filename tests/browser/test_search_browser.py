@@ -14,6 +14,7 @@ from tests.helpers import PASSWORD
 from workflow.models import Action
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +25,7 @@ def indexed(db, engine, make_user, app):
     author, expert, agent = make_user("author"), make_user("expert"), make_user("agent")
     article = create_article(session=db, actor=author, data=ArticleCreate(
         title="Refund for a cancelled order", body="Refund the full amount within 30 days.", tags=["refunds"]))
-    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=expert)
     for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
         transition(session=db, actor=who, revision_id=article.latest_revision_id, action=action)
     ask_question(session=db, actor=agent, data=QuestionCreate(

@@ -11,6 +11,7 @@ from kb.content.schemas import ArticleCreate
 from kb.content.service import create_article
 from tests.helpers import PASSWORD, api_token_for
 from workflow.policy import designate_expert
+from kb.accounts.actors import SYSTEM
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +23,7 @@ def cast(db, make_user):
     agent = make_user("agent", name="Alex Agent")
     entry = create_article(session=db, actor=author, data=ArticleCreate(
         title="Exchanging a faulty Home Hub", body="Offer a replacement within 30 days.", tags=["devices"]))
-    designate_expert(session=db, actor=None, topic="devices", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="devices", user=expert)
     db.commit()
     return {"author": author, "expert": expert, "agent": agent, "entry": entry}
 
@@ -39,14 +40,14 @@ def test_submit_review_resubmit_certify_and_what_agents_see(page, browser, live_
     login_as(page, live_server, cast["author"].email, PASSWORD)  # `page` is the author's
     page.goto(entry_url)
     page.locator('button[data-action="submit"]').click()
-    expect(page.locator("div.flash-success")).to_contain_text("submit for review")
+    expect(page.locator("div.flash-success")).to_have_text("Submitted for review.")
 
     expert = _as(browser, live_server, login_as, cast["expert"])
     expert.goto(f"{live_server}/review")
     expert.get_by_role("link", name="Exchanging a faulty Home Hub").first.click()
     expert.fill("#comment", "Say that the customer keeps the old hub until the new one arrives.")
     expert.locator('button[data-action="request-changes"]').click()
-    expect(expert.locator("div.flash-success")).to_contain_text("request changes")
+    expect(expert.locator("div.flash-success")).to_contain_text("Changes requested: the author has been told.")
 
     # The author sees the request, edits (a new revision) and submits it again.
     page.goto(entry_url)
@@ -55,17 +56,20 @@ def test_submit_review_resubmit_certify_and_what_agents_see(page, browser, live_
     with page.expect_navigation():
         page.get_by_role("button", name="Save").click()
     page.locator('button[data-action="submit"]').click()
-    expect(page.locator("div.flash-success")).to_contain_text("submit for review")
+    expect(page.locator("div.flash-success")).to_have_text("Submitted for review.")
     # No approve or certify button on your own work, and the API refuses too.
     assert page.locator('button[data-action="approve"], button[data-action="certify"]').count() == 0
-    revision_id = int(page.url.split("/review/")[1].split("?")[0])
+    # The author stays on the article page (POST/redirect/GET); the expert finds the revision in the queue.
+    expect(page).to_have_url(re.compile(rf"/articles/{cast['entry'].id}\?done=submit$"))
 
-    expert.goto(f"{live_server}/review/{revision_id}")
+    expert.goto(f"{live_server}/review")
+    expert.locator("#awaiting_review").get_by_role("link", name="Exchanging a faulty Home Hub").click()
+    expect(expert.locator("h1")).to_contain_text("revision 2")
     expect(expert.locator(".diff")).to_contain_text("keeps the old hub")
     expert.locator('button[data-action="approve"]').click()
-    expect(expert.locator("div.flash-success")).to_contain_text("approve")
+    expect(expert.locator("div.flash-success")).to_have_text("Approved.")
     expert.locator('button[data-action="certify"]').click()
-    expect(expert.locator("div.flash-success")).to_contain_text("certify")
+    expect(expert.locator("div.flash-success")).to_have_text("Certified: agents now find this version.")
 
     agent = _as(browser, live_server, login_as, cast["agent"])
     agent.goto(entry_url)

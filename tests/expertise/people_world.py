@@ -19,21 +19,20 @@ from kb.content.models import Entry, Revision, Tag
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
 from workflow import service as workflow
 from workflow.models import Action, TopicExpert
+from kb.accounts.actors import SYSTEM
 
 
 @pytest.fixture
 def reactions():
-    """The app's and the CLI's reactions to domain events (registering is idempotent)."""
-    from expertise import reactions as expertise_reactions
-    from workflow import periodic
+    """The app's and the CLI's reactions to domain events (bootstrapping is idempotent)."""
+    from cli.bootstrap import bootstrap
 
-    periodic.register()
-    expertise_reactions.register()
+    bootstrap()
 
 
 def person(db, *roles: str, name: str | None = None) -> User:
     """A user without a password (hashing one costs time and these tests never sign in)."""
-    return accounts.create_user(session=db, actor=None, data=UserCreate(
+    return accounts.create_user(session=db, actor=SYSTEM, data=UserCreate(
         email=f"{(name or 'user').lower().replace(' ', '-')}-{uuid.uuid4().hex[:6]}@example.com",
         display_name=name or "-".join(roles), roles=[Role(r) for r in (roles or ("agent",))], password=None))
 

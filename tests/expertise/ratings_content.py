@@ -13,6 +13,7 @@ from kb.content.service import create_article
 from workflow.models import Action
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 ARTICLE_BODY = """Refund the **full amount** when the order was cancelled within *30 days*.
 
@@ -54,7 +55,7 @@ def rated_content(db, make_user) -> RatedContent:
     colleague = make_user("agent", name="Casey Colleague")
     article = create_article(session=db, actor=author, data=ArticleCreate(
         title="Refund a cancelled order", body=ARTICLE_BODY, tags=["refunds"]))
-    designate_expert(session=db, actor=None, topic="refunds", user=expert)  # topics are tags in use
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=expert)  # topics are tags in use
     certify(db, article.latest_revision_id, author, expert)
     question = ask_question(session=db, actor=agent, data=QuestionCreate(
         title="Refund after ten days?", body="The customer cancelled after ten days.", tags=["refunds"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from expertise.answer_copy import copied_answer, copy_targets, readable_text
+from expertise.answer_copy import copied_answer, copy_targets, customer_heading, customer_text, readable_text
 from kb.content.forum import accept_answer, answer_question, ask_question
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate
 from kb.content.service import create_article
@@ -90,3 +90,37 @@ def test_readable_text_of_too_much_markup_is_the_text_as_typed_in_bounded_time()
     with cpu_budget(1.0, "copy of too much markup"):
         copied = readable_text(text)
     assert copied.splitlines()[:2] == ["- [ ] step", "- [ ] step"]
+
+
+CUSTOMER_PART = """Internal: check the order in the back office first.
+
+## What to tell the customer:
+
+We refund the **full amount** within 30 days.
+
+### If they paid by card
+
+The money is back on the card within 5 days.
+
+## Notes for agents
+
+Never promise a date.
+"""
+
+
+def test_the_part_for_the_customer_is_what_is_copied():
+    assert customer_heading(CUSTOMER_PART) == "What to tell the customer:"
+    # The section up to the next heading of its level (its sub-headings included), without notes.
+    assert customer_text(CUSTOMER_PART) == (
+        "We refund the full amount within 30 days.\n\nIf they paid by card\n\n"
+        "The money is back on the card within 5 days.")
+    at_the_end = "Check the order.\n\n# For the customer\n\nYes, we refund it."
+    assert customer_text(at_the_end) == "Yes, we refund it."
+
+
+def test_without_a_part_for_the_customer_the_whole_text_is_copied():
+    for text in ("Refund within 30 days.", "# Refunds\n\nRefund within 30 days.",
+                 "## What to tell the customer\n\n## Notes\n\nSomething.",  # an empty section
+                 "Tell the customer what to tell the customer."):  # words in a paragraph, not a heading
+        assert customer_text(text) == readable_text(text)
+    assert customer_heading("# Refunds\n\nRefund within 30 days.") is None

@@ -7,27 +7,24 @@ import pytest
 from sqlmodel import select
 
 from expertise import health, reputation
-from expertise.demo import GAP_SEARCHES, load_demo_expertise
+from expertise.demo_ratings import GAP_SEARCHES, load_demo_expertise
 from expertise.models import EntryRating, ExpertiseScore, Reuse, Vote
 from kb.accounts import service as accounts
-from kb.demo import load_demo_accounts, load_demo_content
+from kb.demo_accounts_and_content import load_demo_accounts, load_demo_content
 from tests.helpers import rows
-from workflow.demo import TOPIC_EXPERTS, load_demo_workflow
+from workflow.demo_states import TOPIC_EXPERTS, load_demo_workflow
 from workflow.models import Notification
 
 
 @pytest.fixture
 def demo(db):
-    from expertise import reactions
-    from search import outbox
-    from workflow import periodic
+    from cli.bootstrap import bootstrap
 
-    for register in (periodic.register, outbox.register, reactions.register):  # as `kb demo` does
-        register()
-    load_demo_accounts(db)
-    load_demo_content(db)
-    load_demo_workflow(db)
-    report = load_demo_expertise(db)
+    bootstrap()  # as `kb demo` does
+    load_demo_accounts(session=db)
+    load_demo_content(session=db)
+    load_demo_workflow(session=db)
+    report = load_demo_expertise(session=db)
     db.commit()
     return report
 
@@ -66,7 +63,7 @@ def test_each_topic_specialist_leads_reputation_and_expertise_in_their_topics(db
             best[topic] = (score.score, score.user_id)
     for email, topics in TOPIC_EXPERTS.items():
         specialist = accounts.find_user_by_email(session=db, email=email)
-        assert reputation.reputation_total(db, user_id=specialist.id) > 0
+        assert reputation.reputation_total(session=db, user_id=specialist.id) > 0
         leading = [t for t in topics if best[t][1] == specialist.id]
         assert len(leading) >= 2, (email, {t: best[t] for t in topics})
 
@@ -77,5 +74,5 @@ def test_old_demo_notifications_are_read_so_inboxes_start_small(db, demo):
 
 
 def test_loading_twice_adds_nothing(db, demo):
-    again = load_demo_expertise(db)
+    again = load_demo_expertise(session=db)
     assert again.skipped and len(rows(db, Vote)) == demo.votes

@@ -16,18 +16,20 @@ from kb.content.forum import answer_question, ask_question
 from kb.content.models import Entry, Revision, Tag
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
 from kb.errors import ValidationFailed
-from expertise import finder, reactions
+from cli.bootstrap import bootstrap
+from expertise import finder
 from expertise.models import ExpertiseScore
 from search.backend import SearchQuery
 from search.embedded import EmbeddedBackend
 from search.service import reindex
 from workflow import service as workflow
 from workflow.models import Action, TopicExpert
+from kb.accounts.actors import SYSTEM
 
 
 @pytest.fixture(autouse=True)
 def _reactions():
-    reactions.register()  # as the app and the CLI do
+    bootstrap()  # as the app and the CLI do
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def backend(tmp_path):
 def person(db, *roles: str, name: str):
     data = UserCreate(email=f"{name.split()[0].lower()}-{uuid.uuid4().hex[:6]}@example.com", display_name=name,
                       roles=[Role(r) for r in roles], password=None)
-    return accounts.create_user(session=db, actor=None, data=data)
+    return accounts.create_user(session=db, actor=SYSTEM, data=data)
 
 
 def article(db, author, title: str, body: str, tags=("refunds",)) -> Entry:
@@ -96,7 +98,9 @@ def refunds(db, engine, backend):
     gone = article(db, cast["ian"], "Refunds for damaged goods", "Refund once the photo arrives.")
     article(db, cast["sam"], "Shipping options", "Standard, express and next day.", tags=("shipping",))
     cast["ian"].is_active = False
-    # Topic expertise as the scores engine would leave it (set last: no event recomputes it).
+    # Topic expertise as the scores engine would leave it (set last, after the commit at which the
+    # events above recompute scores: nothing recomputes it then).
+    db.commit()
     db.exec(delete(ExpertiseScore))
     db.add(ExpertiseScore(user_id=cast["maria"].id, tag_id=tag_id(db, "refunds"), score=6.0, components={}))
     db.add(ExpertiseScore(user_id=cast["sam"].id, tag_id=tag_id(db, "refunds"), score=3.0, components={}))
@@ -205,15 +209,15 @@ def test_the_directory_names_a_topic_only_drafts_carry_only_to_those_who_may_ope
 
 
 def test_on_the_demo_data_the_seeded_expert_of_each_topic_comes_first(db, engine, backend):
-    from kb.demo import load_demo_accounts, load_demo_content
-    from workflow.demo import ALL_TOPICS, TOPIC_EXPERTS, load_demo_workflow
+    from kb.demo_accounts_and_content import load_demo_accounts, load_demo_content
+    from workflow.demo_states import ALL_TOPICS, TOPIC_EXPERTS, load_demo_workflow
 
-    from expertise.demo import load_demo_expertise
+    from expertise.demo_ratings import load_demo_expertise
 
-    load_demo_accounts(db)
-    load_demo_content(db)
-    load_demo_workflow(db)
-    demo = load_demo_expertise(db)  # votes, case links, endorsements, scores: all of `kb demo`
+    load_demo_accounts(session=db)
+    load_demo_content(session=db)
+    load_demo_workflow(session=db)
+    demo = load_demo_expertise(session=db)  # votes, case links, endorsements, scores: all of `kb demo`
     assert demo.votes and demo.reuses and demo.scores
     db.commit()
     reindex(engine=engine, backend=backend)

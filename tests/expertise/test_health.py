@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from expertise import health, reactions
+from cli.bootstrap import bootstrap
+from expertise import health
 from expertise.models import ReputationEvent, Reuse
 from kb.accounts import service as accounts
 from kb.accounts.models import Role
@@ -31,6 +32,7 @@ from workflow import expiry, flags
 from workflow.models import Action, FlagReason
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -40,7 +42,7 @@ TOLERANCE = timedelta(seconds=30)  # travel() keeps the clock ticking while the 
 def make_user(db, *roles: str, name: str):
     data = UserCreate(email=f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@example.com", display_name=name,
                       roles=[Role(r) for r in roles], password=None)
-    return accounts.create_user(session=db, actor=None, data=data)
+    return accounts.create_user(session=db, actor=SYSTEM, data=data)
 
 
 def query(db, statement: str, *, columns: dict | None = None, **params) -> list[tuple]:
@@ -74,7 +76,7 @@ class World:
         entry = content.create_article(session=self.db, actor=self.author, data=ArticleCreate(
             title=f"Article {key}", body=f"How to handle {key}.", tags=tags))
         for tag in tags:
-            designate_expert(session=self.db, actor=None, topic=tag, user=self.expert)
+            designate_expert(session=self.db, actor=SYSTEM, topic=tag, user=self.expert)
         self.entries[key] = entry
         return entry
 
@@ -118,7 +120,7 @@ class World:
 def world(db) -> World:
     # As in the app: the expertise reactions (reputation points for certifications and reviews, ...)
     # run, whatever tests ran before in this process.
-    reactions.register()
+    bootstrap()
     w = World(db)
     now = w.now
     # Certified in the period, with known submit -> certify times (A3: changes requested, resubmitted).
@@ -166,7 +168,7 @@ def world(db) -> World:
     w.reuse(w.author, e["A2"], at=now - 2 * DAY)  # no search before it
     w.reuse(w.agent1, e["A1"], at=now - 35 * DAY)  # before the period
     with w.at(now - HOUR):
-        querylog.log_search(db, user_id=w.agent1.id, query="Gift card balance", result_count=0)
+        querylog.log_search(session=db, user_id=w.agent1.id, query="Gift card balance", result_count=0)
     # Reputation.
     w.points(w.author, "certified", 10, at=now - 20 * DAY)
     w.points(w.author, "certified", 10, at=now - 15 * DAY)

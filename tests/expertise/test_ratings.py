@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +15,7 @@ from kb import events
 from kb.accounts import service as accounts
 from kb.accounts.models import Role, User
 from kb.accounts.schemas import UserCreate
+from kb.clock import travel, utcnow
 from kb.content.models import Entry
 from kb.content.schemas import ArticleCreate, RevisionCreate
 from kb.content.service import create_article, save_revision
@@ -24,6 +26,7 @@ from search.documents import documents_for_entry
 from search.models import SearchOutbox
 from tests.expertise.ratings_content import certify, rated_content, reload
 from tests.helpers import rows
+from kb.accounts.actors import SYSTEM
 
 RATING_EVENTS = ("vote.changed", "entry.reused")
 
@@ -102,7 +105,7 @@ def test_summary_counts_everyones_votes(db, content, make_user):
     assert row.wilson == pytest.approx(ratings.wilson_lower_bound(4, 5))
     assert (summary_row(db, answer.id).helpful, summary_row(db, answer.id).not_helpful) == (0, 1)
 
-    seen = ratings.ratings_for(db, [article.id, answer.id, content.question.id], content.colleague)
+    seen = ratings.ratings_for(session=db, entry_ids=[article.id, answer.id, content.question.id], user=content.colleague)
     assert (seen[article.id].helpful, seen[article.id].my_vote) == (4, 1)
     assert seen[answer.id].my_vote == -1
     assert (seen[content.question.id].helpful, seen[content.question.id].my_vote) == (0, 0)  # never rated
@@ -115,8 +118,11 @@ def test_vote_events_name_the_rated_revision_and_its_author(db, content, publish
     assert first.name == second.name == "vote.changed"
     assert first.entry_id == content.answer.id and first.actor_id == content.agent.id
     assert first.revision_id == content.answer.certified_revision_id
-    assert first.data == {"value": 1, "previous": 0, "author_id": content.author.id}
-    assert second.data == {"value": -1, "previous": 1, "author_id": content.author.id}
+    # Each carries the entry's new rating summary, which search ranks by.
+    assert first.data == {"value": 1, "previous": 0, "author_id": content.author.id,
+                          "helpful_score": ratings.wilson_lower_bound(1, 1), "reuse_count": 0}
+    assert second.data == {"value": -1, "previous": 1, "author_id": content.author.id,
+                           "helpful_score": 0.0, "reuse_count": 0}
 
 
 def test_nobody_rates_their_own_work(db, content, make_user):
@@ -185,9 +191,37 @@ def test_the_same_case_is_linked_once(db, content):
     colleague = ratings.record_reuse(session=db, entry=content.article, actor=content.colleague, case_ref="CS-1",
                                      source=ReuseSource.entry)
     db.commit()
-    assert again.id == first.id and copied[0].id == copied[1].id == copied[2].id
-    assert len({first.id, copied[0].id, other_case.id, colleague.id}) == 4
-    assert len(rows(db, Reuse)) == 4 and db.get(EntryRating, content.article.id).reuse_count == 4
+    # Copies right after linking CS-1 cannot be told apart from CS-1: the same case (they used to
+    # count as a second case, the double count of issue 14).
+    assert again.id == first.id and copied[0].id == copied[1].id == copied[2].id == first.id
+    assert len({first.id, other_case.id, colleague.id}) == 3
+    assert len(rows(db, Reuse)) == 3 and db.get(EntryRating, content.article.id).reuse_count == 3
+
+
+def test_copy_answer_then_used_to_solve_the_case_is_one_reuse(db, content, published):
+    copied = ratings.record_reuse(session=db, entry=content.article, actor=content.agent, source=ReuseSource.search)
+    solved = ratings.record_reuse(session=db, entry=content.article, actor=content.agent, case_ref="CS-7",
+                                  source=ReuseSource.entry)
+    db.commit()
+    assert solved.id == copied.id
+    assert [(r.case_ref, r.source) for r in rows(db, Reuse)] == [("CS-7", "search")]  # the copy, named
+    assert db.get(EntryRating, content.article.id).reuse_count == 1
+    assert [e.data["case_ref"] for e in published if e.name == "entry.reused"] == [""]  # credited once
+
+    # Another case is a new reuse; a copy right after linking it is that case.
+    ratings.record_reuse(session=db, entry=content.article, actor=content.agent, case_ref="CS-8",
+                         source=ReuseSource.entry)
+    again = ratings.record_reuse(session=db, entry=content.article, actor=content.agent, source=ReuseSource.search)
+    db.commit()
+    assert again.case_ref == "CS-8"
+    assert sorted(r.case_ref for r in rows(db, Reuse)) == ["CS-7", "CS-8"]
+
+    # After the window, a copy is a new case.
+    with travel(utcnow() + ratings.REPEAT_WINDOW + timedelta(minutes=1)):
+        later = ratings.record_reuse(session=db, entry=content.article, actor=content.agent,
+                                     source=ReuseSource.search)
+    db.commit()
+    assert later.id not in {copied.id, again.id} and db.get(EntryRating, content.article.id).reuse_count == 3
 
 
 def test_questions_are_not_rated_and_votes_are_one_or_minus_one(db, content):
@@ -227,7 +261,7 @@ def test_reuse_links_a_case_and_counts(db, content, published):
     assert (first.name, first.entry_id, first.revision_id, first.actor_id) == (
         "entry.reused", content.article.id, content.article.certified_revision_id, content.agent.id)
     assert first.data == {"reuse_id": reuse.id, "case_ref": "CASE-1042", "source": "entry",
-                          "author_id": content.author.id}
+                          "author_id": content.author.id, "helpful_score": 0.0, "reuse_count": 1}
 
 
 def test_reuse_of_your_own_work_counts_too(db, content):
@@ -261,10 +295,10 @@ def test_votes_and_reuse_reach_the_search_documents(db, content):
     db.commit()
     # Each change schedules the entry for indexing in the same transaction.
     assert len(rows(db, SearchOutbox, entry_id=content.article.id)) == before + 3
-    docs, _ = documents_for_entry(db, content.article.id)
+    docs, _ = documents_for_entry(session=db, entry_id=content.article.id)
     assert docs and all(d.helpful_score == pytest.approx(ratings.wilson_lower_bound(2, 2)) for d in docs)
     assert all(d.reuse_count == 1 for d in docs)
-    unrated, _ = documents_for_entry(db, content.question.id)
+    unrated, _ = documents_for_entry(session=db, entry_id=content.question.id)
     assert [(d.helpful_score, d.reuse_count) for d in unrated] == [(0.0, 0)]
 
 
@@ -289,7 +323,7 @@ def racing_engine(engine, db):
 
 def quick_agents(db, count: int) -> list[User]:
     """Agents without passwords (hashing 20 of them would only slow the test down)."""
-    users = [accounts.create_user(session=db, actor=None, data=UserCreate(
+    users = [accounts.create_user(session=db, actor=SYSTEM, data=UserCreate(
         email=f"racer-{uuid.uuid4().hex[:8]}@example.com", display_name=f"Racer {i}", roles=[Role.agent],
         password=None)) for i in range(count)]
     db.commit()

@@ -46,7 +46,7 @@ def ledger(db, user) -> list[tuple[str, int]]:
 
 def total(db, user) -> int:
     db.expire_all()
-    return reputation.reputation_total(db, user_id=user.id)
+    return reputation.reputation_total(session=db, user_id=user.id)
 
 
 def certified_article(db, cast, **kwargs):
@@ -95,6 +95,19 @@ def test_a_certified_answer_earns_answer_points(db, cast):
     certify(db, answer.latest_revision_id, cast["author"], cast["expert"])
     db.commit()
     assert ledger(db, cast["author"]) == [("answer_certified", 20)]
+
+
+def test_an_article_turned_from_an_answer_credits_the_answers_author(db, cast):
+    # The expert turns the writer's answer into an article and edits it; the words were the writer's.
+    _, (answer,) = thread(db, cast["agent"], cast["writer"])
+    promoted = forum.promote_answer(session=db, actor=cast["expert"], answer=answer)
+    reviewer = person(db, "expert", name="Eli Expert")
+    designate(db, reviewer, "refunds")
+    edited = new_revision(db, cast["expert"], promoted)
+    certify(db, edited.id, cast["expert"], reviewer)
+    db.commit()
+    assert ("article_certified", 25) in ledger(db, cast["writer"])
+    assert "article_certified" not in [kind for kind, _ in ledger(db, cast["expert"])]
 
 
 def test_accepting_switching_and_re_accepting_an_answer(db, cast):
@@ -198,7 +211,7 @@ def test_replaying_events_counts_nothing_twice(db, cast):
                         data={"question_id": question.id}),
                   Event("vote.changed", entry_id=entry.id, revision_id=revision_id, actor_id=cast["agent"].id,
                         data={"value": 1, "previous": 0, "author_id": cast["author"].id})):
-        publish(db, event)
+        publish(session=db, event=event)
     db.commit()
     assert ledger(db, cast["author"]) == before
 
@@ -221,12 +234,12 @@ def test_two_transactions_awarding_the_same_fact_count_it_once(engine, db, cast)
     """The second writer waits for the first (row lock or SQLite's write lock), then finds the key taken."""
     factory = session_factory(writer(engine))
     first = factory()
-    assert reputation.award(first, user_id=cast["author"].id, kind="reuse", key="reuse:test") is not None
+    assert reputation.award(session=first, user_id=cast["author"].id, kind="reuse", key="reuse:test") is not None
     outcome = {}
 
     def second_writer():
         with factory() as second:
-            outcome["row"] = reputation.award(second, user_id=cast["author"].id, kind="reuse", key="reuse:test")
+            outcome["row"] = reputation.award(session=second, user_id=cast["author"].id, kind="reuse", key="reuse:test")
             second.commit()
 
     thread_ = threading.Thread(target=second_writer)
@@ -251,7 +264,7 @@ def test_reputation_by_topic_follows_the_tags_of_the_entry(db, cast):
     certify(db, one_topic.latest_revision_id, cast["author"], cast["expert"])
     ratings.vote(session=db, entry=reload(db, one_topic), actor=cast["agent"], value=-1)
     db.commit()
-    assert reputation.reputation_by_topic(db, user_id=cast["author"].id) == [
+    assert reputation.reputation_by_topic(session=db, user_id=cast["author"].id) == [
         ("gift-cards", 25), ("refunds", 25), ("shipping", 23)]
     assert total(db, cast["author"]) == 48
 
@@ -263,11 +276,11 @@ def test_recent_activity_never_shows_the_title_of_a_draft_to_who_cannot_see_it(d
     certified = certified_article(db, cast, title="Public refund rules")
     db.commit()
 
-    seen_by_agent = reputation.recent_activity(db, user_id=cast["expert"].id, viewer=cast["agent"])
+    seen_by_agent = reputation.recent_activity(session=db, user_id=cast["expert"].id, viewer=cast["agent"])
     assert [(a.says, a.title, a.what, a.entry is not None) for a in seen_by_agent] == [
         ("Review done", "Public refund rules", "an article", True),
         ("Review done", "", "an article", False)]
-    seen_by_author = reputation.recent_activity(db, user_id=cast["expert"].id, viewer=cast["author"])
+    seen_by_author = reputation.recent_activity(session=db, user_id=cast["expert"].id, viewer=cast["author"])
     assert [a.title for a in seen_by_author] == ["Public refund rules", "Secret pricing plan"]
     assert seen_by_agent[0].entry.id == certified.id
 
@@ -281,8 +294,8 @@ def test_top_contributors_since_a_moment(db, cast):
     entry = article(db, cast["writer"], title="Recent")
     certify(db, entry.latest_revision_id, cast["writer"], cast["expert"])  # writer +25, expert +2 today
     db.commit()
-    recent = reputation.top_contributors(db, utcnow() - timedelta(days=30))
+    recent = reputation.top_contributors(session=db, since=utcnow() - timedelta(days=30))
     assert [(u.display_name, p) for u, p in recent] == [("Avery Author", 25), ("Wren Writer", 25),
                                                        ("Erin Expert", 4)]
-    everything = reputation.top_contributors(db, utcnow() - timedelta(days=60), limit=1)
+    everything = reputation.top_contributors(session=db, since=utcnow() - timedelta(days=60), limit=1)
     assert [(u.display_name, p) for u, p in everything] == [("Wren Writer", 50)]

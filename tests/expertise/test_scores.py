@@ -23,6 +23,7 @@ from tests.expertise.people_world import (act, article, certify, designate, new_
 from workflow import policy
 from workflow import service as workflow
 from workflow.models import Action
+from kb.accounts.actors import SYSTEM
 
 pytestmark = pytest.mark.usefixtures("reactions")
 assert reactions  # the fixture, used through pytestmark
@@ -109,7 +110,7 @@ def test_old_evidence_counts_less(db, cast):
     with travel(utcnow() - timedelta(days=scores.HALF_LIFE_DAYS)):
         certified(db, cast)
     assert table(db)["Avery Author", "refunds"] == (10.0, {"certified_articles": 10.0})  # as of then
-    scores.recompute_all(db)
+    scores.recompute_all(session=db)
     assert table(db)["Avery Author", "refunds"] == (5.0, {"certified_articles": 5.0})  # as of now
     assert table(db)["Erin Expert", "refunds"] == (21.0, {"designated": 20.0, "reviews": 1.0})
 
@@ -120,7 +121,7 @@ def test_several_certified_revisions_of_one_article_are_one_piece_of_evidence(db
     certify(db, newer.id, cast["author"], cast["expert"])
     db.commit()
     assert table(db)["Avery Author", "refunds"] == (10.0, {"certified_articles": 10.0})
-    assert scores.evidence_counts(db, user_id=cast["author"].id)[tag_id(db, "refunds")] == {"certified_articles": 1}
+    assert scores.evidence_counts(session=db, user_id=cast["author"].id)[tag_id(db, "refunds")] == {"certified_articles": 1}
 
 
 def test_archiving_retires_certified_authorship(db, cast):
@@ -132,10 +133,10 @@ def test_archiving_retires_certified_authorship(db, cast):
 
 def test_designation_and_its_removal_update_the_score(db, cast):
     article(db, cast["author"], tags=("shipping",))
-    policy.designate_expert(session=db, actor=None, topic="shipping", user=cast["expert2"])
+    policy.designate_expert(session=db, actor=SYSTEM, topic="shipping", user=cast["expert2"])
     db.commit()
     assert table(db)["Eli Expert", "shipping"] == (20.0, {"designated": 20.0})
-    policy.remove_expert(session=db, actor=None, topic="shipping", user=cast["expert2"])
+    policy.remove_expert(session=db, actor=SYSTEM, topic="shipping", user=cast["expert2"])
     db.commit()
     assert ("Eli Expert", "shipping") not in table(db)
 
@@ -180,7 +181,7 @@ def test_endorsements_are_one_per_colleague_and_topic_never_for_yourself(db, cas
     people.withdraw_endorsement(session=db, actor=colleague, user=author, topic="refunds")
     db.commit()
     assert table(db)["Avery Author", "refunds"] == (3.0, {"endorsements": 3.0})
-    assert [n.display_name for n in people.endorsers(db, user_id=author.id)[tag_id(db, "refunds")]] == ["Alex Agent"]
+    assert [n.display_name for n in people.endorsers(session=db, user_id=author.id)[tag_id(db, "refunds")]] == ["Alex Agent"]
 
 
 def test_deactivated_colleagues_cannot_be_endorsed(db, cast):
@@ -199,11 +200,11 @@ def test_interests_are_declared_and_removed(db, cast):
     people.declare_interest(session=db, actor=cast["agent"], topic="billing")
     people.declare_interest(session=db, actor=cast["agent"], topic="refunds")
     db.commit()
-    assert people.interests(db, user_id=cast["agent"].id) == ["billing", "refunds"]
+    assert people.interests(session=db, user_id=cast["agent"].id) == ["billing", "refunds"]
     assert table(db)["Alex Agent", "billing"] == (2.0, {"interest": 2.0})
     people.remove_interest(session=db, actor=cast["agent"], topic="billing")
     db.commit()
-    assert people.interests(db, user_id=cast["agent"].id) == ["refunds"]
+    assert people.interests(session=db, user_id=cast["agent"].id) == ["refunds"]
     assert ("Alex Agent", "billing") not in table(db)
 
 
@@ -231,23 +232,23 @@ def test_incremental_updates_and_a_full_recompute_give_the_same_table(db, cast):
     people.endorse(session=db, actor=cast["colleague"], user=cast["writer"], topic="shipping")
     people.endorse(session=db, actor=cast["expert"], user=cast["expert2"], topic="billing")
     people.declare_interest(session=db, actor=cast["agent"], topic="refunds")
-    policy.designate_expert(session=db, actor=None, topic="billing", user=cast["expert2"])
+    policy.designate_expert(session=db, actor=SYSTEM, topic="billing", user=cast["expert2"])
     workflow.archive(session=db, actor=cast["expert"], entry=reload(db, second))
     db.commit()
     incremental = table(db)
     assert len(incremental) >= 8
 
-    assert scores.recompute_all(db) == len(incremental)
+    assert scores.recompute_all(session=db) == len(incremental)
     assert table(db) == incremental
     db.exec(delete(ExpertiseScore))  # from nothing, too
-    scores.recompute_all(db)
+    scores.recompute_all(session=db)
     assert table(db) == incremental
 
 
 def test_recompute_all_reports_progress(db, cast):
     certified(db, cast)
     seen = []
-    assert scores.recompute_all(db, progress=lambda done, total: seen.append((done, total))) == 2
+    assert scores.recompute_all(session=db, progress=lambda done, total: seen.append((done, total))) == 2
     assert seen == [(len(cast), len(cast))]
 
 
@@ -260,12 +261,12 @@ def test_top_experts_by_topic(db, cast):
     people.endorse(session=db, actor=cast["agent"], user=cast["writer"], topic="refunds")
     db.commit()
     refunds, shipping = tag_id(db, "refunds"), tag_id(db, "shipping")
-    best = scores.top_experts(db, tag_ids=[refunds], limit=5)
+    best = scores.top_experts(session=db, tag_ids=[refunds], limit=5)
     assert [(u.display_name, s) for u, s in best] == [("Erin Expert", 22.0), ("Avery Author", 10.0),
                                                       ("Wren Writer", 3.0)]
-    both = scores.top_experts(db, tag_ids=[refunds, shipping], limit=2, exclude_user_ids=[cast["expert"].id])
+    both = scores.top_experts(session=db, tag_ids=[refunds, shipping], limit=2, exclude_user_ids=[cast["expert"].id])
     assert [(u.display_name, s) for u, s in both] == [("Wren Writer", 13.0), ("Avery Author", 10.0)]
-    assert scores.top_experts(db, tag_ids=[], limit=5) == []
+    assert scores.top_experts(session=db, tag_ids=[], limit=5) == []
 
 
 def test_deactivated_users_are_not_top_experts(db, cast):
@@ -275,7 +276,7 @@ def test_deactivated_users_are_not_top_experts(db, cast):
     admin = person(db, "admin", name="Ada Admin")
     accounts.deactivate_user(session=db, actor=admin, user=cast["expert"])
     db.commit()
-    assert [u.display_name for u, _ in scores.top_experts(db, tag_ids=[tag_id(db, "refunds")], limit=5)] == [
+    assert [u.display_name for u, _ in scores.top_experts(session=db, tag_ids=[tag_id(db, "refunds")], limit=5)] == [
         "Avery Author"]
 
 
@@ -298,7 +299,7 @@ def test_kb_expertise_recompute(tmp_path):
 
 
 def test_the_periodic_job_recomputes_scores_once_a_day_so_decay_reaches_everyone(db, cast):
-    from expertise.periodic import recompute_when_due
+    from expertise.scores import recompute_when_due
 
     with travel(utcnow() - timedelta(days=400)):
         entry = article(db, cast["author"])

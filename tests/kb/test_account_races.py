@@ -19,6 +19,7 @@ from kb.accounts.schemas import UserCreate
 from kb.db import make_engine, session_factory, writer
 from kb.errors import Conflict, Forbidden, Throttled, Unauthorized
 from tests.helpers import PASSWORD
+from kb.accounts.actors import SYSTEM
 
 JOIN_TIMEOUT = 120
 MAX_FAILURES = 5
@@ -65,7 +66,7 @@ def _race(eng, jobs) -> list[str]:
 
 
 def _user(db, *roles: str, email: str) -> User:
-    user = accounts.create_user(session=db, actor=None, data=UserCreate(
+    user = accounts.create_user(session=db, actor=SYSTEM, data=UserCreate(
         email=email, display_name=email.split("@")[0], roles=[Role(r) for r in roles], password=PASSWORD))
     db.commit()
     return user
@@ -163,8 +164,8 @@ def test_two_admins_removing_each_other_at_once_leave_one(racing_engine, db, how
 def test_the_last_administrator_cannot_be_demoted_or_deactivated_from_the_command_line(db):
     only = _user(db, "admin", email="only-admin@example.com")
     with pytest.raises(Conflict, match="at least one active administrator"):
-        accounts.set_roles(session=db, actor=None, user=only, roles=[Role.agent])
+        accounts.set_roles(session=db, actor=SYSTEM, user=only, roles=[Role.agent])
     db.rollback()
     with pytest.raises(Conflict, match="at least one active administrator"):
-        accounts.deactivate_user(session=db, actor=None, user=only)
+        accounts.deactivate_user(session=db, actor=SYSTEM, user=only)
     db.rollback()

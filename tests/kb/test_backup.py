@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from kb.accounts import service as accounts
 from kb.content import attachments
@@ -30,8 +30,8 @@ from tests.helpers import TEST_SECRET, api_token_for, fresh_postgres_database
 from tests.search.conftest import meili_server  # noqa: F401 - the fixture, for the Meilisearch restore
 
 KB = str(Path(sys.executable).parent / "kb")
-COUNTED = ("entry", "revision", "workflow_event", "reputation_event", "vote", "review", "certification", "attachment",
-           "user_account", "flag", "reuse")
+# Every table of every package (tests/conftest.py bootstraps, which loads every models module).
+COUNTED = tuple(sorted(SQLModel.metadata.tables))
 QUERIES = ("refund", "password reset", "invoice", "shipping")
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 64
 
@@ -128,6 +128,9 @@ def test_backup_and_restore_round_trip_the_demo_data(request, tmp_path, demo_sit
     assert manifest["schema"] == head_revision()
     assert manifest["database"] == ("sqlite" if original.backend == "sqlite" else "postgresql")
     assert any(name.startswith("attachments/") for name in manifest["files"])
+    # Every table is counted, so a table added later is never silently left out of the check.
+    assert set(manifest["counts"]) == set(COUNTED) and "expertise_score" in manifest["counts"]
+    assert manifest["counts"] == original.counts()
 
     restored = Site(tmp_path / "restored", _new_database(request, original.backend, tmp_path, "restored"))
     done = restored.kb("restore", str(backup))
@@ -170,6 +173,18 @@ def test_restore_refuses_a_non_empty_target_and_a_damaged_backup(request, tmp_pa
     refused = target.kb("restore", str(backup), check=False)
     assert refused.returncode == 2 and "does not match its checksum" in refused.stderr
     assert not (tmp_path / "target" / "attachments").exists()  # nothing was restored
+
+    # The manifest counts every table; a restore holding other numbers is refused, naming the table.
+    miscounted = tmp_path / "miscounted"
+    demo_site.kb("backup", str(miscounted))
+    manifest = json.loads((miscounted / "manifest.json").read_text())
+    votes = manifest["counts"]["vote"]
+    manifest["counts"]["vote"] = votes + 1
+    (miscounted / "manifest.json").write_text(json.dumps(manifest))
+    other = Site(tmp_path / "other", _new_database(request, demo_site.backend, tmp_path, "other"))
+    wrong = other.kb("restore", str(miscounted), check=False)
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert f"vote: {votes:,} rows instead of {votes + 1:,}" in " ".join(wrong.stderr.split())
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -204,3 +204,36 @@ def test_expert_designation_from_the_command_line(initialised):
     assert unknown.returncode == 1 and "no topic called" in unknown.stderr
     removed = run(["expert", "remove", "--email", "admin@example.com", "--topic", "refunds"], initialised)
     assert removed.returncode == 0
+
+
+def test_import_certified_skips_updates_and_exports_workflow_state(with_admin, tmp_path_factory):
+    from kb.content.transfer import read_document
+
+    author = run(["user", "create", "--email", "ann@example.com", "--name", "Ann", "--role", "author", "--password",
+                  "long-enough-password"], with_admin)
+    assert author.returncode == 0, author.stderr
+    source = tmp_path_factory.mktemp("certified")
+    (source / "refund.md").write_text("---\ntitle: Refund twice\ntags: [billing]\nauthor: ann@example.com\n---\n"
+                                      "Refund the second charge.\n")
+    args = ["import", str(source), "--state", "certified", "--certified-by", "admin@example.com", "--valid-days", "30"]
+    first = run(args, with_admin, **WIDE)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "1 created, 0 updated, 0 skipped (imported before), 0 refused; 1 certified on import." in first.stdout
+
+    again = run(args, with_admin, **WIDE)
+    assert "0 created, 0 updated, 1 skipped" in again.stdout
+    (source / "refund.md").write_text("---\ntitle: Refund twice\ntags: [billing]\nauthor: ann@example.com\n---\n"
+                                      "Refund the second charge within 5 days.\n")
+    updated = run([*args, "--on-existing", "update"], with_admin, **WIDE)
+    assert "0 created, 1 updated, 0 skipped" in updated.stdout and "1 certified on import" in updated.stdout
+
+    target = tmp_path_factory.mktemp("certified-export")
+    exported = run(["export", str(target)], with_admin, **WIDE)
+    assert exported.returncode == 0 and "1 certified" in exported.stdout
+    meta, body = read_document(next(target.iterdir()))
+    assert (meta["state"], meta["certified_by"], meta["source_id"], meta["revision"]) == (
+        "certified", "admin@example.com", "refund.md", 2)
+    assert body == "Refund the second charge within 5 days.\n"
+
+    bad = run(["import", str(source), "--state", "published"], with_admin)
+    assert bad.returncode == 2 and "--state must be draft or certified" in bad.stderr

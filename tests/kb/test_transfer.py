@@ -15,7 +15,7 @@ from kb.content.models import Entry, EntryKind, Revision, RevisionTag, Tag
 from kb.content.schemas import ArticleCreate, QuestionCreate
 from kb.content.service import create_article, tags_of
 from kb.content.transfer import export_folder, format_document, import_folder, parse_document, read_document
-from kb.demo import load_demo_accounts, load_demo_content
+from kb.demo_accounts_and_content import load_demo_accounts, load_demo_content
 from kb.errors import NotFound
 from kb.markdown import MAX_BODY_CHARS
 from tests.helpers import rows
@@ -265,8 +265,8 @@ def test_export_as_an_agent_leaves_out_uncertified_articles(engine, db, make_use
 
 
 def test_demo_content_loads_once_by_its_authors(engine, db):
-    load_demo_accounts(db)
-    report = load_demo_content(db)
+    load_demo_accounts(session=db)
+    report = load_demo_content(session=db)
     db.commit()
     assert report.articles >= 40 and report.questions >= 20 and report.answers >= report.accepted >= 15
     assert report.authors_created == ["maria.lopez@example.com", "sam.okafor@example.com", "priya.nair@example.com"]
@@ -279,7 +279,7 @@ def test_demo_content_loads_once_by_its_authors(engine, db):
     authors = set(db.exec(select(Entry.author_id).where(Entry.kind == EntryKind.article.value)))
     assert len(authors) >= 4
 
-    again = load_demo_content(db)
+    again = load_demo_content(session=db)
     db.commit()
     assert (again.articles, again.questions, again.answers, again.authors_created) == (0, 0, 0, [])
     assert again.skipped == report.articles + report.questions

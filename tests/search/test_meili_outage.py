@@ -39,6 +39,7 @@ from search.models import SearchOutbox
 from tests.helpers import TEST_SECRET, login, rows
 from tests.search.conftest import INSTALL_HINT, MAX_INDEXING_MEMORY, _free_port, _wait_healthy, meilisearch_binary
 from workflow.policy import designate_expert
+from kb.accounts.actors import SYSTEM
 
 TOPIC = "orders"
 MASTER_KEY = "outage-test-master-key-0123456789"
@@ -269,7 +270,7 @@ def people(db, make_user, bearer):
     author, expert, agent = make_user("author"), make_user("expert"), make_user("agent")
     db.add(Tag(name=TOPIC))
     db.flush()
-    designate_expert(session=db, actor=None, topic=TOPIC, user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic=TOPIC, user=expert)
     db.commit()
     return {"users": {"author": author, "expert": expert, "agent": agent},
             "headers": {"author": bearer(author), "expert": bearer(expert), "agent": bearer(agent)}}

@@ -21,15 +21,17 @@ from kb.content import forum
 from kb.content import service as content
 from kb.content.models import Entry, Tag
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
+from kb import events
 from kb.db import session_factory
-from search import outbox
+from search import facts, outbox
 from search import service as search_service
-from search.documents import documents_for_entry
+from search.documents import documents_for_entries, documents_for_entry
 from search.embedded import EmbeddedBackend
 from search.models import SearchOutbox
 from workflow import service as workflow
 from workflow.expiry import as_utc, sweep
 from workflow.models import Action, Certification, TopicExpert
+from kb.accounts.actors import SYSTEM
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +91,7 @@ class FlakyBackend:
 def user(db, *roles):
     data = UserCreate(email=f"{'-'.join(roles)}-{uuid.uuid4().hex[:8]}@example.com", display_name="-".join(roles),
                       roles=[Role(r) for r in roles], password=None)
-    return accounts.create_user(session=db, actor=None, data=data)
+    return accounts.create_user(session=db, actor=SYSTEM, data=data)
 
 
 @pytest.fixture
@@ -127,7 +129,7 @@ def outbox_rows(db, entry_id: int | None = None) -> list[SearchOutbox]:
 
 def pending(db) -> int:
     db.commit()  # a fresh snapshot: the indexer committed in its own connection
-    return outbox.pending_count(db)
+    return outbox.pending_count(session=db)
 
 
 def found(backend, viewer, text: str, **kwargs) -> list[int]:
@@ -136,6 +138,48 @@ def found(backend, viewer, text: str, **kwargs) -> list[int]:
 
 
 # --- the outbox rows -------------------------------------------------------------------------
+
+
+def test_events_published_together_write_what_one_by_one_would(db, people):
+    """``kb import`` publishes its events a batch at a time (``publish_all``): the outbox's bulk
+    variant writes the same rows and facts as its handler run event by event."""
+    author, agent = people["author"], people["agent"]
+    question = forum.ask_question(session=db, actor=agent, data=QuestionCreate(
+        title="Bulk outbox question", body="Where is it?", tags=["accounts"]))
+    answers = [forum.answer_question(session=db, actor=author, question=question, data=AnswerCreate(body=f"Here {n}."))
+               for n in range(2)]
+    plain = article(db, author)
+    db.commit()
+
+    def written(publish) -> list[int]:
+        before = {r.id for r in outbox_rows(db)}
+        publish()
+        db.flush()
+        return sorted(r.entry_id for r in outbox_rows(db) if r.id not in before)
+
+    changed = [events.Event(events.REVISION_CREATED, entry_id=e.id) for e in (question, plain)]
+    one_by_one = written(lambda: [events.publish(session=db, event=e) for e in changed])
+    assert one_by_one == sorted([question.id, plain.id, *(a.id for a in answers)])  # answers carry its title
+    assert written(lambda: events.publish_all(session=db, events=changed)) == one_by_one
+    accepted = [events.Event(events.ANSWER_ACCEPTED, entry_id=answers[0].id, data={"question_id": question.id})]
+    one_by_one = written(lambda: [events.publish(session=db, event=e) for e in accepted])
+    assert written(lambda: events.publish_all(session=db, events=accepted)) == one_by_one == sorted(
+        a.id for a in answers)
+
+    # Facts: an existing row updated, a missing one created, the later event of an entry wins.
+    facts.record(session=db, event=events.Event(events.VOTE_CHANGED, entry_id=plain.id, data={"helpful_score": 0.5}))
+    events.publish_all(session=db, events=[
+        events.Event(events.CERTIFICATION_CHANGED, entry_id=plain.id, data={"needs_reverification": True}),
+        events.Event(events.CERTIFICATION_CHANGED, entry_id=answers[0].id, data={"needs_reverification": False}),
+        events.Event(events.CERTIFICATION_CHANGED, entry_id=answers[0].id, data={"needs_reverification": True})])
+    db.commit()
+    kept = facts.of_entry(session=db, entry_id=plain.id)
+    assert (kept.needs_reverification, kept.helpful_score) == (True, 0.5)
+    assert facts.of_entry(session=db, entry_id=answers[0].id).needs_reverification is True
+    assert facts.of_entry(session=db, entry_id=answers[1].id).needs_reverification is False  # no row: defaults
+    with pytest.raises(ValueError):
+        events.publish_all(session=db, events=[changed[0], accepted[0]])  # one name per call
+
 
 
 def test_changes_write_outbox_rows_in_the_same_transaction(db, people):
@@ -204,7 +248,7 @@ def test_documents_follow_the_workflow(engine, db, people, index):
     db.commit()
     outbox.drain(engine=engine, backend=index)
     assert found(index, agent, "zebrafinch") == [entry.id]
-    docs, deletes = documents_for_entry(db, entry.id)
+    docs, deletes = documents_for_entry(session=db, entry_id=entry.id)
     assert [d.id for d in docs] == [f"{entry.id}:public"] and deletes == [f"{entry.id}:restricted"]
 
     # A new draft: agents keep the certified text; the draft's words stay restricted.
@@ -345,7 +389,7 @@ def test_drain_lock_allows_one_holder(tmp_path):
 # --- every change that affects search reaches the index without a reindex --------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED_EVENT = re.compile(r'\bEvent\(\s*"([a-z_.]+)"')
+PUBLISHED_EVENT = re.compile(r'\bEvent\(\s*([A-Z_]+)\b')  # names are kb.events constants
 # Published events that change no field of a search document (see search/documents.py), so
 # writing outbox rows for them would only re-send identical documents.
 CHANGES_NOTHING_SEARCHABLE = {
@@ -356,6 +400,13 @@ CHANGES_NOTHING_SEARCHABLE = {
     # Who is a topic's expert decides who reviews and certifies; search shows restricted
     # documents by role (expert, admin), not by topic.
     "topic_expert.changed",
+    # Administrative changes (users, roles, policies, synonyms) go to the audit trail; synonyms
+    # apply at query time, so no stored document changes.
+    "admin.action",
+    # A link to set a password is emailed; no entry changes.
+    "password_link.requested",
+    # The end of an import: each of its batches published the events of the entries it wrote.
+    "import.finished",
 }
 
 
@@ -363,10 +414,10 @@ def test_every_published_event_is_indexed_or_changes_nothing_searchable():
     """A new domain event must be sorted into one list or the other: otherwise the change it
     stands for silently reaches search only at the next ``kb reindex``."""
     published = {
-        name
+        getattr(events, constant)
         for package in ("kb", "workflow", "expertise")
         for path in (ROOT / package).rglob("*.py")
-        for name in PUBLISHED_EVENT.findall(path.read_text())
+        for constant in PUBLISHED_EVENT.findall(path.read_text())
     }
     assert {"entry.created", "answer.accepted", "certification.changed"} <= published  # the scan works
     undecided = published - set(outbox.EVENTS) - CHANGES_NOTHING_SEARCHABLE
@@ -498,7 +549,7 @@ def test_accepting_an_answer_gives_it_its_questions_wording_and_switching_takes_
     db.commit()
     outbox.drain(engine=engine, backend=index)
     assert sorted(found(index, agent, "numbatword")) == sorted([question.id, first.id])
-    [doc] = [d for d in documents_for_entry(db, first.id)[0] if d.audience == "public"]
+    [doc] = [d for d in documents_for_entry(session=db, entry_id=first.id)[0] if d.audience == "public"]
     assert doc.accepted and doc.context.startswith("Parcel stuck numbatword")
 
     # Rewording the question rewords the accepted answer's context.
@@ -519,13 +570,19 @@ def test_accepting_an_answer_gives_it_its_questions_wording_and_switching_takes_
     assert sorted(found(index, agent, "quokkaterm")) == sorted([question.id, second.id])
     assert pending(db) == 0
 
+    # Built together (the indexer's batches, kb reindex) or one by one: the same documents.
+    ids = [second.id, question.id, first.id]
+    together, deletes = documents_for_entries(session=db, entry_ids=ids)
+    assert together == [doc for i in ids for doc in documents_for_entry(session=db, entry_id=i)[0]]
+    assert deletes == [d for i in ids for d in documents_for_entry(session=db, entry_id=i)[1]]
+
 
 # --- hybrid search: vectors in a second pass ------------------------------------------------------
 
 
 def embedding_lag(db) -> int:
     db.commit()
-    return outbox.lagging_count(db, older_than=timedelta(0), semantic=True)
+    return outbox.lagging_count(session=db, older_than=timedelta(0), semantic=True)
 
 
 def test_vectors_come_in_a_second_pass_that_never_holds_up_keyword_search(engine, db, people, semantic_index):
@@ -535,9 +592,9 @@ def test_vectors_come_in_a_second_pass_that_never_holds_up_keyword_search(engine
     db.commit()
     outbox.drain(engine=engine, backend=semantic_index)  # the first pass only
     assert found(semantic_index, people["agent"], "carrier trace") == [entry.id]
-    docs, _ = documents_for_entry(db, entry.id)
+    docs, _ = documents_for_entry(session=db, entry_id=entry.id)
     assert semantic_index.missing_vectors(docs) == docs
-    assert embedding_lag(db) == 4 and outbox.lagging_count(db, older_than=timedelta(0)) == 0
+    assert embedding_lag(db) == 4 and outbox.lagging_count(session=db, older_than=timedelta(0)) == 0
 
     report = outbox.drain(engine=engine, backend=semantic_index, embed=True)
     assert report.embedded >= 1 and semantic_index.missing_vectors(docs) == []
@@ -550,7 +607,7 @@ def test_a_model_change_re_embeds_everything(engine, db, people, semantic_index)
     certify(db, entry, people["author"], people["expert"])
     db.commit()
     outbox.drain(engine=engine, backend=semantic_index, embed=True)
-    docs, _ = documents_for_entry(db, entry.id)
+    docs, _ = documents_for_entry(session=db, entry_id=entry.id)
     assert semantic_index.missing_vectors(docs) == []
     semantic_index.reset_vectors("some-older-model")  # as if the vectors came from another model
     assert semantic_index.missing_vectors(docs) == docs

@@ -19,15 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import yaml
 from sqlmodel import select
 
 from kb.accounts import service as accounts
 from kb.content.models import Entry, EntryKind, Revision
-from kb.demo import load_demo_accounts, load_demo_content
+from kb.demo_accounts_and_content import load_demo_accounts, load_demo_content
 from search import service
-from workflow.demo import load_demo_workflow
+from workflow.demo_states import load_demo_workflow
 
 QUERIES = yaml.safe_load((Path(__file__).parent / "relevance_queries.yaml").read_text())
 TARGETS = {"keyword": 1.0, "customer": 0.9, "paraphrase": 0.9}
@@ -87,9 +86,9 @@ def _report(backend_name: str, database: str, outcomes: list[Outcome], mode: str
 
 
 def test_top3_accuracy_on_the_demo_data(backend, db, engine, capsys, record_property):
-    load_demo_accounts(db)
-    load_demo_content(db)
-    load_demo_workflow(db)
+    load_demo_accounts(session=db)
+    load_demo_content(session=db)
+    load_demo_workflow(session=db)
     db.commit()
     service.reindex(engine=engine, backend=backend)
     agent = accounts.find_user_by_email(session=db, email="agent@example.com")

@@ -19,6 +19,7 @@ from search.backend import SearchQuery, Viewer
 from search.models import SearchSynonym
 from tests.helpers import rows
 from tests.search.test_contract import doc
+from kb.accounts.actors import SYSTEM
 
 DOCS = [
     doc(1, "Refund an order", "Issue the refund from the billing page.", tags=("billing",)),
@@ -102,15 +103,15 @@ def test_only_admins_manage_synonyms(db, make_user, admin):
 
 def test_deleting_a_missing_rule_says_so(db, admin):
     with pytest.raises(NotFound, match="no synonym rule for “money back”"):
-        synonyms.delete_rule(session=db, actor=None, phrase="Money back")
+        synonyms.delete_rule(session=db, actor=SYSTEM, phrase="Money back")
     with pytest.raises(NotFound):
         synonyms.delete_rule(session=db, actor=admin, rule_id=12345)
 
 
 def test_demo_synonyms_are_loaded_once(db):
-    assert synonyms.load_demo_synonyms(db) == len(synonyms.DEMO_SYNONYMS)
+    assert synonyms.load_demo_synonyms(session=db) == len(synonyms.DEMO_SYNONYMS)
     db.commit()
-    assert synonyms.load_demo_synonyms(db) == 0
+    assert synonyms.load_demo_synonyms(session=db) == 0
     assert {r.phrase for r in rows(db, SearchSynonym)} == {p for p, _ in synonyms.DEMO_SYNONYMS}
 
 

@@ -7,6 +7,7 @@ else, on any channel.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
@@ -22,11 +23,14 @@ from kb.content.models import Entry
 from kb.content.schemas import AnswerCreate, ArticleCreate, QuestionCreate, RevisionCreate
 from search import synonyms
 from tests.helpers import PASSWORD
-from workflow import flags
-from workflow.models import Action, FlagReason
+from kb.clock import utcnow
+from kb.settings import Settings
+from workflow import flags, webhooks
+from workflow.models import Action, FlagReason, WebhookDelivery
 from workflow.notify import notify
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 ROLES = ("anonymous", "agent", "author", "other_author", "expert", "other_expert", "admin")
 TOPIC, OTHER_TOPIC = "refunds", "shipping"
@@ -60,7 +64,7 @@ class World:
 def _user(db: Session, role: str, *roles: Role) -> User:
     data = UserCreate(email=f"{role.replace('_', '-')}@matrix.example.com", display_name=role.replace("_", " ").title(),
                       roles=list(roles), password=PASSWORD)
-    return accounts.create_user(session=db, actor=None, data=data)
+    return accounts.create_user(session=db, actor=SYSTEM, data=data)
 
 
 def _article(db, author, title, body, tags=(TOPIC,)) -> Entry:
@@ -101,9 +105,9 @@ def build(db: Session, data_dir) -> World:
 
     # A certified article with the author's private draft on top (secret word, secret tag, a file).
     certified = _article(db, author, "Refund to a closed card", "The bank forwards the refund to the new card.")
-    designate_expert(session=db, actor=None, topic=TOPIC, user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic=TOPIC, user=expert)
     _article(db, other_expert, "Shipping options", "Standard and express.", tags=(OTHER_TOPIC,))
-    designate_expert(session=db, actor=None, topic=OTHER_TOPIC, user=other_expert)
+    designate_expert(session=db, actor=SYSTEM, topic=OTHER_TOPIC, user=other_expert)
     public_file = _upload(db, author, certified, data_dir, "public.png")
     db.refresh(certified)
     first = _revise(db, author, certified, f"The bank forwards the refund. ![chart]({attachments.attachment_url(public_file)})",
@@ -159,6 +163,15 @@ def build(db: Session, data_dir) -> World:
             flag = flags.raise_flag(session=db, actor=u["agent"], entry=db.get(Entry, ids[f"{key}_{role}"]),
                                     reason=FlagReason.outdated, comment="Out of date.")
             ids[f"flag_{key}_{role}"] = flag.id
+        # Drafts to throw away (kb.content.removal): a draft on top of a certified article, and a
+        # draft article never submitted; one for the page and one for the API.
+        for key in ("discardable", "discardable_api"):
+            entry = _article(db, author, f"Spare {key} {role}", "Certified text.")
+            _act(db, entry.latest_revision_id, *certify)
+            db.refresh(entry)
+            ids[f"{key}_rev_{role}"] = _revise(db, author, entry, "A draft edit.", title=f"Spare {key} {role}").id
+        for key in ("deletable", "deletable_api"):
+            ids[f"{key}_{role}"] = _article(db, author, f"Spare {key} {role}", "A duplicate draft.").id
     ids.update({key.replace("_agent", "_anonymous"): value for key, value in list(ids.items()) if key.endswith("_agent")})
     u["spare"] = _user(db, "spare", Role.expert)
     _article(db, u["admin"], "Spare topic", "For the admin pages.", tags=("spare-topic",))
@@ -169,16 +182,31 @@ def build(db: Session, data_dir) -> World:
     answer = answer_question(session=db, actor=u["other_author"], question=question,
                              data=AnswerCreate(body="The bank forwards it."))
     ids.update(question=question.id, answer=answer.id)
+    # An answer is turned into an article once: one answer per role for the page and for the API.
+    for role in ("anonymous", "agent", "author", "other_author", "expert", "other_expert", "admin"):
+        for key in ("promote", "api_promote"):
+            ids[f"{key}_{role}"] = answer_question(session=db, actor=u["other_author"], question=question,
+                                                   data=AnswerCreate(body=f"Answer to turn into an article ({key}).")).id
 
     # Per-user things: an API token each, a notification each, an interest, a synonym rule.
     for role, user in u.items():
         for key in ("page_token", "api_token"):
             token, _ = accounts.create_api_token(session=db, actor=user, user=user, data=TokenCreate(name=key))
             ids[f"{role}_{key}"] = token.id
-        ids[f"{role}_note"] = notify(db, users=[user], kind="test", message="Hello", link="/")[0].id
+        ids[f"{role}_note"] = notify(session=db, users=[user], kind="test", message="Hello", link="/")[0].id
     people.declare_interest(session=db, actor=author, topic=DRAFT_TAG)
     rule = synonyms.save_rule(session=db, actor=u["admin"], phrase="money back", alternatives=["refund"])
     ids["synonym"] = rule.id
+    # Webhooks: one to act on (with a delivery to retry), one to delete.
+    dev = Settings(env="development", secret_key="x" * 40)
+    hook = webhooks.create_webhook(session=db, actor=u["admin"], settings=dev, url="http://127.0.0.1:9/kb",
+                                   events=["question.asked"])
+    delivery = WebhookDelivery(webhook_id=hook.id, delivery_id=str(uuid.uuid4()), event="question.asked",
+                               payload={"event": "question.asked"}, failed_at=utcnow(), attempts=12)
+    db.add(delivery)
+    db.flush()
+    ids.update(webhook=hook.id, webhook_delivery=delivery.id, webhook_deletable=webhooks.create_webhook(
+        session=db, actor=u["admin"], settings=dev, url="http://127.0.0.1:9/old", events=["entry.flagged"]).id)
     ids.update({f"{role}_id": user.id for role, user in u.items()})
     db.commit()
     return world

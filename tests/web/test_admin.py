@@ -1,5 +1,7 @@
 """Administration of users through the pages."""
 
+import re
+
 import pytest
 
 from kb.accounts.models import User
@@ -100,8 +102,30 @@ def test_admin_cannot_lock_themselves_out(admin_client, db):
 
 def test_the_admin_menu_leads_to_every_administration_page(admin_client):
     html = admin_client.get("/admin").text
-    for path in ("/admin/users", "/admin/topics", "/admin/routing", "/admin/synonyms", "/admin/audit"):
+    for path in ("/admin/users", "/admin/topics", "/admin/routing", "/admin/synonyms", "/admin/webhooks",
+                 "/admin/audit"):
         assert f'href="{path}"' in html
         page = admin_client.get(path)
         assert page.status_code == 200 and 'aria-label="Administration"' in page.text, path
     assert 'aria-label="Administration"' not in admin_client.get("/search").text  # only on admin pages
+
+
+def test_the_admin_index_lists_the_administration_sections_not_the_main_menu(admin_client):
+    """The layout's own menu once leaked into the page: /admin showed cards for Home, Search, Forum..."""
+    html = admin_client.get("/admin").text
+    index = html[html.index('<ul class="admin-index">'):]
+    index = index[:index.index("</ul>")]
+    cards = re.findall(r'<h2><a href="([^"]+)">([^<]+)</a></h2>', index)
+    assert [path for path, _ in cards] == ["/admin/users", "/admin/topics", "/admin/routing", "/admin/synonyms",
+                                           "/admin/webhooks", "/admin/audit", "/knowledge-health"]
+    assert "Audit trail" in dict(cards).values()
+    for main_menu_only in ('"/"', '"/search"', '"/questions"', '"/articles/new"', '"/admin"'):
+        assert f"<h2><a href={main_menu_only}>" not in index
+    # Every card says what the section is for.
+    assert index.count('<p class="muted"></p>') == 0
+
+
+def test_the_menu_button_is_in_the_header_for_signed_in_people(admin_client):
+    html = admin_client.get("/").text
+    assert 'class="nav-toggle" aria-expanded="false" aria-controls="site-nav" hidden' in html
+    assert 'id="site-nav"' in html

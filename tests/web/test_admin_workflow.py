@@ -57,6 +57,24 @@ def test_policy_per_topic_and_validation(client, db, setup):
     assert len(rows(db, Policy)) == 1
 
 
+def test_policy_the_approver_may_not_also_certify(client, db, setup):
+    login(client, setup["admin"].email)
+    page = client.get("/admin/topics").text
+    assert 'name="approver_cannot_certify"' in page and "The approver may not also certify" in page
+    saved = form_post(client, "/admin/policy", {"topic": "shipping", "required_approvals": 1, "validity_days": 90,
+                                                 "reminder_days": 14, "approver_cannot_certify": "true"},
+                      page="/admin/topics")
+    assert saved.status_code == 303
+    assert [(p.approver_cannot_certify, p.approval_certifies) for p in rows(db, Policy)] == [(True, False)]
+    assert 'name="approver_cannot_certify" type="checkbox" value="true" checked' in client.get("/admin/topics").text
+    # Both options at once contradict each other: refused with a sentence, nothing saved.
+    both = form_post(client, "/admin/policy", {"topic": "shipping", "required_approvals": 1, "validity_days": 90,
+                                                "reminder_days": 14, "approver_cannot_certify": "true",
+                                                "approval_certifies": "true"}, page="/admin/topics")
+    assert both.status_code == 422 and "may not also certify; untick one of the two" in both.text
+    assert [(p.approver_cannot_certify, p.approval_certifies) for p in rows(db, Policy)] == [(True, False)]
+
+
 def test_non_admins_get_403_on_workflow_admin(client, setup):
     login(client, setup["expert"].email)
     assert client.get("/admin/topics").status_code == 403
@@ -109,3 +127,22 @@ def test_the_audit_page_and_csv_show_administrative_changes(client, db, setup):
                                                                                        "policy.set")]
     assert changes == [("expert.designate", setup["admin"].email, setup["expert"].email),
                        ("policy.set", setup["admin"].email, "policy of shipping")]
+
+
+def test_the_policy_summary_shows_every_non_default_option(client, db, setup):
+    """The summary of a topic's policy once hid "approval certifies at once" (and experts-only review)."""
+    login(client, setup["admin"].email)
+    saved = form_post(client, "/admin/policy", {"topic": "shipping", "required_approvals": 1, "validity_days": 90,
+                                                 "reminder_days": 14, "approval_certifies": "true",
+                                                 "experts_only_review": "true"}, page="/admin/topics")
+    assert saved.status_code == 303
+    page = client.get("/admin/topics").text
+    row = page[page.index('id="topic-shipping"'):]
+    summary = row[row.index("<summary"):row.index("</summary>")]
+    assert "approval certifies at once" in summary and "only the topic&#39;s experts review" in summary
+    assert "approval" in summary and "days" not in summary  # approvals and validity are the defaults here
+    form_post(client, "/admin/policy", {"topic": "", "required_approvals": 2, "validity_days": 30,
+                                        "reminder_days": 7}, page="/admin/topics")
+    page = client.get("/admin/topics").text
+    assert "Differs from kb's defaults: 2 approvals required, certification valid 30 days, reminder 7 days " \
+           "before expiry." in page

@@ -3,6 +3,7 @@
 from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD, csrf_from, login
+from kb.accounts.actors import SYSTEM
 
 
 def test_security_headers_on_pages(client):
@@ -140,7 +141,7 @@ def test_serve_runs_the_periodic_jobs(engine, db, settings, make_user):
 
     author, expert = make_user("author"), make_user("expert")
     entry = create_article(session=db, actor=author, data=ArticleCreate(title="T", body="B", tags=["billing"]))
-    designate_expert(session=db, actor=None, topic="billing", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="billing", user=expert)
     for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
         transition(session=db, actor=who, revision_id=entry.latest_revision_id, action=action)
     cert = db.get(Certification, entry.id)
@@ -170,7 +171,7 @@ def test_home_shows_certified_articles_and_unanswered_questions(client, db, make
     certified = create_article(session=db, actor=author, data=ArticleCreate(title="Certified one", body="B",
                                                                             tags=["billing"]))
     create_article(session=db, actor=author, data=ArticleCreate(title="Private draft", body="B", tags=["billing"]))
-    designate_expert(session=db, actor=None, topic="billing", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="billing", user=expert)
     for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
         transition(session=db, actor=who, revision_id=certified.latest_revision_id, action=action)
     ask_question(session=db, actor=agent, data=QuestionCreate(title="Anyone knows?", body="Help"))

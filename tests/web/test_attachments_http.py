@@ -9,12 +9,13 @@ from urllib.parse import quote
 
 from kb.content import service as content
 from kb.content.forum import ask_question
-from kb.content.models import Attachment
+from kb.content.models import Attachment, Entry, Revision
 from kb.content.schemas import ArticleCreate, QuestionCreate, RevisionCreate
-from tests.helpers import csrf_from, login, rows
+from tests.helpers import csrf_from, form_post, login, rows
 from workflow.models import Action
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 MB = 1024 * 1024
 
@@ -202,7 +203,7 @@ def test_an_attachment_of_a_draft_article_is_404_for_agents(client, make_user, b
 
 def _certified_article(db, author, expert):
     entry = draft_article(db, author, body="Certified text.")
-    designate_expert(session=db, actor=None, topic="x", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="x", user=expert)
     for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
         transition(session=db, actor=who, revision_id=entry.latest_revision_id, action=action)
     db.commit()
@@ -235,7 +236,7 @@ def test_a_file_the_certified_revision_links_is_served_to_agents(client, make_us
     entry = draft_article(db, author)
     url = api_upload(client, bearer(author), entry.id, PNG, "chart.png").json()["url"]
     revision = _link_in_new_revision(db, author, entry, url)
-    designate_expert(session=db, actor=None, topic="x", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="x", user=expert)
     for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
         transition(session=db, actor=who, revision_id=revision.id, action=action)
     db.commit()
@@ -254,6 +255,48 @@ def test_reviewers_see_the_files_of_the_revision_they_review(client, make_user, 
     transition(session=db, actor=author, revision_id=revision.id, action=Action.submit)
     db.commit()
     assert client.get(url).status_code == 200
+
+
+def _submit_through_pages(client, db, token, *, title: str, body: str) -> Revision:
+    """What an author does in the browser: save the editor's form, then press "Submit for review"."""
+    saved = form_post(client, "/articles", {"title": title, "body": body, "tags": "x"}, page="/articles/new")
+    assert saved.status_code == 303, saved.text
+    entry = db.get(Entry, int(saved.headers["location"].split("/")[2].split("?")[0]))
+    db.refresh(entry)
+    submitted = form_post(client, f"/revisions/{entry.latest_revision_id}/submit", {}, page=f"/articles/{entry.id}")
+    assert submitted.status_code == 303, submitted.text
+    return db.get(Revision, entry.latest_revision_id)
+
+
+def test_the_reviewers_of_a_duplicate_draft_see_its_images(client, make_user, db):
+    """Issue 14, item 7: the image pasted in the editor belongs to the first draft (saved twice by
+    Back and Save); the author submitted the duplicate, and its reviewers saw a broken image."""
+    author, expert, agent, other = make_user("author"), make_user("expert"), make_user("agent"), make_user("expert")
+    token = signed_in(client, author)
+    image = editor_upload(client, token, PNG, "screen.png").json()
+    body = f"Open the refund screen:\n\n{image['markdown']}"
+    first = form_post(client, "/articles", {"title": "Refunds", "body": body, "tags": "x"}, page="/articles/new")
+    assert first.status_code == 303
+    designate_expert(session=db, actor=SYSTEM, topic="x", user=expert)
+    db.commit()
+    revision = _submit_through_pages(client, db, token, title="Refunds", body=body)
+    assert rows(db, Attachment, id=image["id"])[0].entry_id != revision.entry_id  # claimed by the first draft
+
+    for viewer, status in ((expert, 200), (other, 200), (agent, 404)):
+        signed_in(client, viewer)
+        assert client.get(f"/review/{revision.id}").status_code == status, viewer.email
+        assert client.get(image["url"]).status_code == status, viewer.email
+
+
+def test_linking_someone_elses_private_file_shows_it_to_nobody(client, make_user, bearer, db):
+    author, thief, expert = make_user("author"), make_user("author"), make_user("expert")
+    entry = draft_article(db, author)
+    url = api_upload(client, bearer(author), entry.id, PNG, "private.png").json()["url"]
+    token = signed_in(client, thief)
+    _submit_through_pages(client, db, token, title="Borrowed", body=f"![x]({url})")
+    for viewer in (thief, expert):
+        signed_in(client, viewer)
+        assert client.get(url).status_code == 404, viewer.email
 
 
 def test_a_file_missing_from_storage_is_404(client, make_user, settings):

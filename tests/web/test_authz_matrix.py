@@ -24,6 +24,8 @@ from starlette.routing import Mount
 from kb.accounts import service as accounts
 from kb.accounts.schemas import TokenCreate
 from kb.content import access
+from kb.content import service as content
+from kb.content.sheets import entry_sheets
 from kb.content.models import Entry, Revision
 from kb.db import session_factory
 from kb.settings import Settings
@@ -69,6 +71,8 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     # --- open to everyone --------------------------------------------------------------------------------------------------------------
     ("GET /login",                                       get("/login"),                                                        (200, 303, 303, 303, 303, 303, 303)),
     ("GET /healthz",                                     get("/healthz"),                                                      (200, 200, 200, 200, 200, 200, 200)),
+    ("GET /password/forgot",                             get("/password/forgot"),                                              (200, 200, 200, 200, 200, 200, 200)),
+    ("GET /password/set",                                get("/password/set?token=kbp_not-a-link"),                            (410, 410, 410, 410, 410, 410, 410)),
     ("GET /api/v1/openapi.json",                         get("/api/v1/openapi.json"),                                          (200, 200, 200, 200, 200, 200, 200)),
     ("GET /api/v1/docs",                                 get("/api/v1/docs"),                                                  (200, 200, 200, 200, 200, 200, 200)),
     # --- pages for every signed-in person -----------------------------------------------------------------------------------------------
@@ -79,6 +83,7 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("GET /articles",                                    get("/articles"),                                                     (L, 200, 200, 200, 200, 200, 200)),
     ("GET /questions",                                   get("/questions"),                                                    (L, 200, 200, 200, 200, 200, 200)),
     ("GET /questions/ask",                               get("/questions/ask"),                                                (L, 200, 200, 200, 200, 200, 200)),
+    ("GET /questions/similar",                           get("/questions/similar?title=refund+window"),                        (L, 200, 200, 200, 200, 200, 200)),
     ("GET /questions/{question_id}",                     get("/questions/{question}"),                                         (L, 200, 200, 200, 200, 200, 200)),
     ("GET /inbox",                                       get("/inbox"),                                                        (L, 200, 200, 200, 200, 200, 200)),
     ("GET /people/me",                                   get("/people/me"),                                                    (L, 303, 303, 303, 303, 303, 303)),
@@ -118,6 +123,8 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("GET /admin/audit.csv",                             get("/admin/audit.csv?start=2000-01-01&end=2100-01-01"),              (L, 403, 403, 403, 403, 403, 200)),
     ("GET /admin/synonyms",                              get("/admin/synonyms"),                                               (L, 403, 403, 403, 403, 403, 200)),
     ("GET /admin/routing",                               get("/admin/routing"),                                                (L, 403, 403, 403, 403, 403, 200)),
+    ("GET /admin/webhooks",                              get("/admin/webhooks"),                                               (L, 403, 403, 403, 403, 403, 200)),
+    ("GET /admin/webhooks/{webhook_id}",                 get("/admin/webhooks/{webhook}"),                                     (L, 403, 403, 403, 403, 403, 200)),
     # --- the JSON API: reading ----------------------------------------------------------------------------------------------------------
     ("GET /api/v1/me",                                   get("/api/v1/me"),                                                    (U, 200, 200, 200, 200, 200, 200)),
     ("GET /api/v1/users",                                get("/api/v1/users"),                                                 (U, 403, 403, 403, 403, 403, 200)),
@@ -143,6 +150,8 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("POST /entries/{entry_id}/revisions",               post("/entries/{private}/revisions", {"title": "T", "body": "B", "tags": "refunds"}), (L, 404, 303, 404, 404, 404, 303)),
     ("POST /api/v1/entries/{entry_id}/revisions",        post("/api/v1/entries/{revisable_api_{role}}/revisions", json={"title": "T", "body": "B", "tags": []}), (U, 403, 201, 201, 201, 201, 201)),
     ("POST /preview",                                    post("/preview", {"body": "**hi**"}),                                 (L, 200, 200, 200, 200, 200, 200)),
+    ("POST /entries/{entry_id}/edit/compare",            post("/entries/{certified}/edit/compare", {"body": "x"}),             (L, 403, 200, 200, 200, 200, 200)),
+    ("POST /entries/{entry_id}/edit/compare",            post("/entries/{private}/edit/compare", {"body": "x"}),               (L, 404, 200, 404, 404, 404, 200)),
     ("POST /drafts/autosave",                            post("/drafts/autosave", {"kind": "article", "body": "x"}),           (L, 403, 200, 200, 200, 200, 200)),
     ("POST /attachments",                                Call("POST", "/attachments", {"upload": "a.png"}),                    (401, 201, 201, 201, 201, 201, 201)),
     ("POST /api/v1/entries/{entry_id}/attachments",      Call("POST", "/api/v1/entries/{certified}/attachments", {"upload": "b.png"}), (U, 403, 201, 201, 201, 201, 201)),
@@ -153,13 +162,22 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("POST /api/v1/questions/{question_id}/answers",     post("/api/v1/questions/{question}/answers", json={"body": "Like so."}), (U, 403, 201, 201, 201, 201, 201)),
     ("POST /answers/{answer_id}/accept",                 post("/answers/{answer}/accept"),                                     (L, 303, 403, 403, 303, 303, 303)),
     ("POST /api/v1/answers/{answer_id}/accept",          post("/api/v1/answers/{answer}/accept"),                              (U, 200, 403, 403, 200, 200, 200)),
-    ("POST /answers/{answer_id}/promote",                post("/answers/{answer}/promote"),                                    (L, 403, 303, 303, 303, 303, 303)),
-    ("POST /api/v1/answers/{answer_id}/promote",         post("/api/v1/answers/{answer}/promote"),                             (U, 403, 201, 201, 201, 201, 201)),
+    ("POST /answers/{answer_id}/promote",                post("/answers/{promote_{role}}/promote"),                            (L, 403, 303, 303, 303, 303, 303)),
+    ("POST /api/v1/answers/{answer_id}/promote",         post("/api/v1/answers/{api_promote_{role}}/promote"),                 (U, 403, 201, 201, 201, 201, 201)),
     # --- the workflow -------------------------------------------------------------------------------------------------------------------
     ("POST /revisions/{revision_id}/{action}",           post("/revisions/{submittable_rev_{role}}/submit"),                   (L, 404, 303, 404, 404, 404, 303)),
     ("POST /revisions/{revision_id}/{action}",           post("/revisions/{approvable_rev_{role}}/approve"),                   (L, 404, 403, 404, 303, 303, 303)),
     ("POST /revisions/{revision_id}/{action}",           post("/revisions/{certifiable_rev_{role}}/certify"),                  (L, 404, 403, 404, 303, 403, 303)),
     ("POST /api/v1/revisions/{revision_id}/{action}",    post("/api/v1/revisions/{rejectable_rev_{role}}/reject", json={"comment": "No."}), (U, 404, 403, 404, 200, 200, 200)),
+    # --- throwing drafts away (kb.content.removal): the author or an admin; a certified article never -----------------------------------
+    ("GET /revisions/{revision_id}/discard",             get("/revisions/{draft_rev}/discard"),                                (L, 404, 200, 404, 404, 404, 200)),
+    ("GET /revisions/{revision_id}/discard",             get("/revisions/{certified_rev}/discard"),                            (L, 403, 409, 403, 403, 403, 409)),
+    ("POST /revisions/{revision_id}/discard",            post("/revisions/{discardable_rev_{role}}/discard"),                  (L, 404, 303, 404, 404, 404, 303)),
+    ("POST /api/v1/revisions/{revision_id}/discard",     post("/api/v1/revisions/{discardable_api_rev_{role}}/discard"),       (U, 404, 200, 404, 404, 404, 200)),
+    ("GET /entries/{entry_id}/delete",                   get("/entries/{private}/delete"),                                     (L, 404, 200, 404, 404, 404, 200)),
+    ("GET /entries/{entry_id}/delete",                   get("/entries/{certified}/delete"),                                   (L, 403, 409, 403, 403, 403, 409)),
+    ("POST /entries/{entry_id}/delete",                  post("/entries/{deletable_{role}}/delete"),                           (L, 404, 303, 404, 404, 404, 303)),
+    ("DELETE /api/v1/entries/{entry_id}",                delete("/api/v1/entries/{deletable_api_{role}}"),                     (U, 404, 204, 404, 404, 404, 204)),
     ("POST /entries/{entry_id}/flags",                   post("/entries/{flaggable_{role}}/flags", {"reason": "unclear"}),     (L, 303, 303, 303, 303, 303, 303)),
     ("POST /api/v1/entries/{entry_id}/flags",            post("/api/v1/entries/{flaggable_api_{role}}/flags", json={"reason": "unclear"}), (U, 201, 201, 201, 201, 201, 201)),
     ("POST /flags/{flag_id}/dismiss",                    post("/flags/{flag_dismissable_{role}}/dismiss", {"reason": "Still right."}), (L, 403, 403, 403, 303, 403, 303)),
@@ -189,7 +207,10 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("DELETE /api/v1/tokens/{token_id}",                 delete("/api/v1/tokens/{author_api_token}"),                          (U, 404, 200, 404, 404, 404, 200)),
     ("POST /profile/password",                           post("/profile/password", {"current_password": "wrong", "new_password": "x" * 20}), (L, 422, 422, 422, 422, 422, 422)),
     # --- administration -----------------------------------------------------------------------------------------------------------------
-    ("POST /admin/users",                                post("/admin/users", {"email": "{role}-new@example.com", "display_name": "New", "roles": "agent"}), (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /admin/users",                                post("/admin/users", {"email": "{role}-new@example.com", "display_name": "New", "roles": "agent", "password": "long-enough-pass"}), (L, 403, 403, 403, 403, 403, 303)),
+    # no email set up in this world: the administrator gets the link on the page (200), the API in its answer
+    ("POST /admin/users/{user_id}/password-link",        post("/admin/users/{spare_id}/password-link", {"purpose": "reset"}),  (L, 403, 403, 403, 403, 403, 200)),
+    ("POST /api/v1/users/{user_id}/password-link",       post("/api/v1/users/{spare_id}/password-link", json={"purpose": "reset"}), (U, 403, 403, 403, 403, 403, 201)),
     ("POST /admin/users/{user_id}",                      post("/admin/users/{spare_id}", {"display_name": "Spare", "roles": "expert", "is_active": "true"}), (L, 403, 403, 403, 403, 403, 303)),
     ("POST /api/v1/users",                               post("/api/v1/users", json={"email": "api-new@example.com", "display_name": "New", "roles": ["agent"]}), (U, 403, 403, 403, 403, 403, 201)),
     ("PATCH /api/v1/users/{user_id}",                    patch("/api/v1/users/{spare_id}", json={"display_name": "Spare Two"}), (U, 403, 403, 403, 403, 403, 200)),
@@ -201,7 +222,16 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("POST /admin/synonyms/{rule_id}/delete",            post("/admin/synonyms/{synonym}/delete"),                             (L, 403, 403, 403, 403, 403, 303)),
     ("POST /admin/routing",                              post("/admin/routing", {"topic": "spare-topic", "user_id": "{spare_id}"}), (L, 403, 403, 403, 403, 403, 303)),
     ("POST /admin/routing/{topic}/remove",               post("/admin/routing/spare-topic/remove"),                            (L, 403, 403, 403, 403, 403, 303)),
+    # the page that answers a new webhook shows its secret once: no redirect
+    ("POST /admin/webhooks",                             post("/admin/webhooks", {"url": "http://127.0.0.1:9/{role}", "events": "question.asked"}), (L, 403, 403, 403, 403, 403, 201)),
+    ("POST /admin/webhooks/{webhook_id}/pause",          post("/admin/webhooks/{webhook}/pause"),                              (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /admin/webhooks/{webhook_id}/resume",         post("/admin/webhooks/{webhook}/resume"),                             (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /admin/webhooks/{webhook_id}/retry",          post("/admin/webhooks/{webhook}/retry"),                              (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /admin/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", post("/admin/webhooks/{webhook}/deliveries/{webhook_delivery}/retry"), (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /admin/webhooks/{webhook_id}/delete",         post("/admin/webhooks/{webhook_deletable}/delete"),                   (L, 403, 403, 403, 403, 403, 303)),
     # --- signing in and out (last: it ends the sessions) --------------------------------------------------------------------------------
+    ("POST /password/forgot",                            post("/password/forgot", {"email": "{role}-nobody@example.com"}),    (200, 200, 200, 200, 200, 200, 200)),
+    ("POST /password/set",                               post("/password/set", {"token": "kbp_not-a-link", "password": "x" * 12, "password_again": "x" * 12}), (410, 410, 410, 410, 410, 410, 410)),
     ("POST /login",                                      post("/login", {"email": "{role}-nobody@example.com", "password": "wrong"}), (401, 401, 401, 401, 401, 401, 401)),
     ("POST /logout",                                     post("/logout"),                                                      (303, 303, 303, 303, 303, 303, 303)),
 ]
@@ -217,7 +247,7 @@ def world(engine, tmp_path_factory):
     settings = Settings(env="development", data_dir=data_dir, secret_key=TEST_SECRET, periodic_seconds=0)
     from web.app import create_app
 
-    app = create_app(settings=settings, engine=engine)  # registers the domain-event reactions first
+    app = create_app(settings=settings, engine=engine)  # the conftest ran bootstrap() (the reactions)
     db = session_factory(engine)()
     try:
         built = w.build(db, data_dir)
@@ -301,10 +331,29 @@ def test_the_sql_and_python_forms_of_revision_visibility_agree(world):
         session.close()
 
 
+def test_entry_sheets_read_in_batch_show_what_one_at_a_time_shows(world):
+    """The pages' batch read (``kb.content.sheets``) applies ``visible_revision``'s rule to each
+    entry as if read alone, and never holds a revision (nor its author) the viewer may not open."""
+    session = session_factory(world["engine"])()
+    try:
+        entries = list(session.exec(select(Entry).order_by(Entry.id)))
+        for user in world["world"].users.values():
+            sheets = entry_sheets(session=session, actor=user, entries=entries)
+            for entry, sheet in zip(entries, sheets, strict=True):
+                alone = content.visible_revision(session=session, actor=user, entry=entry)
+                assert sheet.revision == alone, (user.email, entry.id)
+                if sheet.revision is not None:
+                    assert access.can_view_revision(user, entry, sheet.revision), (user.email, entry.id)
+                    assert sheet.revision_author.id == sheet.revision.author_id
+    finally:
+        session.close()
+
+
 # Side channels: a secret word reaches nobody who may not open the revision that holds it.
 # (who may read it, the requests that must not carry it to anyone else)
 SIDE_CHANNELS = {
     w.DRAFT_WORD: ({"author", "admin"}, [
+        "/questions/similar?title={word}",
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/entries/{certified}/edit", "/articles/{certified}", "/entries/{certified}/audit",
         "/entries/{certified}/history", "/api/v1/entries/{certified}", "/api/v1/entries/{certified}/revisions",
@@ -317,15 +366,18 @@ SIDE_CHANNELS = {
         "/knowledge-health", "/inbox", "/people/{expert_id}", "/api/v1/experts?q=quokka+pricing",
         "/api/v1/entries/{certified}/revisions"]),
     w.PRIVATE_WORD: ({"author", "admin"}, [
+        "/questions/similar?title={word}",
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/articles", "/", "/review", "/knowledge-health", "/people/{author_id}",
         "/api/v1/questions"]),
     w.REVIEW_WORD: ({"author", "expert", "other_expert", "admin"}, [
+        "/questions/similar?title={word}",
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/articles", "/", "/people/{author_id}", "/inbox"]),
     w.PARENT_WORD: ({"author", "admin"}, [
         "/review/{review_rev}", "/api/v1/revisions/{review_rev}", "/search?q={word}&drafts=1", "/experts?q={word}"]),
     w.REJECTED_WORD: ({"author", "admin"}, [
+        "/questions/similar?title={word}",
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/articles", "/review", "/knowledge-health", "/people/{author_id}",
         "/people/{expert_id}", "/inbox"]),

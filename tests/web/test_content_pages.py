@@ -6,6 +6,7 @@ import pytest
 
 from kb.content.models import EditorDraft, Entry, Revision
 from tests.helpers import csrf_from, form_post, login, rows
+from kb.accounts.actors import SYSTEM
 
 
 @pytest.fixture
@@ -113,7 +114,9 @@ def test_stale_save_returns_409_with_a_merge_view_and_loses_nothing(author_clien
     assert save("Text from tab one.").status_code == 303
     conflict = save("Text from tab two.")
     assert conflict.status_code == 409
-    assert "Someone else saved first" in conflict.text
+    # Both tabs are this author's (issue 14, item 10): not "someone else".
+    assert "You changed this in another tab or window" in conflict.text
+    assert "You changed this draft in another tab or window at " in conflict.text
     shown = re.sub(r"<[^>]+>", "", conflict.text)  # the diff marks words with <ins>/<del>
     assert "Text from tab one." in shown and "Text from tab two." in shown
     assert ">Text from tab two.</textarea>" in conflict.text  # the editor keeps this tab's text
@@ -203,7 +206,7 @@ def certified_with_private_draft(db, make_user):
     owner, expert = make_user("author", name="Avery Owner"), make_user("expert")
     entry = content.create_article(session=db, actor=owner, data=ArticleCreate(
         title="Refund windows", body="Shoes: 30 days.", tags=["refunds"]))
-    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=expert)
     certified = entry.latest_revision_id
     for who, action in ((owner, Action.submit), (expert, Action.approve), (expert, Action.certify)):
         transition(session=db, actor=who, revision_id=certified, action=action)

@@ -17,7 +17,7 @@ from kb.content import service as content
 from kb.content.forum import ask_question
 from kb.content.models import Tag
 from kb.content.schemas import ArticleCreate, QuestionCreate
-from expertise import reactions
+from cli.bootstrap import bootstrap
 from expertise.models import QuestionRoute, ReviewAssignment, TopicRouting
 from search.factory import backend_for, reset_backends
 from search.service import reindex
@@ -25,6 +25,7 @@ from tests.helpers import PASSWORD, form_post, login, rows
 from workflow.models import Action, Notification
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 
 @cache
@@ -43,7 +44,7 @@ def text_of(page: str) -> str:
 def world(db, engine, make_user, app):
     """Maria wrote two refunds articles (one certified, one a draft) and is designated for
     refunds; Erin reviews; an agent asks."""
-    reactions.register()
+    bootstrap()
     reset_backends()
     people = {key: make_user(*roles, name=name, password=None) for key, roles, name in (
         ("maria", ("author", "expert"), "Maria Lopez"), ("erin", ("expert",), "Erin Expert"),
@@ -53,11 +54,11 @@ def world(db, engine, make_user, app):
         user.password_hash = _password_hash()
     certified = content.create_article(session=db, actor=people["maria"], data=ArticleCreate(
         title="Refund to a closed card", body="The bank forwards the refund to the new card.", tags=["refunds"]))
-    designate_expert(session=db, actor=None, topic="refunds", user=people["erin"])
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=people["erin"])
     for who, action in ((people["maria"], Action.submit), (people["erin"], Action.approve),
                         (people["erin"], Action.certify)):
         transition(session=db, actor=who, revision_id=certified.latest_revision_id, action=action)
-    designate_expert(session=db, actor=None, topic="refunds", user=people["maria"])
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=people["maria"])
     draft = content.create_article(session=db, actor=people["maria"], data=ArticleCreate(
         title="Zephyr refunds draft", body="Refund rules not yet reviewed.", tags=["refunds"]))
     db.commit()

@@ -28,7 +28,7 @@ def alice(client, make_user):
 
 
 def _notify(db, user, message="Erin Expert approved “Refund windows”.", link="/articles/1") -> Notification:
-    row = notify(db, users=[user], kind="approved", message=message, link=link)[0]
+    row = notify(session=db, users=[user], kind="approved", message=message, link=link)[0]
     db.commit()
     return row
 

@@ -22,6 +22,7 @@ from tests.helpers import login
 from workflow.models import Action
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 QUERY = 'Refund & "lost" <parcel>'
 
@@ -99,7 +100,7 @@ def test_the_page_draws_accessible_charts_without_inline_styles_or_scripts(app, 
     db.add(SearchLog(user_id=people["agent"].id, query="gift card", normalised="gift card", result_count=0))
     entry = create_article(session=db, actor=people["author"], data=ArticleCreate(
         title="Gift cards", body="Balances never expire.", tags=["payments"]))
-    designate_expert(session=db, actor=None, topic="payments", user=people["expert"])
+    designate_expert(session=db, actor=SYSTEM, topic="payments", user=people["expert"])
     for who, action in (("author", Action.submit), ("expert", Action.approve), ("expert", Action.certify)):
         transition(session=db, actor=people[who], revision_id=entry.latest_revision_id, action=action)
     db.commit()

@@ -15,6 +15,7 @@ from tests.helpers import form_post, login, rows
 from workflow.models import Action
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 
 def certify(db, revision_id, author, expert):
@@ -31,7 +32,7 @@ def world(app, db, make_user):
     agent = make_user("agent", name="Alex Agent")
     article = create_article(session=db, actor=author, data=ArticleCreate(
         title="Refund a cancelled order", body="Refund the full amount.", tags=["refunds"]))
-    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=expert)
     certify(db, article.latest_revision_id, author, expert)
     question = forum.ask_question(session=db, actor=agent, data=QuestionCreate(
         title="Refund after ten days?", body="Cancelled after ten days.", tags=["refunds"]))

@@ -9,12 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from expertise.models import EntryRating, Reuse, Vote
-from kb.content.schemas import ArticleCreate
-from kb.content.service import create_article
+from kb.content.schemas import ArticleCreate, RevisionCreate
+from kb.content.service import create_article, save_revision
 from search.factory import backend_for, reset_backends
 from search.outbox import drain
-from tests.expertise.ratings_content import rated_content
+from tests.expertise.ratings_content import certify, rated_content
 from tests.helpers import csrf_from, form_post, login, rows
+from kb.accounts.actors import SYSTEM
 
 
 @pytest.fixture
@@ -28,13 +29,19 @@ def signed_in(app, user) -> TestClient:
     return client
 
 
-def pressed(page: str, entry_id: int) -> dict[str, str]:
-    """aria-pressed of the Yes and No buttons of an entry's rating panel."""
+def vote_buttons(page: str, entry_id: int) -> dict[str, str]:
+    """The value each button of an entry's vote form sends (absent: no such button)."""
     found = {}
-    for answer in ("yes", "no"):
-        match = re.search(rf'id="vote-{answer}-{entry_id}"[^>]*aria-pressed="(true|false)"', page, re.S)
-        found[answer] = match.group(1) if match else "absent"
+    for button in ("yes", "no", "undo"):
+        match = re.search(rf'id="vote-{button}-{entry_id}"[^>]*value="(-?\d)"', page, re.S)
+        found[button] = match.group(1) if match else "absent"
     return found
+
+
+def my_vote(page: str, entry_id: int) -> str | None:
+    """The sentence that says how the viewer voted, if they did."""
+    match = re.search(rf'id="my-vote-{entry_id}">([^<]*)<', page)
+    return html.unescape(match.group(1)).strip() if match else None
 
 
 def htmx_post(client: TestClient, path: str, data: dict, *, page: str):
@@ -49,21 +56,29 @@ def test_voting_on_an_article_without_javascript(app, db, content):
     agent = signed_in(app, content.agent)
     url = f"/articles/{content.article.id}"
     page = agent.get(url).text
-    assert "Was this helpful?" in page and pressed(page, content.article.id) == {"yes": "false", "no": "false"}
+    assert "Was this helpful?" in page and my_vote(page, content.article.id) is None
+    assert vote_buttons(page, content.article.id) == {"yes": "1", "no": "-1", "undo": "absent"}
 
     voted = form_post(agent, f"/entries/{content.article.id}/votes", {"value": "1"}, page=url)
     assert voted.status_code == 303 and voted.headers["location"] == f"{url}#rating-{content.article.id}"
     page = agent.get(url).text
-    assert pressed(page, content.article.id) == {"yes": "true", "no": "false"}
-    # The pressed button sends 0: pressing it again takes the vote back.
-    assert re.search(rf'id="vote-yes-{content.article.id}"[^>]*value="0"', page, re.S)
+    # The vote in words, and one button that says what it does; no "Yes" that would take it back.
+    assert my_vote(page, content.article.id) == "✓ You found this helpful."
+    assert vote_buttons(page, content.article.id) == {"yes": "absent", "no": "absent", "undo": "0"}
+    assert re.search(rf'id="vote-undo-{content.article.id}"[^>]*>Undo</button>', page)
     assert [v.value for v in rows(db, Vote)] == [1]
 
+    # A second "Yes" (a stale tab, a double click) keeps the vote: Yes never takes it back.
+    form_post(agent, f"/entries/{content.article.id}/votes", {"value": "1"}, page=url)
+    assert [v.value for v in rows(db, Vote)] == [1]
     form_post(agent, f"/entries/{content.article.id}/votes", {"value": "-1"}, page=url)
     assert [v.value for v in rows(db, Vote)] == [-1]
-    form_post(agent, f"/entries/{content.article.id}/votes", {"value": "0"}, page=url)
+    assert my_vote(agent.get(url).text, content.article.id) == "✓ You found this not helpful."
+    form_post(agent, f"/entries/{content.article.id}/votes", {"value": "0"}, page=url)  # Undo
     assert rows(db, Vote) == []
-    assert pressed(agent.get(url).text, content.article.id) == {"yes": "false", "no": "false"}
+    page = agent.get(url).text
+    assert my_vote(page, content.article.id) is None
+    assert vote_buttons(page, content.article.id) == {"yes": "1", "no": "-1", "undo": "absent"}
 
 
 def test_htmx_swaps_the_rating_panel_and_says_what_happened(app, db, content):
@@ -71,8 +86,9 @@ def test_htmx_swaps_the_rating_panel_and_says_what_happened(app, db, content):
     url = f"/articles/{content.article.id}"
     answer = htmx_post(agent, f"/entries/{content.article.id}/votes", {"value": "1"}, page=url)
     assert answer.status_code == 200 and "<html" not in answer.text
-    assert pressed(answer.text, content.article.id) == {"yes": "true", "no": "false"}
-    assert re.search(r'class="count">1<', answer.text)
+    assert my_vote(answer.text, content.article.id) == "✓ You found this helpful."
+    assert vote_buttons(answer.text, content.article.id)["undo"] == "0"
+    assert re.search(r'Helpful <span class="count">1<', answer.text)
     assert 'hx-swap-oob="innerHTML"' in answer.text and "you marked this as helpful" in answer.text
 
     reused = htmx_post(agent, f"/entries/{content.article.id}/reuse", {"case_ref": " CASE-77 "}, page=url)
@@ -86,7 +102,8 @@ def test_own_work_shows_counts_but_no_buttons(app, db, content):
     form_post(colleague, f"/entries/{content.article.id}/votes", {"value": "1"}, page="/")
     author = signed_in(app, content.author)
     page = author.get(f"/articles/{content.article.id}").text
-    assert "Was this helpful?" in page and pressed(page, content.article.id) == {"yes": "absent", "no": "absent"}
+    assert "Was this helpful?" in page and vote_buttons(page, content.article.id) == {
+        "yes": "absent", "no": "absent", "undo": "absent"}
     assert re.search(r'class="vote-counts">Yes <span class="count">1</span>', page)
     refused = form_post(author, f"/entries/{content.article.id}/votes", {"value": "1"}, page="/",
                         headers={"Accept": "text/html"})
@@ -154,6 +171,30 @@ def test_copy_answer_records_a_reuse_from_search(app, db, content):
     assert recorded.status_code == 201
     assert recorded.json() == {"id": rows(db, Reuse)[0].id, "entry_id": content.answer.id, "reuse_count": 1}
     assert [(r.source, r.revision_id) for r in rows(db, Reuse)] == [("search", content.answer.certified_revision_id)]
+
+
+def test_the_article_page_copies_the_certified_part_for_the_customer(app, db, content):
+    agent = signed_in(app, content.agent)
+    page = agent.get(f"/articles/{content.article.id}").text
+    assert f'data-copy-answer="{content.article.id}" data-source="entry">Copy answer<' in page
+    assert "Copies the section" not in page  # nothing marked: the whole answer
+    assert '<script src="/static/copy_answer.js"' in page
+
+    db.rollback()
+    body = "Check the order first.\n\n## What to tell the customer\n\nWe refund it **in full**.\n\n## Notes\n\nInternal."
+    revision = save_revision(session=db, actor=content.author, entry=content.article, data=RevisionCreate(
+        title="Refund a cancelled order", body=body, tags=["refunds"],
+        base_revision_id=content.article.latest_revision_id))
+    db.commit()
+    # While the new text is in draft, "Copy answer" still copies the certified one.
+    assert agent.get(f"/entries/{content.article.id}/plain").text.startswith("Refund the full amount")
+    author_page = signed_in(app, content.author).get(f"/articles/{content.article.id}").text
+    assert "data-copy-answer" not in author_page  # the author sees the draft, which is not what is copied
+    certify(db, revision.id, content.author, content.expert)
+    db.commit()
+    page = agent.get(f"/articles/{content.article.id}").text
+    assert "Copies the section “What to tell the customer”." in html.unescape(page)
+    assert agent.get(f"/entries/{content.article.id}/plain").text == "We refund it in full."
 
 
 @pytest.fixture
@@ -244,7 +285,7 @@ def test_twenty_concurrent_vote_requests_keep_votes_unique(engine, db, settings,
     from web.app import create_app
 
     size = 20 if engine.dialect.name == "postgresql" else 8
-    voters = [accounts.create_user(session=db, actor=None, data=UserCreate(
+    voters = [accounts.create_user(session=db, actor=SYSTEM, data=UserCreate(
         email=f"burst-{uuid.uuid4().hex[:8]}@example.com", display_name=f"Voter {i}", roles=[Role.agent]))
         for i in range(size)]
     db.commit()
@@ -283,3 +324,31 @@ def test_twenty_concurrent_vote_requests_keep_votes_unique(engine, db, settings,
     assert len(votes) == size and len({v.user_id for v in votes}) == size
     summary = db.get(EntryRating, entry_id)
     assert (summary.helpful, summary.not_helpful) == (sum(v.value == 1 for v in votes), sum(v.value == -1 for v in votes))
+
+
+def test_a_vote_that_loses_a_lock_race_says_try_again_and_saves_nothing(app, db, content, monkeypatch, bearer):
+    """SQLite's busy timeout or a PostgreSQL deadlock rolls the transaction back: the person is told
+    to try again (503, Retry-After), not shown an error page, and nothing was half-written."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from expertise import ratings
+
+    def busy(**_kwargs):
+        raise OperationalError("INSERT INTO vote ...", {}, sqlite3.OperationalError("database is locked"))
+
+    headers = bearer(content.agent)
+    monkeypatch.setattr(ratings, "vote", busy)
+    agent = signed_in(app, content.agent)
+    url = f"/articles/{content.article.id}"
+    page = form_post(agent, f"/entries/{content.article.id}/votes", {"value": "1"}, page=url)
+    assert page.status_code == 503 and page.headers["retry-after"] == "1"
+    assert "kb is busy with other changes right now, so nothing was saved" in html.unescape(page.text)
+    api = TestClient(app).post(f"/api/v1/entries/{content.article.id}/votes", json={"value": 1},
+                               headers=headers)
+    assert api.status_code == 503 and api.json()["detail"].startswith("kb is busy")
+    assert rows(db, Vote) == []
+    monkeypatch.undo()  # the next try goes through: nothing was left locked
+    assert form_post(agent, f"/entries/{content.article.id}/votes", {"value": "1"}, page=url).status_code == 303
+    assert [v.value for v in rows(db, Vote)] == [1]

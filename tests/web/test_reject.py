@@ -6,13 +6,14 @@ from kb.content.service import create_article
 from tests.helpers import form_post, login, rows
 from workflow.models import Review, WorkflowEvent
 from workflow.policy import designate_expert
+from kb.accounts.actors import SYSTEM
 
 
 def _submitted(db, make_user, client, bearer):
     author, expert = make_user("author"), make_user("expert", name="Erin Expert")
     entry = create_article(session=db, actor=author, data=ArticleCreate(
         title="Refunds for cancelled orders", body="Refund within 30 days.", tags=["refunds"]))
-    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=expert)
     db.commit()
     rev = entry.latest_revision_id
     assert client.post(f"/api/v1/revisions/{rev}/submit", headers=bearer(author)).status_code == 200
@@ -41,5 +42,5 @@ def test_expert_rejects_with_the_form_and_lands_on_a_page(app, client, db, make_
     assert response.status_code == 303
     landing = client.get(response.headers["location"])
     assert landing.status_code == 200, (response.headers["location"], landing.status_code)
-    assert "Done: reject." in landing.text
+    assert "Rejected: the author has been told." in landing.text
     assert rows(db, Revision, id=rev)[0].state == "rejected"

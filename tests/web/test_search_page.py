@@ -13,6 +13,7 @@ from tests.helpers import login
 from workflow.models import Action
 from workflow.policy import designate_expert
 from workflow.service import transition
+from kb.accounts.actors import SYSTEM
 
 
 def text_of(page: str) -> str:
@@ -29,7 +30,7 @@ def indexed(db, engine, make_user, settings, app):
         tags=["passwords"]))
     create_article(session=db, actor=author, data=ArticleCreate(
         title="Zephyrine draft", body="A private draft about passwords.", tags=["passwords"]))
-    designate_expert(session=db, actor=None, topic="passwords", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="passwords", user=expert)
     for who, action in ((author, Action.submit), (expert, Action.approve), (expert, Action.certify)):
         transition(session=db, actor=who, revision_id=designate_expert_needed.latest_revision_id, action=action)
     db.commit()
@@ -101,8 +102,8 @@ def test_no_result_suggests_searches_that_helped_several_colleagues(client, db, 
             (people[2], "gift card for jane doe order 5512", certified),
             (people[3], "gift project falcon", draft), (people[4], "gift project falcon", draft)]):
         with travel(utcnow() - timedelta(minutes=10 + n)):
-            row = querylog.log_search(db, user_id=person.id, query=query, result_count=1)
-            querylog.log_click(db, user_id=person.id, search_id=row.id, entry_id=opened, rank=1)
+            row = querylog.log_search(session=db, user_id=person.id, query=query, result_count=1)
+            querylog.log_click(session=db, user_id=person.id, search_id=row.id, entry_id=opened, rank=1)
     db.commit()
     login(client, people[0].email)
     page = client.get("/search?q=gift+teleporter").text

@@ -11,6 +11,7 @@ from kb.content.service import create_article
 from tests.helpers import form_post, login, rows
 from workflow.models import TopicExpert, WorkflowEvent
 from workflow.policy import designate_expert
+from kb.accounts.actors import SYSTEM
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def people(db, make_user):
     agent = make_user("agent", name="Alex Agent")
     entry = create_article(session=db, actor=author, data=ArticleCreate(
         title="Refunds for cancelled orders", body="Refund within 30 days.", tags=["refunds"]))
-    designate_expert(session=db, actor=None, topic="refunds", user=expert)
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=expert)
     db.commit()
     return {"author": author, "expert": expert, "agent": agent, "entry": entry}
 
@@ -188,9 +189,12 @@ def test_a_reviewer_sees_what_changed_since_they_asked_for_changes(client, db, p
     assert client.post(f"/api/v1/revisions/{second['id']}/submit", headers=headers["author"]).status_code == 200
 
     page = browser(client.app, people["expert"]).get(f"/review/{second['id']}")
-    assert page.status_code == 200 and 'class="diff' in page.text and "Refund within 30 days." in page.text
+    assert page.status_code == 200 and 'class="diff' in page.text
+    # The words added since, marked in the text (the old text is the rest of it).
+    assert "Refund within 30 days<ins>, in 5 working days</ins>." in page.text
+    assert "Since your last review (revision 1)" in page.text
     other = make_user("expert", name="Olga Other")
-    designate_expert(session=db, actor=None, topic="refunds", user=other)
+    designate_expert(session=db, actor=SYSTEM, topic="refunds", user=other)
     db.commit()
     theirs = browser(client.app, other).get(f"/review/{second['id']}")
     assert theirs.status_code == 200 and 'class="diff' not in theirs.text

@@ -21,6 +21,7 @@ from kb.content.models import Entry, Revision, RevisionState, Tag
 from kb.content.schemas import ArticleCreate, RevisionCreate
 from workflow import service as wf_service
 from workflow.models import Action, Certification, Policy, Review, TopicExpert, WorkflowEvent
+from kb.accounts.actors import SYSTEM
 
 S = RevisionState
 TAG = "billing"
@@ -43,7 +44,7 @@ class WF:
         name = name or "-".join(roles) or "agent"
         data = UserCreate(email=f"{name}-{uuid.uuid4().hex[:8]}@example.com", display_name=name,
                           roles=[Role(r) for r in (roles or ("agent",))], password=None)
-        return accounts.create_user(session=session, actor=None, data=data)
+        return accounts.create_user(session=session, actor=SYSTEM, data=data)
 
     @staticmethod
     def tag(session: Session, name: str) -> Tag:

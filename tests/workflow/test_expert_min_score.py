@@ -11,18 +11,21 @@ from expertise import people
 from expertise.models import ExpertiseScore
 from kb.content.models import Revision
 from kb.errors import Forbidden
-from tests.helpers import form_post, login, rows
+from tests.helpers import form_post, login, rows, share_expertise_scores
 from workflow import policy
 from workflow import service as wf_service
 from workflow.models import Action, Notification, Policy
+from kb.accounts.actors import SYSTEM
 
 A = Action
 
 
 def score(db, wf, user, value: float, tag: str | None = None) -> None:
-    """Arrange ``user``'s expertise score in a topic (what ``expertise.scores`` would have computed)."""
+    """Arrange ``user``'s expertise score in a topic (what ``expertise.scores`` would have computed,
+    and handed to workflow with the user's other scores)."""
     db.add(ExpertiseScore(user_id=user.id, tag_id=wf.tag(db, tag or wf.TAG).id, score=value,
                           components={"reviews": value}))
+    share_expertise_scores(db, [user.id])
     db.commit()
 
 
@@ -37,7 +40,7 @@ def approved(db, wf, cast, article) -> Revision:
 def may_certify(db, wf, actor, article, revision) -> bool:
     db.expire_all()
     entry = wf.entry(db, article.id)
-    return A.certify in wf_service.actions_for(db, actor=actor, entry=entry, revision=db.get(Revision, revision.id))
+    return A.certify in wf_service.actions_for(session=db, actor=actor, entry=entry, revision=db.get(Revision, revision.id))
 
 
 # (policy rows, expert's score) -> may the expert (role, not designated) certify?
@@ -91,10 +94,10 @@ def test_a_deactivated_high_scorer_is_no_expert(db, wf, cast, set_policy):
     set_policy(expert_min_score=30)
     score(db, wf, cast.expert, 1000)
     tag_id = wf.tag(db, wf.TAG).id
-    assert policy.expert_topics(db, cast.expert.id, [tag_id]) == [wf.TAG]
+    assert policy.expert_topics(session=db, user_id=cast.expert.id, tag_ids=[tag_id]) == [wf.TAG]
     cast.expert.is_active = False
     db.commit()
-    assert policy.expert_topics(db, cast.expert.id, [tag_id]) == []
+    assert policy.expert_topics(session=db, user_id=cast.expert.id, tag_ids=[tag_id]) == []
 
 
 def test_the_author_never_certifies_their_own_work_whatever_their_score(db, wf, cast, set_policy):
@@ -212,9 +215,9 @@ def test_bad_thresholds_are_explained(client, db, admin_and_topic, value, messag
 
 def test_set_policy_keeps_the_threshold_it_is_given(db, wf):
     wf.tag(db, wf.TAG)
-    saved = policy.set_policy(session=db, actor=None, topic=wf.TAG, required_approvals=1, validity_days=90,
+    saved = policy.set_policy(session=db, actor=SYSTEM, topic=wf.TAG, required_approvals=1, validity_days=90,
                               reminder_days=14, approval_certifies=False, experts_only_review=False,
                               expert_min_score=12.5)
     db.commit()
     assert db.exec(select(Policy.expert_min_score).where(Policy.id == saved.id)).one() == 12.5
-    assert policy.expert_score_thresholds(db, [saved.tag_id]) == {saved.tag_id: 12.5}
+    assert policy.expert_score_thresholds(session=db, tag_ids=[saved.tag_id]) == {saved.tag_id: 12.5}

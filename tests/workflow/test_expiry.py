@@ -83,7 +83,7 @@ def test_expiry_marks_needs_reverification_once(db, world, monkeypatch):
     assert event.actor_id is None and (event.from_state, event.to_state) == ("active", "needs_reverification")
     assert event.signature == "expired automatically" and event.revision_id == cert.revision_id
     assert notified(db, "needs_reverification") == {world["certifier"].id, world["colleague"].id}
-    assert [(e.entry_id, e.data) for e in published] == [(entry.id, {"action": "expire"})]
+    assert [(e.entry_id, e.data) for e in published] == [(entry.id, {"action": "expire", "needs_reverification": True})]
 
     second = sweep(session=db, now=until + timedelta(days=30))
     db.commit()

@@ -45,7 +45,7 @@ def _laundered(db, wf, cast):
 
 def test_an_expert_cannot_review_their_own_text_re_saved_by_someone_else(db, wf, cast):
     entry, v3 = _laundered(db, wf, cast)
-    offered = wf_service.actions_for(db, actor=cast.topic_expert, entry=entry, revision=db.get(Revision, v3.id))
+    offered = wf_service.actions_for(session=db, actor=cast.topic_expert, entry=entry, revision=db.get(Revision, v3.id))
     assert not set(offered) & {*REVIEW, A.certify}, offered
     for action in REVIEW:
         with pytest.raises(Forbidden, match="contributed"):
@@ -58,7 +58,7 @@ def test_an_expert_cannot_certify_their_own_text_approved_by_another(db, wf, cas
     entry, v3 = _laundered(db, wf, cast)
     _commit_act(db, wf, cast.topic_expert2, v3, A.approve)
     entry = wf.entry(db, entry.id)
-    offered = wf_service.actions_for(db, actor=cast.topic_expert, entry=entry, revision=db.get(Revision, v3.id))
+    offered = wf_service.actions_for(session=db, actor=cast.topic_expert, entry=entry, revision=db.get(Revision, v3.id))
     assert A.certify not in offered
     with pytest.raises(Forbidden, match="contributed"):
         _commit_act(db, wf, cast.topic_expert, v3, A.certify)

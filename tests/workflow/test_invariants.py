@@ -214,7 +214,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             for name in names:
                 user = session.get(User, self.user_ids[name])
                 offered = [(revision.id, revision.entry_id, action) for revision in revisions
-                           for action in wf_service.actions_for(session, actor=user, entry=entries[revision.entry_id],
+                           for action in wf_service.actions_for(session=session, actor=user, entry=entries[revision.entry_id],
                                                                 revision=revision)]
                 if offered:
                     choice = (name, *data.draw(st.sampled_from(offered), label=f"offered to {name}"))
@@ -243,7 +243,7 @@ class WorkflowMachine(RuleBasedStateMachine):
                 user = session.get(User, self.user_ids[name])
                 candidates = []
                 for revision in revisions:
-                    offered = wf_service.actions_for(session, actor=user, entry=entries[revision.entry_id],
+                    offered = wf_service.actions_for(session=session, actor=user, entry=entries[revision.entry_id],
                                                      revision=revision)
                     candidates += [(revision.id, revision.entry_id, action) for action, (sources, _) in
                                    TRANSITIONS.items() if S(revision.state) in sources and action not in offered]

@@ -78,7 +78,7 @@ def _user(db, wf, name: str, mode: NotificationMode | None = None):
 
 
 def _notify(db, user, message: str = "Erin Expert approved “Refund windows”.", link: str = "/articles/1"):
-    rows = notify(db, users=[user], kind="approved", message=message, link=link)
+    rows = notify(session=db, users=[user], kind="approved", message=message, link=link)
     db.commit()
     return rows[0]
 

@@ -9,7 +9,7 @@ The expected table below is written from the rules of the workflow, not derived 
 - changes_requested -> in_review (resubmit), by the author (or an admin);
 - in_review / approved / changes_requested -> withdrawn (withdraw), by the author (or an admin);
 - approved -> certified (certify): designated topic experts or admins, never the author;
-- certified, rejected, withdrawn, superseded: nothing.
+- certified, rejected, withdrawn, superseded, discarded: nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 from sqlmodel import select
 
 from kb.accounts.models import Role, User, UserRole
+from kb.content import removal
 from kb.content import service as content
 from kb.content.models import Entry, EntryKind, Revision, RevisionState
 from kb.content.schemas import QuestionCreate
@@ -51,6 +52,7 @@ EXPECTED: dict[RevisionState, dict[Action, set[str]]] = {
     S.rejected: {},
     S.withdrawn: {},
     S.superseded: {},
+    S.discarded: {},
 }
 SOURCES = {action: {state for state, row in EXPECTED.items() if action in row} for action in ACTIONS}
 TARGET = {A.submit: S.in_review, A.withdraw: S.withdrawn, A.approve: S.approved,
@@ -121,6 +123,18 @@ def test_allowed_actions_row_matches_and_has_no_duplicates(state, role):
 def test_a_reviewer_who_already_approved_cannot_approve_again(role):
     user, entry, revision = _unsaved(role, S.in_review)
     assert A.approve not in allowed_actions(user, entry, revision, _ctx(role, already_reviewed=True))
+
+
+@pytest.mark.parametrize("role", sorted(CERTIFIERS))
+def test_with_true_four_eyes_an_approver_may_not_certify(role):
+    """Policy "the approver may not also certify": author, approver and certifier are three people."""
+    user, entry, revision = _unsaved(role, S.approved)
+    approved = _ctx(role, approver_cannot_certify=True, approver_ids=frozenset({user.id}))
+    assert A.certify not in allowed_actions(user, entry, revision, approved)
+    # Without the policy an approver may certify; with it, a certifier who did not approve still may.
+    assert A.certify in allowed_actions(user, entry, revision, _ctx(role, approver_ids=frozenset({user.id})))
+    assert A.certify in allowed_actions(user, entry, revision, _ctx(role, approver_cannot_certify=True,
+                                                                    approver_ids=frozenset({999})))
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -214,6 +228,10 @@ def cell_world(engine, wf):
                 newer = wf.new_revision(session, author, entry)
                 wf.drive(session, newer, S.certified, author=author, reviewer=setup_reviewer)
                 session.refresh(revision)
+            elif state is S.discarded:  # a draft edit of a certified article, thrown away by its author
+                wf.drive(session, revision, S.certified, author=author, reviewer=setup_reviewer)
+                revision = wf.new_revision(session, author, entry)
+                removal.discard_draft(session=session, actor=author, entry=entry, revision=revision)
             else:
                 wf.drive(session, revision, state, author=author, reviewer=setup_reviewer)
             assert revision.state == state.value
@@ -389,6 +407,58 @@ def test_approval_certifies_waits_for_the_last_required_approval(db, wf, cast, a
     assert wf.certification(db, article.id).certified_by == cast.topic_expert2.id
 
 
+@pytest.mark.parametrize("where", ["global", "topic"])
+def test_approver_cannot_certify_policy_needs_a_third_person(db, wf, cast, article, set_policy, where):
+    set_policy(tag=None if where == "global" else wf.TAG, approver_cannot_certify=True)
+    revision = _rev(db, article)
+    _commit_act(db, wf, cast.author, revision, A.submit)
+    _commit_act(db, wf, cast.topic_expert, revision, A.approve)
+    assert wf.state(db, revision.id) == S.approved.value
+    # The button is not offered to the approver, and the service refuses them with a sentence.
+    entry = wf.entry(db, article.id)
+    offered = wf_service.actions_for(session=db, actor=cast.topic_expert, entry=entry, revision=_rev(db, entry))
+    assert A.certify not in offered
+    before = wf.events(db, entry_id=article.id)
+    with pytest.raises(Forbidden, match="someone other than the approver"):
+        _commit_act(db, wf, cast.topic_expert, revision, A.certify)
+    assert wf.state(db, revision.id) == S.approved.value and wf.events(db, entry_id=article.id) == before
+    # Another expert of the topic (or an admin) who did not approve it certifies.
+    assert A.certify in wf_service.actions_for(session=db, actor=cast.topic_expert2, entry=entry,
+                                               revision=_rev(db, entry))
+    _commit_act(db, wf, cast.topic_expert2, revision, A.certify)
+    assert wf.state(db, revision.id) == S.certified.value
+    assert wf.certification(db, article.id).certified_by == cast.topic_expert2.id
+
+
+def test_approver_cannot_certify_on_one_topic_binds_an_entry_with_several(db, wf, cast, set_policy):
+    set_policy(tag=wf.OTHER_TAG, approver_cannot_certify=True)
+    entry = wf.article(db, cast.author, tags=(wf.TAG, wf.OTHER_TAG))
+    db.commit()
+    revision = _rev(db, entry)
+    _commit_act(db, wf, cast.author, revision, A.submit)
+    _commit_act(db, wf, cast.admin, revision, A.approve)
+    with pytest.raises(Forbidden):  # admins too: the approver is not the certifier
+        _commit_act(db, wf, cast.admin, revision, A.certify)
+    _commit_act(db, wf, cast.topic_expert, revision, A.certify)
+    assert wf.state(db, revision.id) == S.certified.value
+
+
+def test_approval_cannot_certify_at_once_when_the_approver_may_not_certify(db, wf):
+    from kb.accounts.actors import SYSTEM
+    from workflow import policy
+
+    with pytest.raises(ValidationFailed, match="untick one of the two") as refused:
+        policy.set_policy(session=db, actor=SYSTEM, topic=None, required_approvals=1, validity_days=90,
+                          reminder_days=14, approval_certifies=True, experts_only_review=False,
+                          approver_cannot_certify=True)
+    assert refused.value.field == "approver_cannot_certify"
+    saved = policy.set_policy(session=db, actor=SYSTEM, topic=None, required_approvals=1, validity_days=90,
+                              reminder_days=14, approval_certifies=False, experts_only_review=False,
+                              approver_cannot_certify=True)
+    assert saved.approver_cannot_certify
+    assert policy.effective_policy(session=db, tag_ids=[]).approver_cannot_certify
+
+
 @pytest.mark.parametrize("action", [A.approve, A.request_changes, A.reject], ids=lambda a: a.value)
 @pytest.mark.parametrize("where", ["global", "topic"])
 def test_experts_only_review_policy(db, wf, cast, article, set_policy, action, where):
@@ -477,7 +547,7 @@ def test_the_reviewer_who_requested_changes_can_review_the_resubmission(db, wf, 
     _commit_act(db, wf, cast.topic_expert, revision, A.request_changes, wf.REASON)
     _commit_act(db, wf, cast.author, revision, A.resubmit)
     entry = wf.entry(db, article.id)
-    offered = wf_service.actions_for(db, actor=cast.topic_expert, entry=entry, revision=revision)
+    offered = wf_service.actions_for(session=db, actor=cast.topic_expert, entry=entry, revision=revision)
     assert A.approve in offered, offered
     _commit_act(db, wf, cast.topic_expert, revision, A.approve)
     assert wf.state(db, revision.id) == S.approved.value
@@ -491,7 +561,7 @@ def test_offered_review_actions_never_fail_with_a_conflict(db, wf, cast, article
     _commit_act(db, wf, cast.author, revision, A.submit)
     _commit_act(db, wf, cast.topic_expert, revision, A.approve)
     entry = wf.entry(db, article.id)
-    offered = wf_service.actions_for(db, actor=cast.topic_expert, entry=entry, revision=revision)
+    offered = wf_service.actions_for(session=db, actor=cast.topic_expert, entry=entry, revision=revision)
     for action in (A.request_changes, A.reject):
         if action in offered:
             try:
@@ -612,10 +682,10 @@ def test_certify_and_supersede_are_one_atomic_change(db, wf, cast, article, monk
 
     real_record = audit.record
 
-    def failing_record(session, **kwargs):
+    def failing_record(**kwargs):
         if kwargs.get("action") == "certify":
             raise RuntimeError("disk full")
-        return real_record(session, **kwargs)
+        return real_record(**kwargs)
 
     monkeypatch.setattr(audit, "record", failing_record)
     with pytest.raises(RuntimeError):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from kb.accounts import password_links as links
 from kb.accounts import service as accounts
-from kb.accounts.schemas import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserPublic, UserUpdate
+from kb.accounts.schemas import (PasswordLinkCreate, PasswordLinkPublic, TokenCreate, TokenCreated, TokenPublic,
+                                 UserCreate, UserPublic, UserUpdate)
 from web.api.params import PathId
-from web.deps import AdminApi, ApiUser, SessionDep
+from web.deps import AdminApi, ApiManagedUserDep, ApiUser, SessionDep, SettingsDep
 
 router = APIRouter(tags=["accounts"])
 
@@ -27,14 +29,30 @@ def list_users(session: SessionDep, actor: AdminApi):
 
 
 @router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
-def create_user(data: UserCreate, session: SessionDep, actor: AdminApi):
-    return _public(accounts.create_user(session=session, actor=actor, data=data))
+def create_user(data: UserCreate, session: SessionDep, actor: AdminApi, settings: SettingsDep):
+    """Without a password, the user is emailed an invitation to choose one (see `password-link`)."""
+    if data.password:
+        return _public(accounts.create_user(session=session, actor=actor, data=data))
+    return _public(links.invite_user(session=session, actor=actor, data=data, settings=settings).user)
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic)
-def update_user(user_id: PathId, data: UserUpdate, session: SessionDep, actor: AdminApi):
-    user = accounts.get_user(session=session, user_id=user_id)
+def update_user(user: ApiManagedUserDep, data: UserUpdate, session: SessionDep, actor: AdminApi):
     return _public(accounts.update_user(session=session, actor=actor, user=user, data=data))
+
+
+@router.post("/users/{user_id}/password-link", response_model=PasswordLinkPublic,
+             status_code=status.HTTP_201_CREATED)
+def send_password_link(user_id: PathId, session: SessionDep, actor: AdminApi, settings: SettingsDep,
+                       data: PasswordLinkCreate | None = None):
+    """Email the user a one-time link to set their password: an invitation or a reset. Older links
+    stop working; their current password keeps working until they use the link. 409 for a
+    deactivated user."""
+    user = accounts.get_user(session=session, user_id=user_id)
+    purpose = data.purpose if data else None
+    issued = links.send_link(session=session, actor=actor, user=user, settings=settings, purpose=purpose)
+    return PasswordLinkPublic(user_id=user.id, purpose=issued.purpose, expires_at=issued.expires_at,
+                              emailed=issued.emailed, url=None if issued.emailed else issued.url)
 
 
 @router.get("/tokens", response_model=list[TokenPublic])

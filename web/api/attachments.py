@@ -7,9 +7,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kb.content import attachments
-from kb.content import service as content
-from web.api.params import PathId
-from web.deps import ApiUser, SessionDep, SettingsDep
+from web.deps import ApiEntryDep, ApiUser, SessionDep, SettingsDep
 from web.routes.attachments import max_upload_bytes, receive_form, uploaded_file
 
 router = APIRouter(tags=["attachments"])
@@ -52,9 +50,9 @@ _MULTIPART_BODY = {
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_MULTIPART_BODY,
 )
-async def upload_attachment(entry_id: PathId, request: Request, session: SessionDep, settings: SettingsDep, user: ApiUser):
+async def upload_attachment(entry: ApiEntryDep, request: Request, session: SessionDep, settings: SettingsDep,
+                            user: ApiUser):
     """Upload a file (multipart field `file`) to an entry you may edit; link it from a revision with `url`."""
-    entry = await run_in_threadpool(content.get_entry, session=session, actor=user, entry_id=entry_id)
     await run_in_threadpool(attachments.check_can_attach, actor=user, entry=entry)
     form = await receive_form(request, max_bytes=max_upload_bytes(settings))
     try:

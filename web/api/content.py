@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from sqlmodel import Session
 
 from kb.accounts.models import User
-from kb.content import forum
+from kb.content import forum, removal, sheets
 from kb.content import service as content
 from kb.content.models import Entry, Revision
 from kb.content.schemas import (
@@ -22,53 +22,77 @@ from kb.content.schemas import (
 )
 from web.api.params import PathId, QueryId
 from web.errors import error_doc
-from web.deps import ApiUser, SessionDep
+from web.deps import ApiAnswerDep, ApiEntryDep, ApiQuestionDep, ApiRevisionDep, ApiUser, SessionDep
 
 router = APIRouter(tags=["content"])
 CONFLICT = {409: error_doc("The base revision is not the latest; the body names the latest revision.")}
 
 
-def revision_public(session: Session, revision: Revision) -> RevisionPublic:
-    tags = content.tags_of(session=session, revision_ids=[revision.id])[revision.id]
-    return RevisionPublic.model_validate({**revision.model_dump(), "tags": tags})
+def revision_public(*, session: Session, revision: Revision) -> RevisionPublic:
+    return sheets.revisions_public(session=session, revisions=[revision])[0]
 
 
-def entry_public(session: Session, actor: User, entry: Entry) -> EntryPublic:
-    revision = content.visible_revision(session=session, actor=actor, entry=entry)
-    return EntryPublic.model_validate(
-        {**entry.model_dump(), "revision": revision_public(session, revision) if revision else None}
-    )
+def entry_public(*, session: Session, actor: User, entry: Entry) -> EntryPublic:
+    return sheets.entry_sheet(session=session, actor=actor, entry=entry).public()
+
+
+def entries_public(*, session: Session, actor: User, entries: list[Entry]) -> list[EntryPublic]:
+    return [s.public() for s in sheets.entry_sheets(session=session, actor=actor, entries=entries)]
 
 
 @router.post("/articles", response_model=EntryPublic, status_code=status.HTTP_201_CREATED)
 def create_article(data: ArticleCreate, session: SessionDep, user: ApiUser):
     """Create an article; its first revision is a draft."""
-    return entry_public(session, user, content.create_article(session=session, actor=user, data=data))
+    return entry_public(session=session, actor=user, entry=content.create_article(session=session, actor=user, data=data))
 
 
 @router.get("/entries/{entry_id}", response_model=EntryPublic)
-def get_entry(entry_id: PathId, session: SessionDep, user: ApiUser):
-    return entry_public(session, user, content.get_entry(session=session, actor=user, entry_id=entry_id))
+def get_entry(entry: ApiEntryDep, session: SessionDep, user: ApiUser):
+    return entry_public(session=session, actor=user, entry=entry)
 
 
 @router.get("/entries/{entry_id}/revisions", response_model=list[RevisionPublic])
-def list_revisions(entry_id: PathId, session: SessionDep, user: ApiUser):
-    entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
-    return [revision_public(session, r) for r in content.list_revisions(session=session, actor=user, entry=entry)]
+def list_revisions(entry: ApiEntryDep, session: SessionDep, user: ApiUser):
+    return sheets.revisions_public(session=session,
+                                   revisions=content.list_revisions(session=session, actor=user, entry=entry))
 
 
 @router.post("/entries/{entry_id}/revisions", response_model=RevisionPublic, status_code=status.HTTP_201_CREATED,
              responses=CONFLICT)
-def create_revision(entry_id: PathId, data: RevisionCreate, session: SessionDep, user: ApiUser):
+def create_revision(entry: ApiEntryDep, data: RevisionCreate, session: SessionDep, user: ApiUser):
     """Save a new revision edited from ``base_revision_id``; 409 if that is no longer the latest."""
-    entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
-    return revision_public(session, content.save_revision(session=session, actor=user, entry=entry, data=data))
+    return revision_public(session=session, revision=content.save_revision(session=session, actor=user, entry=entry, data=data))
+
+
+REMOVAL_REFUSALS = {
+    403: error_doc("Only the draft's authors or an administrator may do this."),
+    404: error_doc("The entry or revision does not exist, or you cannot see it."),
+    409: error_doc("Not possible in its state (e.g. certified, in review, the first version)."),
+}
+
+
+@router.delete("/entries/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               responses=REMOVAL_REFUSALS)
+def delete_draft_entry(entry: ApiEntryDep, session: SessionDep, user: ApiUser):
+    """Delete a draft article that was never certified: nobody sees it any more, anywhere (the audit
+    trail keeps a note). A certified article is archived instead."""
+    removal.delete_draft_entry(session=session, actor=user, entry=entry)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/revisions/{revision_id}/discard", response_model=EntryPublic, responses=REMOVAL_REFUSALS)
+def discard_draft(target: ApiRevisionDep, session: SessionDep, user: ApiUser):
+    """Discard a draft revision (never submitted, withdrawn, or with changes requested): the entry goes
+    back to its previous revision. Returns the entry as it is now."""
+    entry, revision = target
+    removal.discard_draft(session=session, actor=user, entry=entry, revision=revision)
+    return entry_public(session=session, actor=user, entry=entry)
 
 
 @router.get("/revisions/{revision_id}", response_model=RevisionPublic)
-def get_revision(revision_id: PathId, session: SessionDep, user: ApiUser):
-    _, revision = content.get_revision(session=session, actor=user, revision_id=revision_id)
-    return revision_public(session, revision)
+def get_revision(target: ApiRevisionDep, session: SessionDep):
+    _, revision = target
+    return revision_public(session=session, revision=revision)
 
 
 @router.get("/revisions/{revision_id}/diff", response_model=DiffPublic)
@@ -79,7 +103,7 @@ def diff(revision_id: PathId, against: QueryId, session: SessionDep, user: ApiUs
 
 @router.post("/questions", response_model=EntryPublic, status_code=status.HTTP_201_CREATED)
 def ask(data: QuestionCreate, session: SessionDep, user: ApiUser):
-    return entry_public(session, user, forum.ask_question(session=session, actor=user, data=data))
+    return entry_public(session=session, actor=user, entry=forum.ask_question(session=session, actor=user, data=data))
 
 
 @router.get("/questions", response_model=list[EntryPublic])
@@ -87,30 +111,29 @@ def list_questions(session: SessionDep, user: ApiUser, status: Literal["all", "u
                    tag: str | None = None, order: Literal["newest", "active"] = "newest",
                    limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0):
     page = forum.list_questions(session=session, status=status, tag=tag, order=order, limit=limit, offset=offset)
-    return [entry_public(session, user, q) for q in page.questions]
+    return entries_public(session=session, actor=user, entries=page.questions)
 
 
 @router.get("/questions/{question_id}/answers", response_model=list[EntryPublic])
-def list_answers(question_id: PathId, session: SessionDep, user: ApiUser):
-    question = forum.get_question(session=session, actor=user, question_id=question_id)
-    return [entry_public(session, user, a) for a in forum.answers_to(session=session, question=question)]
+def list_answers(question: ApiQuestionDep, session: SessionDep, user: ApiUser):
+    return entries_public(session=session, actor=user, entries=forum.answers_to(session=session, question=question))
 
 
 @router.post("/questions/{question_id}/answers", response_model=EntryPublic, status_code=status.HTTP_201_CREATED)
-def answer(question_id: PathId, data: AnswerCreate, session: SessionDep, user: ApiUser):
-    question = forum.get_question(session=session, actor=user, question_id=question_id)
-    return entry_public(session, user, forum.answer_question(session=session, actor=user, question=question, data=data))
+def answer(question: ApiQuestionDep, data: AnswerCreate, session: SessionDep, user: ApiUser):
+    return entry_public(session=session, actor=user, entry=forum.answer_question(session=session, actor=user, question=question, data=data))
 
 
 @router.post("/answers/{answer_id}/accept", response_model=EntryPublic)
-def accept(answer_id: PathId, session: SessionDep, user: ApiUser):
+def accept(answer_entry: ApiAnswerDep, session: SessionDep, user: ApiUser):
     """Accept an answer (the asker, an expert or an admin); returns the question."""
-    answer_entry = forum.get_answer(session=session, actor=user, answer_id=answer_id)
-    return entry_public(session, user, forum.accept_answer(session=session, actor=user, answer=answer_entry))
+    return entry_public(session=session, actor=user, entry=forum.accept_answer(session=session, actor=user, answer=answer_entry))
 
 
-@router.post("/answers/{answer_id}/promote", response_model=EntryPublic, status_code=status.HTTP_201_CREATED)
+@router.post("/answers/{answer_id}/promote", response_model=EntryPublic, status_code=status.HTTP_201_CREATED,
+             responses={409: error_doc("This answer was already turned into an article.")})
 def promote(answer_id: PathId, session: SessionDep, user: ApiUser):
-    """Turn an answer into a new article draft that credits the answer's author."""
+    """Turn an answer into a new article draft. The answer's author is its author (credit, rights);
+    the caller is its co-author. An answer is turned into an article once."""
     answer_entry = forum.get_answer(session=session, actor=user, answer_id=answer_id)
-    return entry_public(session, user, forum.promote_answer(session=session, actor=user, answer=answer_entry))
+    return entry_public(session=session, actor=user, entry=forum.promote_answer(session=session, actor=user, answer=answer_entry))

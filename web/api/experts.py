@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from kb.errors import DomainError
 from expertise import finder
 from search.factory import backend_for
 from web.errors import error_doc
 from web.deps import ApiUser, SessionDep
 
 router = APIRouter(tags=["experts"])
-log = logging.getLogger("kb.experts")
 
 
 class ExpertPublic(BaseModel):
@@ -36,14 +33,8 @@ def experts(request: Request, session: SessionDep, user: ApiUser,
             q: Annotated[str, Query(max_length=500, description="What the expert should know about.")] = ""):
     """Who knows about ``q``: people ranked by their matching entries (certified or not) and their
     expertise in the topics concerned."""
-    try:
-        found = finder.find_experts(session=session, backend=backend_for(request.app.state.settings), viewer=user,
-                                    query=q)
-    except DomainError:
-        raise
-    except Exception as exc:  # the backend is down: say so rather than pretend nobody knows
-        log.warning("expert finder failed: %s", exc)
-        raise HTTPException(503, "Search is unavailable right now; try again shortly.") from None
+    found = finder.find_experts(session=session, backend=backend_for(request.app.state.settings), viewer=user,
+                                query=q)
     return ExpertsPublic(experts=[
         ExpertPublic(user_id=e.user.id, name=e.user.display_name, score=round(e.score, 4),
                      evidence=[ev.entry.id for ev in e.evidence]) for e in found])

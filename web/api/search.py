@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
+from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from search import querylog
 from search import service as search_service
 from search.factory import backend_for
 from web.errors import error_doc
@@ -16,7 +15,6 @@ from web.deps import ApiUser, SessionDep, side_write
 
 router = APIRouter(tags=["search"])
 Kind = Literal["article", "question", "answer"]
-log = logging.getLogger("kb.search")
 
 
 class SearchHitPublic(BaseModel):
@@ -53,19 +51,10 @@ def search(
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ):
     """Search certified content and forum questions; with ``include_drafts``, also the drafts you may see."""
-    backend = backend_for(request.app.state.settings)
-    try:
-        results = search_service.search(session=session, backend=backend, viewer_user=user, text=q, tags=tag,
-                                        kinds=kind, certified_only=certified, include_drafts=include_drafts,
-                                        limit=limit, offset=offset)
-    except Exception as exc:  # the backend is down: say so rather than pretend nothing matches
-        log.warning("search failed: %s", exc)
-        raise HTTPException(503, "Search is unavailable right now; try again shortly.") from None
-    try:
-        with side_write(request, session) as log_session:
-            querylog.log_search(log_session, user_id=user.id, query=q, result_count=results.total)
-    except Exception as exc:  # the caller still gets the results; the log misses one search
-        log.warning("could not log a search: %s", exc)
+    results = search_service.search_and_log(
+        session=session, backend=backend_for(request.app.state.settings), actor=user,
+        log_session=partial(side_write, request, session), text=q, tags=tag, kinds=kind, certified_only=certified,
+        include_drafts=include_drafts, limit=limit, offset=offset).results
     return SearchResultsPublic(
         total=results.total,
         hits=[SearchHitPublic(entry_id=h.entry_id, kind=h.kind, title=h.title, snippet=h.snippet,

@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
+from kb.accounts.actors import SYSTEM
 from kb.content import service as content
-from kb.errors import DomainError, ValidationFailed
+from kb.errors import ValidationFailed
 from expertise import routing
 from expertise.questions import MAX_ESCALATION_LEVEL
 from web.deps import AdminPage, SessionDep
+from web.forms import submit_form
 from web.templating import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -20,9 +22,9 @@ Text = Annotated[str, Form(max_length=40)]
 
 
 def _routing_page(request, session, *, errors=None, form=None, status_code=200, flashes=None):
-    base, topics = routing.routing_rules(session)
+    base, topics = routing.routing_rules(session=session)
     context = {
-        "base": base, "topics": topics, "all_topics": content.suggest_tags(session=session, actor=None, limit=500),
+        "base": base, "topics": topics, "all_topics": content.suggest_tags(session=session, actor=SYSTEM, limit=500),
         "max_level": MAX_ESCALATION_LEVEL, "max_notify": routing.MAX_NOTIFY_EXPERTS,
         "max_hours": routing.MAX_ESCALATE_HOURS,
         "errors": errors or {}, "form": form or {}, "flashes": flashes or [],
@@ -48,25 +50,24 @@ def save_routing(request: Request, session: SessionDep, actor: AdminPage, topic:
                  escalate_after_hours: Text = "24"):
     form = {"topic": topic, "auto_assign": auto_assign, "notify_experts": notify_experts,
             "escalate_after_hours": escalate_after_hours}
-    try:
-        with session.begin_nested():
-            routing.set_routing(
-                session=session, actor=actor, topic=topic.strip() or None, auto_assign=auto_assign,
-                notify_experts=_whole_number(notify_experts, field="notify_experts",
-                                             label="The number of experts to notify"),
-                escalate_after_hours=_whole_number(escalate_after_hours, field="escalate_after_hours",
-                                                   label="The hours before escalating"))
-    except DomainError as exc:
-        return _routing_page(request, session, errors={exc.field or "form": exc.message}, form=form,
-                             status_code=exc.status_code)
-    return RedirectResponse("/admin/routing?saved=1", status_code=303)
+    return submit_form(
+        lambda: routing.set_routing(
+            session=session, actor=actor, topic=topic.strip() or None, auto_assign=auto_assign,
+            notify_experts=_whole_number(notify_experts, field="notify_experts",
+                                         label="The number of experts to notify"),
+            escalate_after_hours=_whole_number(escalate_after_hours, field="escalate_after_hours",
+                                               label="The hours before escalating")),
+        done=_saved, session=session,
+        show_form=lambda errors, status: _routing_page(request, session, errors=errors, form=form,
+                                                       status_code=status))
 
 
 @router.post("/routing/{topic}/remove")
 def remove_routing(request: Request, session: SessionDep, actor: AdminPage, topic: str):
-    try:
-        with session.begin_nested():
-            routing.remove_routing(session=session, actor=actor, topic=topic)
-    except DomainError as exc:
-        return _routing_page(request, session, errors={exc.field or "form": exc.message}, status_code=exc.status_code)
+    return submit_form(
+        lambda: routing.remove_routing(session=session, actor=actor, topic=topic), done=_saved, session=session,
+        show_form=lambda errors, status: _routing_page(request, session, errors=errors, status_code=status))
+
+
+def _saved(_) -> RedirectResponse:
     return RedirectResponse("/admin/routing?saved=1", status_code=303)

@@ -8,9 +8,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from kb.errors import DomainError
 from search import synonyms
 from web.deps import AdminPage, SessionDep
+from web.forms import submit_form
 from web.templating import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -46,13 +46,12 @@ def synonyms_page(request: Request, session: SessionDep, actor: AdminPage, saved
 @router.post("/synonyms")
 def save_synonym(request: Request, session: SessionDep, actor: AdminPage, phrase: Phrase = "",
                  alternatives: Alternatives = ""):
-    try:
-        rule = synonyms.save_rule(session=session, actor=actor, phrase=phrase, alternatives=alternatives.split(","))
-    except DomainError as exc:
-        form = {"phrase": phrase, "alternatives": alternatives}
-        return _page(request, session, actor, form=form, errors={exc.field or "form": exc.message},
-                     status_code=exc.status_code)
-    return RedirectResponse(f"/admin/synonyms?saved={quote(rule.phrase)}", status_code=303)
+    form = {"phrase": phrase, "alternatives": alternatives}
+    return submit_form(
+        lambda: synonyms.save_rule(session=session, actor=actor, phrase=phrase, alternatives=alternatives.split(",")),
+        done=lambda rule: RedirectResponse(f"/admin/synonyms?saved={quote(rule.phrase)}", status_code=303),
+        show_form=lambda errors, status: _page(request, session, actor, form=form, errors=errors,
+                                               status_code=status))
 
 
 @router.post("/synonyms/{rule_id}/delete")

@@ -7,10 +7,9 @@ most the size limit (plus the multipart envelope) and stops.
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -22,7 +21,7 @@ from kb.content import attachments
 from kb.content import service as content
 from kb.content.models import Attachment
 from kb.errors import DomainError, NotFound, Unauthorized, ValidationFailed
-from web.deps import OptionalUser, PageUser, SessionDep, SettingsDep
+from web.deps import AttachmentDep, OptionalUser, SessionDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -111,16 +110,9 @@ def _store(session, user: User, settings, file: UploadFile, raw_entry_id) -> Att
     )
 
 
-def _viewable_attachment(attachment_id: int, session: SessionDep, user: PageUser) -> Attachment:
-    return attachments.get_attachment(session=session, actor=user, attachment_id=attachment_id)
-
-
-ViewableAttachment = Annotated[Attachment, Depends(_viewable_attachment)]
-
-
 @router.get("/attachments/{attachment_id}")
 @router.get("/attachments/{attachment_id}/{filename}")
-def download(attachment: ViewableAttachment, settings: SettingsDep):
+def download(attachment: AttachmentDep, settings: SettingsDep):
     path = attachments.attachment_path(settings.data_dir, attachment)
     if not path.is_file():
         raise NotFound("That file is missing from storage. Ask an administrator to restore it from a backup.")

@@ -23,16 +23,22 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _login_page(request: Request, settings, *, email="", next_url="/", errors=None, status_code=200):
-    context = {"email": email, "next_url": next_url, "errors": errors or {}, "demo": not settings.is_production}
+DONE = {"password": "Your password is set. Sign in with it."}
+
+
+def _login_page(request: Request, settings, *, email="", next_url="/", errors=None, status_code=200, flashes=None):
+    context = {"email": email, "next_url": next_url, "errors": errors or {}, "demo": not settings.is_production,
+               "flashes": flashes or []}
     return render(request, "login.html", context, status_code=status_code)
 
 
 @router.get("/login", include_in_schema=False)
-def login_form(request: Request, settings: SettingsDep, user: OptionalUser, next: str = "/"):
+def login_form(request: Request, settings: SettingsDep, user: OptionalUser, next: str = "/", email: str = "",
+               done: str = ""):
     if user is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return _login_page(request, settings, next_url=_safe_next(next))
+    flashes = [{"kind": "success", "text": DONE[done]}] if done in DONE else []
+    return _login_page(request, settings, next_url=_safe_next(next), email=email[:254], flashes=flashes)
 
 
 @router.post("/login", include_in_schema=False)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from kb.errors import DomainError
+from kb.errors import ValidationFailed
 from expertise import finder
 from search.factory import backend_for
 from web.deps import PageUser, SessionDep
-from web.routes.content_pages import entry_url
+from web.errors import page_without_search
+from web.urls import entry_url
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
-log = logging.getLogger("kb.web.experts")
 
 
 @router.get("/experts")
@@ -26,13 +25,11 @@ def experts_page(request: Request, session: SessionDep, user: PageUser,
     if not q.strip():
         context["directory"] = finder.directory(session=session, viewer=user)
         return render(request, "experts.html", context)
+    page_without_search(request, "experts.html", context)
     try:
         context["experts"] = finder.find_experts(session=session, backend=backend_for(request.app.state.settings),
                                                  viewer=user, query=q)
-    except DomainError as exc:
+    except ValidationFailed as exc:
         context["error"] = exc.message
         return render(request, "experts.html", context, status_code=exc.status_code)
-    except Exception as exc:  # the search backend is down: say so rather than pretend nobody knows
-        log.warning("expert finder failed: %s", exc)
-        context["unavailable"] = True
     return render(request, "experts.html", context)

@@ -10,11 +10,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from expertise import people
-from kb.accounts import service as accounts
 from kb.content import service as content
-from kb.errors import DomainError
-from web.deps import PageUser, SessionDep
-from web.routes.content_pages import entry_url
+from web.deps import PageUser, PersonDep, SessionDep
+from web.forms import submit_form
+from web.urls import entry_url
 from web.templating import render
 
 router = APIRouter(prefix="/people", include_in_schema=False)
@@ -42,13 +41,10 @@ def _page(request: Request, session, viewer, user_id: int, *, errors=None, flash
 
 def _change(request: Request, session, viewer, user_id: int, change: Callable[[], object], done: str, anchor: str):
     """Run one change; on a domain error show the profile with the message and nothing half-done."""
-    try:
-        with session.begin_nested():
-            change()
-    except DomainError as exc:
-        return _page(request, session, viewer, user_id, errors={exc.field or "form": exc.message},
-                     status_code=exc.status_code)
-    return RedirectResponse(f"/people/{user_id}?done={done}#{anchor}", status_code=303)
+    return submit_form(
+        change, done=lambda _: RedirectResponse(f"/people/{user_id}?done={done}#{anchor}", status_code=303),
+        session=session,
+        show_form=lambda errors, status: _page(request, session, viewer, user_id, errors=errors, status_code=status))
 
 
 @router.get("/me")
@@ -76,16 +72,14 @@ def remove_interest(request: Request, session: SessionDep, user: PageUser, topic
 
 
 @router.post("/{user_id}/endorsements")
-def endorse(request: Request, session: SessionDep, user: PageUser, user_id: int, topic: Topic = ""):
-    colleague = accounts.get_user(session=session, user_id=user_id)
-    return _change(request, session, user, user_id,
+def endorse(request: Request, session: SessionDep, user: PageUser, colleague: PersonDep, topic: Topic = ""):
+    return _change(request, session, user, colleague.id,
                    lambda: people.endorse(session=session, actor=user, user=colleague, topic=topic), "endorsed",
                    "expertise")
 
 
 @router.post("/{user_id}/endorsements/{topic}/withdraw")
-def withdraw_endorsement(request: Request, session: SessionDep, user: PageUser, user_id: int, topic: str):
-    colleague = accounts.get_user(session=session, user_id=user_id)
-    return _change(request, session, user, user_id,
+def withdraw_endorsement(request: Request, session: SessionDep, user: PageUser, colleague: PersonDep, topic: str):
+    return _change(request, session, user, colleague.id,
                    lambda: people.withdraw_endorsement(session=session, actor=user, user=colleague, topic=topic),
                    "withdrawn", "expertise")

@@ -6,15 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from kb.accounts import security
 from kb.accounts import service as accounts
 from kb.accounts.schemas import TokenCreate
-from kb.errors import DomainError
 from web.deps import PageUser, SessionDep, SettingsDep
+from web.forms import submit_form
 from web.routes.auth import with_session_cookie
-from kb.messages import validation_messages
 from web.templating import render
 
 router = APIRouter(prefix="/profile")
@@ -41,12 +39,11 @@ def profile(request: Request, session: SessionDep, user: PageUser, done: str | N
 
 @router.post("/tokens", include_in_schema=False)
 def create_token(request: Request, session: SessionDep, user: PageUser, name: Annotated[str, Form(max_length=200)] = ""):
-    try:
-        _, raw = accounts.create_api_token(session=session, actor=user, user=user, data=TokenCreate(name=name))
-    except ValidationError as exc:
-        return _page(request, session, user, errors=validation_messages(exc.errors()), status_code=422)
-    # Shown once, on this response only: we keep just its hash.
-    return _page(request, session, user, new_token=raw)
+    return submit_form(
+        lambda: accounts.create_api_token(session=session, actor=user, user=user, data=TokenCreate(name=name)),
+        # Shown once, on this response only: we keep just its hash.
+        done=lambda created: _page(request, session, user, new_token=created[1]),
+        show_form=lambda errors, status: _page(request, session, user, errors=errors, status_code=status))
 
 
 @router.post("/tokens/{token_id}/revoke", include_in_schema=False)
@@ -66,11 +63,14 @@ def change_password(
 ):
     if not security.verify_password(current_password, user.password_hash):
         return _page(request, session, user, errors={"current_password": "Your current password is not right."}, status_code=422)
-    try:
-        accounts.set_password(session=session, actor=user, user=user, password=new_password)
-    except DomainError as exc:
-        return _page(request, session, user, errors={exc.field or "form": exc.message}, status_code=exc.status_code)
-    # Every session ended, this browser's too; it continues in a new one.
-    token = accounts.start_session(session=session, user=user, max_age_hours=settings.session_max_age_hours,
-                                   user_agent=request.headers.get("user-agent", ""))
-    return with_session_cookie(RedirectResponse("/profile?done=password", status_code=303), settings, token)
+
+    def signed_in_again(_) -> RedirectResponse:
+        # Every session ended, this browser's too; it continues in a new one.
+        token = accounts.start_session(session=session, user=user, max_age_hours=settings.session_max_age_hours,
+                                       user_agent=request.headers.get("user-agent", ""))
+        return with_session_cookie(RedirectResponse("/profile?done=password", status_code=303), settings, token)
+
+    return submit_form(
+        lambda: accounts.set_password(session=session, actor=user, user=user, password=new_password),
+        done=signed_in_again,
+        show_form=lambda errors, status: _page(request, session, user, errors=errors, status_code=status))

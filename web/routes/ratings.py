@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from expertise import answer_copy, ratings
 from kb.content import service as content
 from kb.content.models import Entry
-from web.deps import PageUser, SessionDep
+from web.deps import EntryDep, PageUser, SessionDep
 from web.errors import wants_json
-from web.routes.content_pages import entry_url
+from web.urls import entry_url
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,10 +36,9 @@ def _back(request: Request, entry: Entry, rating: ratings.RatingSummary, message
 
 
 @router.post("/entries/{entry_id}/votes")
-def vote(request: Request, session: SessionDep, user: PageUser, entry_id: int,
+def vote(request: Request, session: SessionDep, user: PageUser, entry: EntryDep,
          value: Annotated[int, Form()]):
-    """1 helpful, -1 not helpful, 0 takes the vote back (the pressed button sends 0)."""
-    entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
+    """1 helpful, -1 not helpful, 0 takes the vote back (the "Undo" button sends 0)."""
     if value == ratings.NO_VOTE:
         rating = ratings.clear_vote(session=session, entry=entry, actor=user)
     else:
@@ -48,13 +47,12 @@ def vote(request: Request, session: SessionDep, user: PageUser, entry_id: int,
 
 
 @router.post("/entries/{entry_id}/reuse")
-def record_reuse(request: Request, session: SessionDep, user: PageUser, entry_id: int,
+def record_reuse(request: Request, session: SessionDep, user: PageUser, entry: EntryDep,
                  case_ref: Annotated[str, Form(max_length=1000)] = "",
                  source: Annotated[Literal["entry", "search"], Form()] = "entry"):
     """"Used to solve a case" on the entry page, and "Copy answer" in the search results (JSON)."""
-    entry = content.get_entry(session=session, actor=user, entry_id=entry_id)
     reuse = ratings.record_reuse(session=session, entry=entry, actor=user, case_ref=case_ref, source=source)
-    rating = ratings.rating_view(session, user, entry, content.visible_revision(session=session, actor=user,
+    rating = ratings.rating_view(session=session, actor=user, entry=entry, revision=content.visible_revision(session=session, actor=user,
                                                                                entry=entry))
     if wants_json(request):
         return JSONResponse({"id": reuse.id, "entry_id": entry.id, "reuse_count": rating.reuse_count},
@@ -65,6 +63,7 @@ def record_reuse(request: Request, session: SessionDep, user: PageUser, entry_id
 
 @router.get("/entries/{entry_id}/plain")
 def plain_answer(session: SessionDep, user: PageUser, entry_id: int):
-    """The certified answer of an entry as plain text, for "Copy answer"."""
+    """The certified answer of an entry as plain text (its part for the customer, when marked), for
+    "Copy answer"."""
     _, revision = answer_copy.copied_answer(session=session, actor=user, entry_id=entry_id)
-    return PlainTextResponse(answer_copy.readable_text(revision.body))
+    return PlainTextResponse(answer_copy.customer_text(revision.body))

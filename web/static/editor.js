@@ -1,4 +1,6 @@
 // The article/answer editor: toolbar, autosave, image paste/drop upload, unsaved-changes warning.
+// Two places for messages: the autosave line beside the toolbar (how saving goes, replaced as it
+// goes) and the error box above the form (stays until dismissed or fixed).
 // The live preview is plain htmx (hx-post="/preview" on the textarea).
 (() => {
   "use strict";
@@ -14,15 +16,45 @@
   let submitting = false;
   let inFlight = null;
 
+  const errorBox = document.getElementById("editor-error");
+  const errorText = document.getElementById("editor-error-text");
+  const compareButton = document.getElementById("editor-compare");
+  // The problems shown, by what they are about ("upload", "autosave", "other-tab"): each stays until
+  // dismissed or fixed (a later success of the same kind), and one never hides another (a failing
+  // autosave every 1.5 s must not take an upload refusal away before it was read).
+  const errors = new Map();
+  let otherTab = false;  // another tab of this person changed the draft: autosave waits for the merge
+
   const field = (name) => form.querySelector(`[name="${name}"]`);
   const say = (text) => { if (status) status.textContent = text; };
+  function showErrors() {
+    errorText.replaceChildren(...[...errors.values()].map(({ text }) => {
+      const line = document.createElement("span");
+      line.className = "editor-error-line";
+      line.textContent = text;
+      return line;
+    }));
+    if (compareButton) compareButton.hidden = ![...errors.values()].some((e) => e.compare);
+    errorBox.hidden = errors.size === 0;
+  }
+  function showError(kind, text, { compare = false } = {}) {
+    errors.set(kind, { text, compare });
+    showErrors();
+  }
+  function clearError(kind) {  // fixed: a later success of the same kind takes its error away
+    if (errors.delete(kind)) showErrors();
+  }
+  document.getElementById("editor-error-dismiss").addEventListener("click", () => {
+    errors.clear();
+    showErrors();
+    body.focus();
+  });
 
   // --- toolbar -------------------------------------------------------------------------------
   const SNIPPETS = {
     bold: { before: "**", after: "**", placeholder: "bold text" },
     italic: { before: "_", after: "_", placeholder: "italic text" },
     heading: { line: "## ", placeholder: "Heading" },
-    link: { before: "[", after: "](https://)", placeholder: "link text" },
     list: { line: "- ", placeholder: "item" },
     numbered: { line: "1. ", placeholder: "item" },
     code: { before: "\n```\n", after: "\n```\n", placeholder: "code" },
@@ -37,7 +69,19 @@
     body.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  function insertLink() {
+    const selected = body.value.slice(body.selectionStart, body.selectionEnd);
+    const start = body.selectionStart, end = body.selectionEnd;
+    const url = window.prompt(selected ? `Link “${selected}” to which address?` : "Link to which address?", "https://");
+    body.focus();
+    body.setSelectionRange(start, end);
+    if (url === null || url.trim() === "" || url.trim() === "https://") return;
+    const text = selected || url.trim();
+    insert(`[${text}](${url.trim()})`, 1, 1 + text.length);
+  }
+
   function applySnippet(name) {
+    if (name === "link") return insertLink();
     const s = SNIPPETS[name];
     const selected = body.value.slice(body.selectionStart, body.selectionEnd);
     if (s.block) return insert(s.block);
@@ -63,7 +107,7 @@
     const data = new FormData();
     data.set("kind", form.dataset.kind);
     if (form.dataset.entryId) data.set("entry_id", form.dataset.entryId);
-    for (const name of ["draft_id", "base_revision_id", "title", "tags", "body"]) {
+    for (const name of ["draft_id", "draft_seen", "base_revision_id", "title", "tags", "body"]) {
       // An entry has one draft per user, found by its entry_id. A draft_id from the page can be
       // stale: saving in another tab discards that draft, and sending it would then fail (404).
       if (name === "draft_id" && form.dataset.entryId) continue;
@@ -75,7 +119,7 @@
   }
 
   async function autosave({ keepalive = false } = {}) {
-    if (!changedSinceAutosave || inFlight || submitting) return;
+    if (!changedSinceAutosave || inFlight || submitting || otherTab) return;
     changedSinceAutosave = false;
     say("Saving draft…");
     inFlight = fetch("/drafts/autosave", {
@@ -85,12 +129,22 @@
       const reply = await response.json().catch(() => ({}));
       // A new article's draft was discarded meanwhile (saved in another tab): start a new one.
       if (response.status === 404 && !form.dataset.entryId) field("draft_id").value = "";
+      if (response.status === 409 && reply.other_tab) {
+        otherTab = true;
+        changedSinceAutosave = true;
+        say("Draft not autosaved: changed in another tab.");
+        showError("other-tab", reply.detail, { compare: true });
+        return;
+      }
       if (!response.ok) throw new Error(reply.detail || `HTTP ${response.status}`);
       field("draft_id").value = reply.draft_id;
+      if (reply.draft_seen) field("draft_seen").value = reply.draft_seen;
       say(`Draft autosaved at ${new Date().toLocaleTimeString()}`);
+      clearError("autosave");
     }).catch((error) => {
       changedSinceAutosave = true;
-      say(`Draft not autosaved: ${error.message}`);
+      say("Draft not autosaved.");
+      showError("autosave", `Your draft could not be autosaved: ${error.message} It will be tried again.`);
     }).finally(() => { inFlight = null; });
     return inFlight;
   }
@@ -139,8 +193,10 @@
       if (!response.ok) throw new Error(reply.detail || `upload failed (HTTP ${response.status})`);
       insert(`\n${reply.markdown}\n`);
       say(`Uploaded ${reply.filename}`);
+      clearError("upload");
     } catch (error) {
-      say(`Upload refused: ${error.message}`);
+      say("");
+      showError("upload", `Upload refused: ${error.message}`);
     }
   }
 

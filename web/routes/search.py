@@ -1,0 +1,89 @@
+"""The agent search page: search as you type (htmx), facets, badges, drafts toggle."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import select
+
+from expertise.answer_copy import copy_targets
+from kb.accounts.models import User
+from kb.content import access
+from search import outbox, querylog
+from search import service as search_service
+from search.factory import backend_for
+from web.deps import PageUser, SessionDep, side_write
+from web.errors import page_without_search
+from web.templating import render
+from workflow.models import Certification
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger("kb.web.search")
+PAGE_SIZE = 20
+
+
+@router.get("/search")
+def search_page(
+    request: Request, session: SessionDep, user: PageUser,
+    q: Annotated[str, Query(max_length=500)] = "",
+    tag: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    kind: Annotated[list[Literal["article", "question", "answer"]], Query()] = [],  # noqa: B006
+    drafts: bool = False,
+    page: Annotated[int, Query(ge=1, le=500)] = 1,
+):
+    can_see_drafts = access.can_write_articles(user)
+    # htmx asks for the results only, as the agent types.
+    name = "_search_results.html" if request.headers.get("hx-request") else "search.html"
+    context = {
+        "q": q, "tags": tag, "kinds": kind, "drafts": drafts, "page": page, "can_see_drafts": can_see_drafts,
+        "results": None, "unavailable": False, "search_id": None, "certificates": {}, "copy_targets": {},
+        "suggestions": [], "pages": 1,
+        # Changes not indexed after a few seconds (the indexer is behind, or the backend is down).
+        "pending": outbox.lagging_count(session=session, semantic=request.app.state.settings.semantic),
+    }
+    page_without_search(request, name, context)  # search down: this page, saying it is catching up
+    searched = search_service.search_and_log(
+        session=session, backend=backend_for(request.app.state.settings), actor=user,
+        log_session=partial(side_write, request, session), text=q, tags=tag, kinds=kind,
+        include_drafts=drafts and can_see_drafts, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    results = searched.results
+    entry_ids = [h.entry_id for h in results.hits]
+    return render(request, name, {
+        **context,
+        "results": results,
+        "search_id": searched.search_id,
+        "certificates": _certificates(session, entry_ids),
+        # "Copy answer" buttons: which entry's certified text each result copies.
+        "copy_targets": copy_targets(session=session, entry_ids=[h.entry_id for h in results.hits
+                                                                 if h.audience == "public"]),
+        "suggestions": querylog.suggestions(session=session, query=q) if not results.total and q else [],
+        "pages": max(1, -(-results.total // PAGE_SIZE)),
+    })
+
+
+def _certificates(session, entry_ids: list[int]) -> dict[int, tuple[Certification, User]]:
+    """Certifier and validity for the certified results, in one query."""
+    if not entry_ids:
+        return {}
+    rows = session.exec(select(Certification, User).join(User, User.id == Certification.certified_by)
+                        .where(Certification.entry_id.in_(entry_ids)))
+    return {cert.entry_id: (cert, user) for cert, user in rows}
+
+
+@router.get("/search/click")
+def click(request: Request, session: SessionDep, user: PageUser, entry: int, rank: Annotated[int, Query(ge=1, le=10_000)] = 1,
+          search: int | None = None, q: Annotated[str, Query(max_length=500)] = ""):
+    """Record which result was opened (for the content-gap reports), then open it."""
+    if search is not None:
+        try:
+            with side_write(request, session) as log_session:
+                querylog.log_click(session=log_session, user_id=user.id, search_id=search, entry_id=entry, rank=rank)
+        except Exception as exc:  # open the result anyway
+            log.warning("could not log a click: %s", exc)
+    target = f"/entries/{entry}" + (f"?q={quote(q)}" if q else "")
+    return RedirectResponse(target, status_code=303)
