@@ -138,10 +138,11 @@ def api_user(
 ) -> User:
     if credentials is None:
         raise Unauthorized(NO_TOKEN)
-    user = accounts.user_for_api_token(session=session, raw=credentials.credentials)
-    if user is None:
+    use = accounts.api_token_use(session=session, raw=credentials.credentials)
+    if use is None:
         raise Unauthorized(BAD_TOKEN)
-    if not accounts.api_token_needs_touch(session=session, raw=credentials.credentials):
+    user = use.user
+    if not use.needs_touch:
         return user
     if request.method in READ_METHODS:  # a read request's session does not write
         with side_write(request, session) as write_session:

@@ -322,22 +322,30 @@ def revoke_api_token(*, session: Session, actor: User, token_id: int) -> ApiToke
 
 
 def user_for_api_token(*, session: Session, raw: str) -> User | None:
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == security.token_hash(raw))).first()
-    if token is None or token.revoked_at is not None:
-        return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.is_active:
-        return None
-    return user
+    use = api_token_use(session=session, raw=raw)
+    return use.user if use is not None else None
 
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
-def api_token_needs_touch(*, session: Session, raw: str) -> bool:
-    """Whether the token's last use is older than ``TOKEN_TOUCH_INTERVAL`` (a read, no write)."""
-    last = session.exec(select(ApiToken.last_used_at).where(ApiToken.token_hash == security.token_hash(raw))).first()
-    return last is None or last < utcnow() - TOKEN_TOUCH_INTERVAL
+@dataclass(frozen=True)
+class TokenUse:
+    user: User
+    needs_touch: bool  # the token's recorded last use is older than TOKEN_TOUCH_INTERVAL
+
+
+def api_token_use(*, session: Session, raw: str) -> TokenUse | None:
+    """The active user of a valid API token, and whether its last use should be recorded; None for
+    an unknown or revoked token or a deactivated user. One query: every API request asks."""
+    row = session.exec(
+        select(User, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == security.token_hash(raw), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row[0].is_active:
+        return None
+    user, last = row
+    return TokenUse(user=user, needs_touch=last is None or last < utcnow() - TOKEN_TOUCH_INTERVAL)
 
 
 def touch_api_token(*, session: Session, raw: str) -> None:
