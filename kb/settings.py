@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Outgoing webhooks in production go to public addresses only; these host names (comma-separated)
     # may also resolve to private or loopback ones (receivers inside your network).
     webhook_private_hosts: str = ""
+    # The query log (searches and opened results, for the content-gap reports) is written in batches
+    # this many seconds apart, off the request path; 0 writes each search as it is made.
+    query_log_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

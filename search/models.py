@@ -58,6 +58,8 @@ class SearchLog(SQLModel, table=True):
     normalised: str = Field(max_length=500, index=True)
     result_count: int
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # Made when the search is served (the row is written later, in a batch): result links carry it.
+    key: str | None = Field(default=None, max_length=32, unique=True, index=True)
 
 
 class SearchClick(SQLModel, table=True):

@@ -8,7 +8,7 @@ finished typing, not every keystroke.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -26,12 +26,14 @@ def normalise(query: str) -> str:
     return " ".join(_WORDS.findall(query.lower()))[:500]
 
 
-def log_search(*, session: Session, user_id: int | None, query: str, result_count: int) -> SearchLog | None:
-    """Record a search; returns the row (None for an empty query, which is browsing, not searching)."""
+def log_search(*, session: Session, user_id: int | None, query: str, result_count: int,
+               key: str | None = None, at: datetime | None = None) -> SearchLog | None:
+    """Record a search made ``at`` (now by default) under ``key``, the handle its result links carry;
+    returns the row (None for an empty query, which is browsing, not searching)."""
     normalised = normalise(query)
     if not normalised:
         return None
-    now = utcnow()
+    now = at or utcnow()
     previous = session.exec(
         select(SearchLog).where(SearchLog.user_id == user_id, SearchLog.created_at >= now - REFINE_WINDOW)
         .order_by(SearchLog.id.desc()).limit(1)
@@ -43,20 +45,23 @@ def log_search(*, session: Session, user_id: int | None, query: str, result_coun
     if refines and not has_clicks:
         previous.query, previous.normalised = query[:500], normalised
         previous.result_count, previous.created_at = result_count, now
+        previous.key = key or previous.key  # the links now shown are the refined search's
         session.flush()
         return previous
-    row = SearchLog(user_id=user_id, query=query[:500], normalised=normalised, result_count=result_count)
+    row = SearchLog(user_id=user_id, query=query[:500], normalised=normalised, result_count=result_count,
+                    created_at=now, key=key)
     session.add(row)
     session.flush()
     return row
 
 
-def log_click(*, session: Session, user_id: int, search_id: int, entry_id: int, rank: int) -> SearchClick | None:
+def log_click(*, session: Session, user_id: int, search_id: int, entry_id: int, rank: int,
+              at: datetime | None = None) -> SearchClick | None:
     """Record that a result was opened; ignores searches that are not this user's."""
     search = session.get(SearchLog, search_id)
     if search is None or search.user_id != user_id:
         return None
-    click = SearchClick(search_id=search_id, entry_id=entry_id, rank=max(1, rank))
+    click = SearchClick(search_id=search_id, entry_id=entry_id, rank=max(1, rank), created_at=at or utcnow())
     session.add(click)
     session.flush()
     return click

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -13,11 +13,12 @@ from sqlmodel import Session
 from kb.accounts.models import Role, User
 from kb.db import session_factory
 from kb.errors import DomainError, SearchUnavailable
-from search import querylog, synonyms
+from search import synonyms
 from search.backend import SearchBackend, SearchDocument, SearchQuery, SearchResults, Viewer
 from search.documents import documents_for_entries, entry_ids
 from search.embedding_indexer import embed_all, supports_vectors
 from search.outbox import mark_done, pending_ids
+from search.querylog_writer import QueryLogWriter
 
 MAX_LIMIT = 100
 DRAFT_ROLES = (Role.author, Role.expert, Role.admin)
@@ -87,8 +88,9 @@ def search(
 @dataclass(frozen=True)
 class LoggedSearch:
     results: SearchResults
-    # The query log row, for recording which result is opened; None when not logged.
-    search_id: int | None
+    # The query log's key for this search, which result links carry to record the click; None when
+    # not logged (an empty query).
+    search_key: str | None
 
 
 def search_and_log(
@@ -96,7 +98,7 @@ def search_and_log(
     session: Session,
     backend: SearchBackend,
     actor: User,
-    log_session: Callable[[], AbstractContextManager[Session]],
+    query_log: QueryLogWriter,
     text: str,
     tags: tuple[str, ...] | list[str] = (),
     kinds: tuple[str, ...] | list[str] = (),
@@ -105,21 +107,12 @@ def search_and_log(
     limit: int = 20,
     offset: int = 0,
 ) -> LoggedSearch:
-    """A person's search (page or API), then its entry in the query log for the content-gap reports.
-
-    The log is written in a transaction of its own, opened by ``log_session()``: a read request's
-    session may not be able to write. Failing to log never fails the search: the searcher gets
-    the results, the log misses one search."""
+    """A person's search (page or API), then its entry in the query log for the content-gap reports
+    (written off the request path, ``search.querylog_writer``; failing to log never fails a search)."""
     results = search(session=session, backend=backend, viewer_user=actor, text=text, tags=tags, kinds=kinds,
                      certified_only=certified_only, include_drafts=include_drafts, limit=limit, offset=offset)
-    search_id = None
-    try:
-        with log_session() as log_db:
-            logged = querylog.log_search(session=log_db, user_id=actor.id, query=text, result_count=results.total)
-            search_id = logged.id if logged else None
-    except Exception as exc:
-        log.warning("could not log a search: %s", exc)
-    return LoggedSearch(results=results, search_id=search_id)
+    key = query_log.search(user_id=actor.id, query=text, result_count=results.total)
+    return LoggedSearch(results=results, search_key=key)
 
 
 REINDEX_CHUNK = 500  # entries whose documents are built together

@@ -89,8 +89,10 @@ def settings(tmp_path) -> Settings:
     # Periodic jobs off: tests run them explicitly, so nothing changes data behind their back.
     # Semantic search off: the app's indexer would load the embedding model and embed every test's
     # content; tests of hybrid search (tests/search) build their backends with it on.
+    # The query log written as each search is made (tests read it at once; tests/search/test_querylog_writer.py
+    # covers the batches).
     return Settings(env="development", data_dir=tmp_path / "data", secret_key=TEST_SECRET, periodic_seconds=0,
-                    semantic=False)
+                    semantic=False, query_log_seconds=0)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager, suppress
-from functools import cache
+from functools import cache, partial
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,13 +17,14 @@ from starlette.routing import BaseRoute
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from kb.db import get_engine, session_factory, writer
+from kb.db import get_engine, session_factory, unit_of_work, writer
 from kb.events import require_bootstrap
 from kb.jobs import run_periodic
 from kb.settings import Settings, get_settings
 from search import outbox
 from search.factory import backend_for
 from search.health import search_health
+from search.querylog_writer import QueryLogWriter
 from web import errors
 from web.api import accounts as api_accounts
 from web.api import content as api_content
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine or get_engine(settings.sqlalchemy_url)
     app.state.write_engine = writer(app.state.engine)
     app.state.sessionmaker = session_factory(app.state.engine)
+    app.state.query_log = QueryLogWriter(partial(unit_of_work, app.state.engine), settings.query_log_seconds)
 
     app.add_middleware(
         CSRFMiddleware,
@@ -149,6 +151,7 @@ async def _lifespan(app: FastAPI):
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+    await run_in_threadpool(app.state.query_log.close)  # what is still in memory is written now
 
 
 async def _every(seconds: int, app: FastAPI) -> None:

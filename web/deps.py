@@ -83,8 +83,8 @@ SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def side_write(request: Request, read_session: Session | None = None):
-    """A short writing transaction of its own, for the few reads that record something (the
-    query log of a search, a token's last use). A read request's session cannot write on SQLite
+    """A short writing transaction of its own, for the few reads that record something (a token's
+    last use). A read request's session cannot write on SQLite
     once another writer has committed since it started reading ("database is locked"). The
     read session's transaction ends first (it wrote nothing), so a request never holds two
     pooled connections at once; it starts a new one if it reads again."""

@@ -132,6 +132,28 @@ def test_searches_and_clicks_are_logged_once_per_typed_query(client, db, make_us
     assert click.rank == 1 and rows(db, SearchLog, id=click.search_id)[0].normalised == "password reset"
 
 
+def test_a_click_on_a_search_the_log_still_holds_in_memory_is_recorded_with_it(engine, db, settings, make_user,
+                                                                                indexed):
+    from fastapi.testclient import TestClient
+
+    from search.models import SearchClick, SearchLog
+    from tests.helpers import rows
+    from web.app import create_app
+
+    agent = make_user("agent")
+    batched = create_app(settings=settings.model_copy(update={"query_log_seconds": 3600}), engine=engine)
+    with TestClient(batched, base_url="http://testserver") as client:
+        login(client, agent.email)
+        page = client.get("/search?q=password+reset").text
+        link = re.search(r'href="(/search/click\?[^"]+)"', page).group(1).replace("&amp;", "&")
+        assert client.get(link, follow_redirects=False).status_code == 303
+        db.expire_all()
+        assert rows(db, SearchLog) == [] and rows(db, SearchClick) == []  # nobody waited for the log
+    db.expire_all()  # a clean shutdown wrote the search, then its click
+    click = rows(db, SearchClick)[0]
+    assert click.rank == 1 and rows(db, SearchLog, id=click.search_id)[0].normalised == "password reset"
+
+
 def test_the_page_says_when_search_is_catching_up(client, db, make_user, indexed):
     from search.models import SearchOutbox
 

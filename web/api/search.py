@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -11,7 +10,7 @@ from pydantic import BaseModel
 from search import service as search_service
 from search.factory import backend_for
 from web.errors import error_doc
-from web.deps import ApiUser, SessionDep, side_write
+from web.deps import ApiUser, SessionDep
 
 router = APIRouter(tags=["search"])
 Kind = Literal["article", "question", "answer"]
@@ -53,7 +52,7 @@ def search(
     """Search certified content and forum questions; with ``include_drafts``, also the drafts you may see."""
     results = search_service.search_and_log(
         session=session, backend=backend_for(request.app.state.settings), actor=user,
-        log_session=partial(side_write, request, session), text=q, tags=tag, kinds=kind, certified_only=certified,
+        query_log=request.app.state.query_log, text=q, tags=tag, kinds=kind, certified_only=certified,
         include_drafts=include_drafts, limit=limit, offset=offset).results
     return SearchResultsPublic(
         total=results.total,

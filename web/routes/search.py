@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from functools import partial
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -17,13 +15,12 @@ from kb.content import access
 from search import outbox, querylog
 from search import service as search_service
 from search.factory import backend_for
-from web.deps import PageUser, SessionDep, side_write
+from web.deps import PageUser, SessionDep
 from web.errors import page_without_search
 from web.templating import render
 from workflow.models import Certification
 
 router = APIRouter(include_in_schema=False)
-log = logging.getLogger("kb.web.search")
 PAGE_SIZE = 20
 
 
@@ -41,7 +38,7 @@ def search_page(
     name = "_search_results.html" if request.headers.get("hx-request") else "search.html"
     context = {
         "q": q, "tags": tag, "kinds": kind, "drafts": drafts, "page": page, "can_see_drafts": can_see_drafts,
-        "results": None, "unavailable": False, "search_id": None, "certificates": {}, "copy_targets": {},
+        "results": None, "unavailable": False, "search_key": None, "certificates": {}, "copy_targets": {},
         "suggestions": [], "pages": 1,
         # Changes not indexed after a few seconds (the indexer is behind, or the backend is down).
         "pending": outbox.lagging_count(session=session, semantic=request.app.state.settings.semantic),
@@ -49,14 +46,14 @@ def search_page(
     page_without_search(request, name, context)  # search down: this page, saying it is catching up
     searched = search_service.search_and_log(
         session=session, backend=backend_for(request.app.state.settings), actor=user,
-        log_session=partial(side_write, request, session), text=q, tags=tag, kinds=kind,
+        query_log=request.app.state.query_log, text=q, tags=tag, kinds=kind,
         include_drafts=drafts and can_see_drafts, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     results = searched.results
     entry_ids = [h.entry_id for h in results.hits]
     return render(request, name, {
         **context,
         "results": results,
-        "search_id": searched.search_id,
+        "search_key": searched.search_key,
         "certificates": _certificates(session, entry_ids),
         # "Copy answer" buttons: which entry's certified text each result copies.
         "copy_targets": copy_targets(session=session, entry_ids=[h.entry_id for h in results.hits
@@ -77,13 +74,10 @@ def _certificates(session, entry_ids: list[int]) -> dict[int, tuple[Certificatio
 
 @router.get("/search/click")
 def click(request: Request, session: SessionDep, user: PageUser, entry: int, rank: Annotated[int, Query(ge=1, le=10_000)] = 1,
-          search: int | None = None, q: Annotated[str, Query(max_length=500)] = ""):
-    """Record which result was opened (for the content-gap reports), then open it."""
-    if search is not None:
-        try:
-            with side_write(request, session) as log_session:
-                querylog.log_click(session=log_session, user_id=user.id, search_id=search, entry_id=entry, rank=rank)
-        except Exception as exc:  # open the result anyway
-            log.warning("could not log a click: %s", exc)
+          search: Annotated[str | None, Query(max_length=32)] = None, q: Annotated[str, Query(max_length=500)] = ""):
+    """Record which result was opened (for the content-gap reports, with the query log's next batch),
+    then open it."""
+    if search:
+        request.app.state.query_log.click(user_id=user.id, search_key=search, entry_id=entry, rank=rank)
     target = f"/entries/{entry}" + (f"?q={quote(q)}" if q else "")
     return RedirectResponse(target, status_code=303)
