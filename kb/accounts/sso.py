@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from kb.accounts import service as accounts
+from kb.accounts.actors import require_admin
 from kb.accounts.models import ExternalIdentity, Role, User, UserRole
 from kb.clock import utcnow
 from kb.errors import Conflict, Forbidden
@@ -34,6 +35,7 @@ NOT_VERIFIED = ("Your identity provider did not confirm your email address, so k
 NO_EMAIL = ("Your identity provider did not tell kb your email address. Ask its administrator to release the "
             "email to kb (scope \"email\"), then sign in again.")
 DEACTIVATED = "Your kb account is deactivated. Ask a kb administrator to activate it again."
+SIGNATURE = "through single sign-on"
 LINKED_ELSEWHERE = ("The kb account with the email {email} is already linked to another account at your identity "
                     "provider. Sign in with that account, or ask a kb administrator.")
 
@@ -111,9 +113,16 @@ def sign_in(*, session: Session, claims: ProviderClaims, settings: Settings) -> 
     if user.roles_set_by_admin_at is None:
         _follow_groups(session, user, claims, settings)
     session.flush()
-    admin_action(session=session, actor_id=user.id, action="user.sso_sign_in", target=user.email,
+    _audit(session, user, action="user.sso_sign_in", target=user.email,
                  detail=f"Signed in through single sign-on ({claims.issuer}).")
     return user
+
+
+def linked_identities(*, session: Session, actor, user: User) -> list[ExternalIdentity]:
+    """The provider accounts linked to ``user`` (for the administrator's page about them)."""
+    require_admin(actor, "Only an administrator can see how someone signs in.")
+    return list(session.exec(select(ExternalIdentity).where(ExternalIdentity.user_id == user.id)
+                             .order_by(ExternalIdentity.id)))
 
 
 # --- inside -----------------------------------------------------------------------------------------
@@ -149,7 +158,7 @@ def _create(session: Session, claims: ProviderClaims, settings: Settings) -> Use
     user.role_rows = [UserRole(role=r.value) for r in sorted(roles, key=list(Role).index)]
     session.add(user)
     _flush_or_retry(session)
-    admin_action(session=session, actor_id=user.id, action="user.create", target=user.email,
+    _audit(session, user, action="user.create", target=user.email,
                  detail=f"Created at the first sign-in through single sign-on; roles: {_names(roles)}.")
     return user
 
@@ -159,7 +168,7 @@ def _follow_email_change(session: Session, user: User, claims: ProviderClaims) -
     if claims.email == user.email or accounts.find_user_by_email(session=session, email=claims.email) is not None:
         return
     before, user.email = user.email, claims.email
-    admin_action(session=session, actor_id=user.id, action="user.email", target=user.email,
+    _audit(session, user, action="user.email", target=user.email,
                  detail=f"Email changed from {before} at the identity provider.")
 
 
@@ -174,8 +183,13 @@ def _follow_groups(session: Session, user: User, claims: ProviderClaims, setting
         return
     accounts.replace_role_rows(user, wanted)
     session.flush()
-    admin_action(session=session, actor_id=user.id, action="user.roles", target=user.email,
+    _audit(session, user, action="user.roles", target=user.email,
                  detail=f"Roles: {_names(current)} → {_names(wanted)}, from the groups at the identity provider.{note}")
+
+
+def _audit(session: Session, user: User, *, action: str, target: str, detail: str) -> None:
+    """An event of the audit trail, by the person signing in (kb acts on the provider's word)."""
+    admin_action(session=session, actor_id=user.id, action=action, target=target, detail=detail, signature=SIGNATURE)
 
 
 def _names(roles) -> str:
