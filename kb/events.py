@@ -120,8 +120,12 @@ def require_bootstrap(entry_point: str) -> None:
                            "cli.bootstrap.bootstrap() first (the `kb` command and cli.asgi:app do).")
 
 
-def admin_action(*, session: Session, actor_id: int | None, action: str, target: str, detail: str = "") -> None:
+def admin_action(*, session: Session, actor_id: int | None, action: str, target: str, detail: str = "",
+                 signature: str = "") -> None:
     """Announce an administrative change (users, roles, tokens, experts, policies, routing, synonyms)
-    for the audit trail, which ``workflow.audit`` keeps. ``actor_id`` None: the command line."""
-    publish(session=session, event=Event(ADMIN_ACTION, actor_id=actor_id, data={"action": action, "target": target,
-                                                                  "detail": detail}))
+    for the audit trail, which ``workflow.audit`` keeps. ``actor_id`` None: the command line.
+    ``signature``: how the actor acted, when not as an administrator (e.g. "through single sign-on")."""
+    data = {"action": action, "target": target, "detail": detail}
+    if signature:
+        data["signature"] = signature
+    publish(session=session, event=Event(ADMIN_ACTION, actor_id=actor_id, data=data))

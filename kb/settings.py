@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     # The query log (searches and opened results, for the content-gap reports) is written in batches
     # this many seconds apart, off the request path; 0 writes each search as it is made.
     query_log_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Single sign-on with OpenID Connect (docs/admins.md, "Single sign-on"): on when a discovery URL and
+    # a client id are set. The secret is a SecretStr: it never shows in a repr, a log line or a page.
+    oidc_discovery_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    # The claim of the ID token listing the person's groups, and which group gives which kb role
+    # ("kb-experts=expert,kb-admins=admin"); someone in no mapped group is an agent.
+    oidc_roles_claim: str = "groups"
+    oidc_role_map: str = ""
+    oidc_button_label: str = "Sign in with single sign-on"
+    # Off: the login page offers single sign-on only and kb refuses passwords (KB_PASSWORD_LOGIN=on
+    # brings them back: the documented way in when the identity provider is down).
+    password_login: bool = True
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -60,7 +74,32 @@ class Settings(BaseSettings):
                 "KB_SECRET_KEY must be set to a random value of at least 32 characters when "
                 "KB_ENV=production (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
             )
+        if bool(self.oidc_discovery_url) != bool(self.oidc_client_id):
+            raise ConfigurationError("Single sign-on needs both KB_OIDC_DISCOVERY_URL and KB_OIDC_CLIENT_ID "
+                                     "(or neither, to turn it off).")
+        if not self.password_login and not self.oidc_enabled:
+            raise ConfigurationError("KB_PASSWORD_LOGIN=off needs single sign-on (KB_OIDC_DISCOVERY_URL and "
+                                     "KB_OIDC_CLIENT_ID): otherwise nobody could sign in.")
+        self.oidc_roles  # refuses a role map that names no kb role
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_discovery_url and self.oidc_client_id)
+
+    @property
+    def oidc_roles(self) -> dict[str, frozenset[str]]:
+        """``KB_OIDC_ROLE_MAP`` read: group name -> the kb role names it gives (a group may be named twice)."""
+        known = ("agent", "author", "expert", "admin")
+        mapping: dict[str, frozenset[str]] = {}
+        for pair in filter(None, (p.strip() for p in self.oidc_role_map.split(","))):
+            group, sep, role = (part.strip() for part in pair.rpartition("="))
+            if not sep or not group or role not in known:
+                raise ConfigurationError(
+                    f"KB_OIDC_ROLE_MAP: {pair!r} is not group=role with a role among {', '.join(known)} "
+                    "(for example kb-experts=expert,kb-admins=admin).")
+            mapping[group] = mapping.get(group, frozenset()) | {role}
+        return mapping
 
     @property
     def is_production(self) -> bool:

@@ -33,6 +33,7 @@ from web.api import workflow as api_workflow
 from web.api import attachments as api_attachments
 from web.api import experts as api_experts
 from web.api import ratings as api_ratings
+from web import oidc
 from web.csrf import CSRFMiddleware
 from web.deps import PageUser, SessionDep
 from web.headers import DOCS_PATH, SecurityHeadersMiddleware
@@ -42,7 +43,7 @@ from web.routes import people as people_pages
 from web.routes import knowledge_health
 from web.routes import admin_routing, experts
 from web.routes import ratings as rating_pages
-from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review
+from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review, sso
 from web.routes import password as password_pages
 from web.routes import search as search_pages
 from web.routes import admin_search, admin_webhooks
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.add_middleware(BodyLimitMiddleware)  # outside CSRF, which reads form bodies
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
+    oidc.install(app, settings)  # single sign-on's client and state cookie, when it is set up
     errors.install(app)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -101,6 +103,7 @@ def _routes() -> tuple[BaseRoute, ...]:
     router = APIRouter()
     for page_router in (
         auth.router,
+        sso.router,
         password_pages.router,
         profile.router,
         search_pages.router,

@@ -54,12 +54,13 @@ TARGET_LENGTH = 200
 
 
 def record_admin(*, session: Session, actor: Actor | int | None, action: str, target: str,
-                 detail: str = "") -> WorkflowEvent:
+                 detail: str = "", signature: str = "") -> WorkflowEvent:
     """An administrative change by ``actor``, or by the user with that id (from an event, where
     None is the command line); ``SYSTEM`` has no id either, so its rows name nobody."""
     actor_id = actor if actor is None or isinstance(actor, int) else actor.id
     row = WorkflowEvent(entry_id=None, actor_id=actor_id, action=action, target=target[:TARGET_LENGTH],
-                        comment=detail, signature="as administrator" if actor_id else "at the command line")
+                        comment=detail,
+                        signature=signature or ("as administrator" if actor_id else "at the command line"))
     session.add(row)
     session.flush()
     return row
@@ -67,7 +68,7 @@ def record_admin(*, session: Session, actor: Actor | int | None, action: str, ta
 
 def _on_admin_action(session: Session, event: Event) -> None:
     record_admin(session=session, actor=event.actor_id, action=event.data["action"], target=event.data["target"],
-                 detail=event.data.get("detail", ""))
+                 detail=event.data.get("detail", ""), signature=event.data.get("signature", ""))
 
 
 def _on_revision_discarded(session: Session, event: Event) -> None:

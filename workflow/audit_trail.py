@@ -89,6 +89,8 @@ ACTION_NAMES = {
     "user.create": "Created a user", "user.roles": "Changed roles", "user.deactivate": "Deactivated a user",
     "user.activate": "Reactivated a user", "user.password": "Set a password",
     "user.password_link.invite": "Sent an invitation", "user.password_link.reset": "Sent a password reset link",
+    "user.sso_sign_in": "Signed in through single sign-on", "user.email": "Changed an email address",
+    "user.roles_from_provider": "Let the identity provider's groups set roles again",
     "token.create": "Created an API token", "token.revoke": "Revoked an API token",
     "policy.set": "Set a review policy", "policy.remove": "Removed a review policy",
     "expert.designate": "Named a topic expert", "expert.remove": "Removed a topic expert",

@@ -26,6 +26,9 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
+    # When an administrator last changed this person's roles in kb: from then on, signing in through
+    # single sign-on leaves their roles alone (None: roles follow the identity provider's groups).
+    roles_set_by_admin_at: datetime | None = None
 
     role_rows: list["UserRole"] = Relationship(
         back_populates="user",
@@ -121,3 +124,20 @@ class PasswordLink(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
     # Who asked for it: an administrator, the person themselves (forgot password); None: command line.
     requested_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+
+
+class ExternalIdentity(SQLModel, table=True):
+    """A person's account at an OpenID Connect provider, linked to their kb account at their first
+    sign-in through it. ``issuer`` and ``subject`` (the ID token's ``iss`` and ``sub``) never change for
+    one account at the provider, so a later change of email there still finds the same kb user."""
+
+    __tablename__ = "external_identity"
+    __table_args__ = (sa.UniqueConstraint("issuer", "subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    issuer: str = Field(max_length=300)
+    subject: str = Field(max_length=255)
+    email: str = Field(default="", max_length=254)  # as the provider last said it
+    created_at: datetime = Field(default_factory=utcnow)
+    last_sign_in_at: datetime = Field(default_factory=utcnow)

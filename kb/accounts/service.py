@@ -93,18 +93,49 @@ def set_roles(*, session: Session, actor: Actor, user: User, roles: list[Role]) 
         raise ValidationFailed("Give the user at least one role.", field="roles")
     if actor.id == user.id and Role.admin not in wanted:
         raise Conflict("You cannot remove your own administrator role; ask another administrator.")
-    current = {Role(r.role): r for r in user.role_rows}
+    current = set(user.roles)
     if Role.admin in current and Role.admin not in wanted:
         _keep_an_active_admin(session, actor=actor, losing=user)
+    replace_role_rows(user, wanted)
+    if wanted != current:
+        # Chosen by an administrator: single sign-on no longer replaces them with the provider's groups.
+        user.roles_set_by_admin_at = utcnow()
+    session.flush()
+    if wanted != current:
+        _audit(session, actor, "user.roles", user.email, f"Roles: {_role_names(current)} → {_role_names(wanted)}.")
+    return user
+
+
+def replace_role_rows(user: User, wanted: set[Role]) -> None:
+    """Give ``user`` exactly the roles ``wanted`` (no checks: callers decide who may)."""
+    current = {Role(r.role): r for r in user.role_rows}
     for role, row in current.items():
         if role not in wanted:
             user.role_rows.remove(row)
     for role in wanted - current.keys():
         user.role_rows.append(UserRole(role=role.value))
-    session.flush()
-    if wanted != current.keys():
-        _audit(session, actor, "user.roles", user.email, f"Roles: {_role_names(current)} → {_role_names(wanted)}.")
+
+
+def roles_from_provider_again(*, session: Session, actor: Actor, user: User) -> User:
+    """Undo an administrator's choice of roles: the next sign-in through single sign-on sets them
+    from the provider's groups again."""
+    _require_admin(actor)
+    if user.roles_set_by_admin_at is not None:
+        user.roles_set_by_admin_at = None
+        session.flush()
+        _audit(session, actor, "user.roles_from_provider", user.email,
+               "Roles follow the identity provider's groups again from the next sign-in.")
     return user
+
+
+def would_remove_last_admin(session: Session, *, user: User) -> bool:
+    """Whether taking the administrator role from ``user`` would leave kb without an active one
+    (rows locked as for an administrator's change, so racing changes queue)."""
+    try:
+        _keep_an_active_admin(session, actor=SYSTEM, losing=user)
+    except Conflict:
+        return True
+    return False
 
 
 def _keep_an_active_admin(session: Session, *, actor: Actor, losing: User) -> None:

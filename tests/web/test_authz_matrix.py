@@ -71,6 +71,8 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     # --- open to everyone --------------------------------------------------------------------------------------------------------------
     ("GET /login",                                       get("/login"),                                                        (200, 303, 303, 303, 303, 303, 303)),
     ("GET /healthz",                                     get("/healthz"),                                                      (200, 200, 200, 200, 200, 200, 200)),
+    ("GET /auth/oidc/login",                             get("/auth/oidc/login"),                                              (404, 404, 404, 404, 404, 404, 404)),
+    ("GET /auth/oidc/callback",                          get("/auth/oidc/callback?code=x&state=y"),                            (404, 404, 404, 404, 404, 404, 404)),
     ("GET /password/forgot",                             get("/password/forgot"),                                              (200, 200, 200, 200, 200, 200, 200)),
     ("GET /password/set",                                get("/password/set?token=kbp_not-a-link"),                            (410, 410, 410, 410, 410, 410, 410)),
     ("GET /api/v1/openapi.json",                         get("/api/v1/openapi.json"),                                          (200, 200, 200, 200, 200, 200, 200)),
@@ -211,6 +213,7 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     # no email set up in this world: the administrator gets the link on the page (200), the API in its answer
     ("POST /admin/users/{user_id}/password-link",        post("/admin/users/{spare_id}/password-link", {"purpose": "reset"}),  (L, 403, 403, 403, 403, 403, 200)),
     ("POST /api/v1/users/{user_id}/password-link",       post("/api/v1/users/{spare_id}/password-link", json={"purpose": "reset"}), (U, 403, 403, 403, 403, 403, 201)),
+    ("POST /admin/users/{user_id}/roles-from-provider",  post("/admin/users/{spare_id}/roles-from-provider"),                   (L, 403, 403, 403, 403, 403, 303)),
     ("POST /admin/users/{user_id}",                      post("/admin/users/{spare_id}", {"display_name": "Spare", "roles": "expert", "is_active": "true"}), (L, 403, 403, 403, 403, 403, 303)),
     ("POST /api/v1/users",                               post("/api/v1/users", json={"email": "api-new@example.com", "display_name": "New", "roles": ["agent"]}), (U, 403, 403, 403, 403, 403, 201)),
     ("PATCH /api/v1/users/{user_id}",                    patch("/api/v1/users/{spare_id}", json={"display_name": "Spare Two"}), (U, 403, 403, 403, 403, 403, 200)),

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from kb.accounts import password_links as links
 from kb.accounts import service as accounts
+from kb.accounts import sso
 from kb.accounts.models import Role
 from kb.accounts.schemas import UserCreate, UserUpdate
 from web.deps import AdminPage, ManagedUserDep, SessionDep, SettingsDep
@@ -97,9 +98,11 @@ SENT = {
 }
 
 
-def _edit_page(request, user, *, errors=None, status_code=200, flashes=None, new_link=None):
+def _edit_page(request, user, *, session, actor, errors=None, status_code=200, flashes=None, new_link=None):
     context = {"target": user, "all_roles": list(Role), "errors": errors or {}, "flashes": flashes or [],
-               "has_password": user.password_hash is not None, "new_link": new_link}
+               "has_password": user.password_hash is not None, "new_link": new_link,
+               "sso": request.app.state.settings.oidc_enabled,
+               "identities": sso.linked_identities(session=session, actor=actor, user=user)}
     return render(request, "admin/user_edit.html", context, status_code=status_code)
 
 
@@ -110,7 +113,14 @@ def edit_user(request: Request, session: SessionDep, actor: AdminPage, user_id: 
     flashes = [{"kind": "success", "text": "Saved."}] if saved else []
     if sent in SENT:
         flashes.append({"kind": "success", "text": SENT[sent].format(email=user.email)})
-    return _edit_page(request, user, flashes=flashes)
+    return _edit_page(request, user, flashes=flashes, session=session, actor=actor)
+
+
+@router.post("/users/{user_id}/roles-from-provider", include_in_schema=False)
+def roles_from_provider(session: SessionDep, actor: AdminPage, user: ManagedUserDep):
+    """Undo an administrator's choice of roles: single sign-on sets them from the groups again."""
+    accounts.roles_from_provider_again(session=session, actor=actor, user=user)
+    return RedirectResponse(f"/admin/users/{user.id}?saved=1", status_code=303)
 
 
 @router.post("/users/{user_id}/password-link", include_in_schema=False)
@@ -122,12 +132,13 @@ def send_password_link(request: Request, session: SessionDep, actor: AdminPage, 
     def done(issued: links.IssuedLink):
         if issued.emailed:
             return RedirectResponse(f"/admin/users/{user.id}?sent={issued.purpose}", status_code=303)
-        return _edit_page(request, user, new_link=issued)  # the link on this response only
+        return _edit_page(request, user, new_link=issued, session=session, actor=actor)  # the link on this response only
 
     return submit_form(
         lambda: links.send_link(session=session, actor=actor, user=user, settings=settings, purpose=purpose or None),
         done=done,
-        show_form=lambda errors, status: _edit_page(request, user, errors=errors, status_code=status),
+        show_form=lambda errors, status: _edit_page(request, user, errors=errors, status_code=status, session=session,
+                                                    actor=actor),
         session=session)
 
 
@@ -144,7 +155,7 @@ def update_user(
 
     def show_form(errors, status):
         session.refresh(user)  # as stored: the refused change was rolled back
-        return _edit_page(request, user, errors=errors, status_code=status)
+        return _edit_page(request, user, errors=errors, status_code=status, session=session, actor=actor)
 
     return submit_form(
         lambda: accounts.update_user(session=session, actor=actor, user=user, data=UserUpdate(

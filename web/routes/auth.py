@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from kb.accounts import service as accounts
-from kb.errors import Throttled, Unauthorized
+from kb.errors import Forbidden, Throttled, Unauthorized
 from web.csrf import SESSION_COOKIE
 from web.deps import OptionalUser, SessionDep, SettingsDep, session_signer, session_token
 from web.templating import render
@@ -16,7 +16,7 @@ from web.templating import render
 router = APIRouter()
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     # Only local paths, so the login page cannot be used to send people elsewhere.
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
@@ -24,11 +24,21 @@ def _safe_next(target: str | None) -> str:
 
 
 DONE = {"password": "Your password is set. Sign in with it."}
+PASSWORDS_OFF = ("Signing in with a password is turned off on this kb: use the single sign-on button on the "
+                 "sign-in page.")
+
+
+def refuse_passwords_when_off(settings) -> None:
+    """With ``KB_PASSWORD_LOGIN=off`` kb takes no password and hands out no password link."""
+    if not settings.password_login:
+        raise Forbidden(PASSWORDS_OFF)
 
 
 def _login_page(request: Request, settings, *, email="", next_url="/", errors=None, status_code=200, flashes=None):
-    context = {"email": email, "next_url": next_url, "errors": errors or {}, "demo": not settings.is_production,
-               "flashes": flashes or []}
+    context = {"email": email, "next_url": next_url, "errors": errors or {},
+               "demo": not settings.is_production and settings.password_login,
+               "flashes": flashes or [], "password_login": settings.password_login,
+               "sso_label": settings.oidc_button_label if settings.oidc_enabled else None}
     return render(request, "login.html", context, status_code=status_code)
 
 
@@ -36,9 +46,9 @@ def _login_page(request: Request, settings, *, email="", next_url="/", errors=No
 def login_form(request: Request, settings: SettingsDep, user: OptionalUser, next: str = "/", email: str = "",
                done: str = ""):
     if user is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
+        return RedirectResponse(safe_next(next), status_code=303)
     flashes = [{"kind": "success", "text": DONE[done]}] if done in DONE else []
-    return _login_page(request, settings, next_url=_safe_next(next), email=email[:254], flashes=flashes)
+    return _login_page(request, settings, next_url=safe_next(next), email=email[:254], flashes=flashes)
 
 
 @router.post("/login", include_in_schema=False)
@@ -50,7 +60,9 @@ def login(
     password: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ):
-    next_url = _safe_next(next)
+    next_url = safe_next(next)
+    if not settings.password_login:
+        return _login_page(request, settings, next_url=next_url, errors={"form": PASSWORDS_OFF}, status_code=403)
     ip = request.client.host if request.client else ""
     try:
         user = accounts.authenticate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from kb.accounts import password_links as links
@@ -13,9 +13,15 @@ from kb.accounts.schemas import MIN_PASSWORD_LENGTH
 from kb.errors import Gone, Throttled, ValidationFailed
 from web.deps import SessionDep, SettingsDep
 from web.forms import submit_form
+from web.routes.auth import refuse_passwords_when_off
 from web.templating import render
 
-router = APIRouter(prefix="/password")
+
+def _passwords_on(settings: SettingsDep) -> None:
+    refuse_passwords_when_off(settings)
+
+
+router = APIRouter(prefix="/password", dependencies=[Depends(_passwords_on)])
 
 TOKEN_FIELD = Annotated[str, Form(max_length=links.MAX_TOKEN_CHARS)]
 PASSWORD_FIELD = Annotated[str, Form(max_length=200)]
