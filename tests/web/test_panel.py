@@ -118,8 +118,11 @@ def test_signed_out_the_panel_asks_to_sign_in_and_shows_no_answer(client, conten
     page = client.get(TICKET).text
     assert "Sign in to see answers" in page and 'action="/panel/login"' in page
     assert "Refund a cancelled order" not in page and "data-copy-answer" not in page
-    # The sign-in leads back to this ticket.
+    # The sign-in leads back to this ticket (a long text only as far as it is searched).
     assert 'name="next" value="/panel?subject=Refund+for+a+cancelled+order&amp;' in page
+    long_page = client.get("/panel", params={"subject": "Refund", "text": "x" * 15_000}).text
+    next_url = html.unescape(re.search(r'name="next" value="([^"]*)"', long_page).group(1))
+    assert next_url == f"/panel?subject=Refund&text={'x' * (TICKET_TEXT_CHARS + 1)}&ticket="
 
 
 def test_an_agent_sees_the_certified_answers_for_a_ticket(client, content):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
@@ -62,8 +62,10 @@ def panel(
     ticket: Annotated[str, Query(max_length=MAX_CASE_REF)] = "",
 ):
     """The answers for a ticket; for a signed-out agent, the sign-in form (never an answer)."""
-    context = _context(request, subject=subject, text=text, ticket=ticket.strip(),
-                       next_url=_panel_next(str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")))
+    # After signing in, the same ticket (a long text only as far as it is searched).
+    ticket_params = {"subject": subject, "text": text[:search_service.TICKET_TEXT_CHARS + 1], "ticket": ticket}
+    next_url = PANEL_PATH + ("?" + urlencode(ticket_params) if subject or text or ticket else "")
+    context = _context(request, subject=subject, text=text, ticket=ticket.strip(), next_url=next_url)
     if user is None or not (subject.strip() or text.strip()):
         return render(request, "panel.html", context)
     page_without_search(request, "panel.html", context)
