@@ -18,6 +18,7 @@ class ReuseSource(str, enum.Enum):
     entry = "entry"  # the "Used to solve a case" button on the entry page
     search = "search"  # "Copy answer" in the search results
     api = "api"
+    panel = "panel"  # "Copy answer" and "Used to solve this case" in the helpdesk side panel
 
 
 class Vote(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,36 @@ DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 
 class ConfigurationError(RuntimeError):
     """The configuration cannot be used; the message says what to change."""
+
+
+_ORIGIN_RE = re.compile(r"^(https?)://([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*)"
+                        r"(?::([0-9]{1,5}))?$")
+_LOOPBACK = ("localhost", "127.0.0.1")
+
+
+def parse_origins(value: str) -> tuple[str, ...]:
+    """``KB_PANEL_ORIGINS`` as a tuple of origins (``scheme://host[:port]``, lower case), or a
+    ``ConfigurationError`` saying which entry is wrong. Origins only: no path, no wildcard (an
+    entry like https://*.zendesk.com would let every customer's helpdesk and app frame kb), and
+    HTTPS except on this machine (http://localhost, for trying the panel out)."""
+    origins: list[str] = []
+    for raw in value.split(","):
+        origin = raw.strip().lower().rstrip("/")
+        if not raw.strip():
+            continue
+        match = _ORIGIN_RE.match(origin)
+        if match is None or (match.group(3) and not 0 < int(match.group(3)) < 65536):
+            raise ConfigurationError(
+                f"KB_PANEL_ORIGINS: {raw.strip()!r} is not an origin. Give each helpdesk as "
+                "scheme://host or scheme://host:port (like https://acme.zendesk.com), without a path "
+                "or wildcards, separated by commas.")
+        if match.group(1) == "http" and match.group(2) not in _LOOPBACK:
+            raise ConfigurationError(
+                f"KB_PANEL_ORIGINS: {raw.strip()!r} is not HTTPS. Helpdesks that frame the panel must "
+                "be served over HTTPS (http:// is accepted for localhost only).")
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
 
 
 class Settings(BaseSettings):
@@ -64,6 +95,9 @@ class Settings(BaseSettings):
     # Off: the login page offers single sign-on only and kb refuses passwords (KB_PASSWORD_LOGIN=on
     # brings them back: the documented way in when the identity provider is down).
     password_login: bool = True
+    # Helpdesk origins (comma-separated, like https://acme.zendesk.com) that may show the side panel
+    # (/panel) in a frame; empty: no site may frame any kb page.
+    panel_origins: str = ""
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -81,6 +115,12 @@ class Settings(BaseSettings):
             raise ConfigurationError("KB_PASSWORD_LOGIN=off needs single sign-on (KB_OIDC_DISCOVERY_URL and "
                                      "KB_OIDC_CLIENT_ID): otherwise nobody could sign in.")
         self.oidc_roles  # refuses a role map that names no kb role
+        self.panel_origin_list  # refuses a malformed list at startup
+        if self.panel_origins.strip() and not self.cookies_secure:
+            raise ConfigurationError(
+                "KB_PANEL_ORIGINS needs secure cookies: the side panel signs in inside the helpdesk's "
+                "frame, where browsers only keep cookies marked Secure. Serve kb over HTTPS and set "
+                "KB_SECURE_COOKIES=true (KB_ENV=production does it), or leave KB_PANEL_ORIGINS empty.")
         return self
 
     @property
@@ -100,6 +140,11 @@ class Settings(BaseSettings):
                     "(for example kb-experts=expert,kb-admins=admin).")
             mapping[group] = mapping.get(group, frozenset()) | {role}
         return mapping
+
+    @property
+    def panel_origin_list(self) -> tuple[str, ...]:
+        """The origins that may frame the side panel, checked (``panel_origins``)."""
+        return parse_origins(self.panel_origins)
 
     @property
     def is_production(self) -> bool:

@@ -115,6 +115,36 @@ def search_and_log(
     return LoggedSearch(results=results, search_key=key)
 
 
+# A helpdesk ticket's text is searched from its start: the customer says what is wrong first, and
+# the search keeps a query's first words anyway (search.analysis.MAX_QUERY_TERMS).
+TICKET_TEXT_CHARS = 2000
+TICKET_ANSWERS = 5
+
+
+def ticket_query(*, subject: str, text: str) -> str:
+    """What the side panel searches for a ticket: its subject, then the first ``TICKET_TEXT_CHARS``
+    characters of its text."""
+    parts = ((subject or "").strip(), (text or "").strip()[:TICKET_TEXT_CHARS])
+    return "\n".join(part for part in parts if part)
+
+
+def answers_for_ticket(
+    *,
+    session: Session,
+    backend: SearchBackend,
+    actor: User,
+    log_session: Callable[[], AbstractContextManager[Session]],
+    subject: str,
+    text: str,
+    limit: int = TICKET_ANSWERS,
+) -> LoggedSearch:
+    """The best certified answers to a helpdesk ticket (the side panel): the agents' hybrid search
+    (``search_and_log``, so the query log and visibility are the search page's) over the ticket's
+    subject and the start of its text, certified content only."""
+    return search_and_log(session=session, backend=backend, actor=actor, log_session=log_session,
+                          text=ticket_query(subject=subject, text=text), certified_only=True, limit=limit)
+
+
 REINDEX_CHUNK = 500  # entries whose documents are built together
 
 

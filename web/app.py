@@ -47,6 +47,7 @@ from web.routes import admin, admin_workflow, articles, attachments, auth, edito
 from web.routes import password as password_pages
 from web.routes import search as search_pages
 from web.routes import admin_search, admin_webhooks
+from web.routes import panel as panel_pages
 from web.templating import render
 from workflow import webhook_sender, webhooks
 from workflow.sheets import front_page
@@ -84,9 +85,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         secret_key=settings.secret_key,
         secure=settings.cookies_secure,
         max_body=(settings.max_upload_mb + 1) * 1024 * 1024,
+        embedded_panel=bool(settings.panel_origin_list),
     )
     app.add_middleware(BodyLimitMiddleware)  # outside CSRF, which reads form bodies
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure,
+                       panel_origins=settings.panel_origin_list)
     oidc.install(app, settings)  # single sign-on's client and state cookie, when it is set up
     errors.install(app)
 
@@ -123,6 +126,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         experts.router,
         admin_routing.router,
         rating_pages.router,
+        panel_pages.router,
     ):
         router.include_router(page_router)
     router.include_router(_pages())

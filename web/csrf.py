@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.framing import EMBEDDED_COOKIE_FLAGS, is_panel_path
+
 SEED_COOKIE = "kb_csrf"
 SESSION_COOKIE = "kb_session"
 FORM_FIELD = "csrf_token"
@@ -49,11 +51,14 @@ def _cookies(scope: Scope) -> dict[str, str]:
 
 
 class CSRFMiddleware:
-    def __init__(self, app: ASGIApp, *, secret_key: str, secure: bool, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, *, secret_key: str, secure: bool, max_body: int, embedded_panel: bool = False) -> None:
         self.app = app
         self.secret_key = secret_key
         self.secure = secure
         self.max_body = max_body
+        # The side panel may be framed by a helpdesk (web.framing): its pages set the seed so that
+        # the browser keeps it inside the frame.
+        self.embedded_panel = embedded_panel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,7 +87,10 @@ class CSRFMiddleware:
         async def send_with_seed(message: Message) -> None:
             if message["type"] == "http.response.start" and new_seed:
                 headers = MutableHeaders(scope=message)
-                flags = "; HttpOnly; SameSite=Lax; Path=/" + ("; Secure" if self.secure else "")
+                if self.embedded_panel and is_panel_path(scope["path"]):
+                    flags = EMBEDDED_COOKIE_FLAGS
+                else:
+                    flags = "; HttpOnly; SameSite=Lax; Path=/" + ("; Secure" if self.secure else "")
                 headers.append("set-cookie", f"{SEED_COOKIE}={new_seed}{flags}")
             await send(message)
 

@@ -7,6 +7,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.csrf import SESSION_COOKIE
+from web.framing import frame_ancestors, is_panel_path
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -29,22 +30,27 @@ ANONYMOUS_CACHE = "no-cache"
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, panel_origins: tuple[str, ...] = ()) -> None:
         self.app = app
         self.hsts = hsts
+        # The helpdesk side panel may be framed by these origins (none: by no one, like every page).
+        self.panel_origins = panel_origins
+        self.panel_csp = frame_ancestors(CSP, panel_origins) if panel_origins else CSP
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] == DOCS_PATH else CSP
+        framed = bool(self.panel_origins) and is_panel_path(scope["path"])
+        csp = DOCS_CSP if scope["path"] == DOCS_PATH else self.panel_csp if framed else CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("content-security-policy", csp)
                 headers["x-content-type-options"] = "nosniff"
-                headers["x-frame-options"] = "DENY"
+                if not framed:  # X-Frame-Options cannot name origins; frame-ancestors (above) does
+                    headers["x-frame-options"] = "DENY"
                 headers["referrer-policy"] = "same-origin"
                 headers["permissions-policy"] = "camera=(), microphone=(), geolocation=()"
                 headers["cross-origin-opener-policy"] = "same-origin"

@@ -391,6 +391,11 @@ def test_lists_search_people_and_admin_pages_show_hostile_titles_and_names_inert
             agent.where = f"{start} (typed, htmx)"
             agent.judge()
         agent.see(f"/search?q={quote(body_with(ONE_LINE[:8])[:490])}")
+        # The helpdesk side panel: hostile titles among its answers, the ticket echoed in its fields.
+        agent.see("/panel?subject=hostile+title+test&ticket=ZD-1", some=titles, at_least=3)
+        for payload in ONE_LINE[:8]:
+            agent.see(f"/panel?subject={quote(payload.text[:500])}&text={quote(payload.text)}"
+                      f"&ticket={quote(payload.text[:100])}", status=200)
         agent.see("/experts?q=hostile+title+test", [names[0]])
         agent.see("/experts", [names[2]])
         agent.see(f"/people/{cast['author'].id}", [names[0]], some=titles, at_least=3)

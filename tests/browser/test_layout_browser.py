@@ -10,6 +10,7 @@ author (the editor).
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -27,6 +28,8 @@ from kb.settings import Settings
 from workflow import webhooks
 from workflow.models import WebhookDelivery
 from workflow.notify import notify
+from search.factory import backend_for, reset_backends
+from search.outbox import drain
 
 pytestmark = pytest.mark.browser
 
@@ -102,6 +105,31 @@ def test_no_main_page_is_wider_than_the_screen(page, browser, live_server, login
         problems += _too_wide(author, live_server, _author_pages(world), width)
     finally:
         context.close()
+    assert not problems, "\n".join(problems)
+
+
+SIDEBAR = 350  # a helpdesk's ticket sidebar, where the side panel (/panel) lives
+
+
+def test_the_side_panel_fits_a_helpdesk_sidebar(page, browser, app, engine, live_server, login_as, world):
+    reset_backends()
+    drain(engine=engine, backend=backend_for(app.state.settings))
+    ticket = (f"/panel?subject={quote(LONG_TITLE)}&text={quote('My card was charged twice for one order. ' * 60)}"
+              f"&ticket={'ZD-' + '9' * 97}")
+    login_as(page, live_server, "agent@example.com", DEMO_PASSWORD)
+    problems = []
+    for width in (SIDEBAR, PHONE):
+        problems += _too_wide(page, live_server, ["/panel", ticket], width)
+        expect(page.locator(".panel-result").first).to_be_visible()  # answers, with their buttons
+        expect(page.get_by_role("button", name="Used to solve this case").first).to_be_visible()
+    context = browser.new_context()
+    signed_out = context.new_page()
+    try:
+        problems += _too_wide(signed_out, live_server, [ticket], SIDEBAR)
+        expect(signed_out.get_by_role("heading", name="Sign in to see answers")).to_be_visible()
+    finally:
+        context.close()
+        reset_backends()
     assert not problems, "\n".join(problems)
 
 

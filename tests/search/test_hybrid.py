@@ -150,3 +150,26 @@ def test_a_model_file_that_is_not_the_pinned_one_is_refused(tmp_path):
         Embedder(tokenizer=tampered)
     with pytest.raises(ModelFileError, match="install-embedding-model.sh"):
         Embedder(tokenizer=tmp_path / "missing.json")
+
+
+# --- the helpdesk side panel: a whole ticket as the query ----------------------------------------
+
+
+def test_a_ticket_finds_its_certified_answer_by_meaning_and_never_a_draft(hybrid, db, engine, make_user):
+    from kb.db import unit_of_work
+    from search.querylog import SearchLog
+    from search.service import TICKET_TEXT_CHARS, answers_for_ticket
+    from tests.helpers import rows
+
+    for draft in (UNSUBMITTED, IN_REVIEW):
+        with_vectors(hybrid, [draft])
+    admin = make_user("admin")  # sees drafts on the search page when asking for them; never here
+    text = ("Hello, the tracking page says my parcel was delivered on Monday but the porch was empty "
+            "and the neighbours have nothing. " + "Zorblat phone application. " * 200)
+    assert len(text) > TICKET_TEXT_CHARS
+    searched = answers_for_ticket(session=db, backend=hybrid, actor=admin, log_session=lambda: unit_of_work(engine),
+                                  subject="Where is my order?", text=text)
+    found = [hit.entry_id for hit in searched.results.hits]
+    assert found[0] == 1 and 900 not in found and 901 not in found and len(found) <= 5
+    assert all(hit.certified for hit in searched.results.hits)
+    assert rows(db, SearchLog)[-1].query.startswith("Where is my order?\nHello, the tracking page")

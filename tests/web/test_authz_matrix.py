@@ -77,6 +77,8 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("GET /password/set",                                get("/password/set?token=kbp_not-a-link"),                            (410, 410, 410, 410, 410, 410, 410)),
     ("GET /api/v1/openapi.json",                         get("/api/v1/openapi.json"),                                          (200, 200, 200, 200, 200, 200, 200)),
     ("GET /api/v1/docs",                                 get("/api/v1/docs"),                                                  (200, 200, 200, 200, 200, 200, 200)),
+    # the helpdesk side panel: signed out, its own sign-in form (never an answer)
+    ("GET /panel",                                       get("/panel?subject=refund&text=cancelled+order&ticket=ZD-1"),        (200, 200, 200, 200, 200, 200, 200)),
     # --- pages for every signed-in person -----------------------------------------------------------------------------------------------
     ("GET /",                                            get("/"),                                                             (L, 200, 200, 200, 200, 200, 200)),
     ("GET /search",                                      get("/search?q=refund&drafts=1"),                                     (L, 200, 200, 200, 200, 200, 200)),
@@ -236,6 +238,8 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("POST /password/forgot",                            post("/password/forgot", {"email": "{role}-nobody@example.com"}),    (200, 200, 200, 200, 200, 200, 200)),
     ("POST /password/set",                               post("/password/set", {"token": "kbp_not-a-link", "password": "x" * 12, "password_again": "x" * 12}), (410, 410, 410, 410, 410, 410, 410)),
     ("POST /login",                                      post("/login", {"email": "{role}-nobody@example.com", "password": "wrong"}), (401, 401, 401, 401, 401, 401, 401)),
+    ("POST /panel/login",                                post("/panel/login", {"email": "{role}-nobody@example.com", "password": "wrong"}), (401, 401, 401, 401, 401, 401, 401)),
+    ("POST /panel/logout",                               post("/panel/logout"),                                                (303, 303, 303, 303, 303, 303, 303)),
     ("POST /logout",                                     post("/logout"),                                                      (303, 303, 303, 303, 303, 303, 303)),
 ]
 # fmt: on
@@ -362,7 +366,7 @@ SIDE_CHANNELS = {
         "/entries/{certified}/history", "/api/v1/entries/{certified}", "/api/v1/entries/{certified}/revisions",
         "/entries/{certified}/plain", "/revisions/{draft_rev}", "/entries/{certified}/diff?old={certified_rev}&new={draft_rev}",
         "/api/v1/revisions/{draft_rev}/diff?against={certified_rev}", "/people/{author_id}", "/", "/articles",
-        "/review", "/knowledge-health", "/inbox"]),
+        "/review", "/knowledge-health", "/inbox", "/panel?subject={word}", "/panel?subject=x&text={word}"]),
     w.DRAFT_TAG: ({"author", "admin"}, [
         "/tags/suggest?tags=quokka", "/questions", "/people/{author_id}", "/experts", "/search?q=closed+card&drafts=1",
         "/api/v1/search?q=closed+card&include_drafts=true", "/experts?q=quokka+pricing", "/", "/articles", "/review",
@@ -372,18 +376,18 @@ SIDE_CHANNELS = {
         "/questions/similar?title={word}",
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/articles", "/", "/review", "/knowledge-health", "/people/{author_id}",
-        "/api/v1/questions"]),
+        "/api/v1/questions", "/panel?subject={word}"]),
     w.REVIEW_WORD: ({"author", "expert", "other_expert", "admin"}, [
         "/questions/similar?title={word}",
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
-        "/api/v1/experts?q={word}", "/articles", "/", "/people/{author_id}", "/inbox"]),
+        "/api/v1/experts?q={word}", "/articles", "/", "/people/{author_id}", "/inbox", "/panel?subject={word}"]),
     w.PARENT_WORD: ({"author", "admin"}, [
         "/review/{review_rev}", "/api/v1/revisions/{review_rev}", "/search?q={word}&drafts=1", "/experts?q={word}"]),
     w.REJECTED_WORD: ({"author", "admin"}, [
         "/questions/similar?title={word}",
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/articles", "/review", "/knowledge-health", "/people/{author_id}",
-        "/people/{expert_id}", "/inbox"]),
+        "/people/{expert_id}", "/inbox", "/panel?subject={word}"]),
     w.COMMENT_WORD: ({"author", "expert", "other_expert", "admin"}, [
         "/entries/{commented}/audit", "/articles/{commented}", "/review/{commented_rev}", "/inbox",
         "/api/v1/entries/{commented}", "/people/{expert_id}"]),
@@ -441,7 +445,7 @@ def test_route_as_each_role(world, route, call, expected):
     got = []
     for role in ROLES:
         response = send(world, role, call)
-        if role == "anonymous" and response.status_code == 303 and not route.startswith("POST /logout"):
+        if role == "anonymous" and response.status_code == 303 and route not in ("POST /logout", "POST /panel/logout"):
             assert re.match(r"/login(\?|$)", response.headers["location"]), response.headers["location"]
         got.append(response.status_code)
     assert tuple(got) == expected, f"{route} {call.path}: got {tuple(got)}"

@@ -169,7 +169,8 @@ def test_copy_answer_records_a_reuse_from_search(app, db, content):
     recorded = agent.post(f"/entries/{content.answer.id}/reuse", data={"source": "search"},
                           headers={"X-CSRF-Token": token, "Accept": "application/json"})
     assert recorded.status_code == 201
-    assert recorded.json() == {"id": rows(db, Reuse)[0].id, "entry_id": content.answer.id, "reuse_count": 1}
+    assert recorded.json() == {"id": rows(db, Reuse)[0].id, "entry_id": content.answer.id, "reuse_count": 1,
+                               "message": "Recorded: used to solve a case."}
     assert [(r.source, r.revision_id) for r in rows(db, Reuse)] == [("search", content.answer.certified_revision_id)]
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from kb.accounts import service as accounts
 from kb.errors import Forbidden, Throttled, Unauthorized
 from web.csrf import SESSION_COOKIE
+from web.framing import partitioned
 from web.deps import OptionalUser, SessionDep, SettingsDep, session_signer, session_token
 from web.templating import render
 
@@ -63,44 +64,54 @@ def login(
     next_url = safe_next(next)
     if not settings.password_login:
         return _login_page(request, settings, next_url=next_url, errors={"form": PASSWORDS_OFF}, status_code=403)
-    ip = request.client.host if request.client else ""
     try:
-        user = accounts.authenticate(
-            session=session,
-            email=email,
-            password=password,
-            ip=ip,
-            max_failures=settings.login_max_failures,
-            lockout_minutes=settings.login_lockout_minutes,
-        )
+        token = sign_in(request, session, settings, email=email, password=password)
     except Throttled as exc:
         response = _login_page(request, settings, email=email, next_url=next_url, errors={"form": exc.message}, status_code=429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except Unauthorized as exc:
         return _login_page(request, settings, email=email, next_url=next_url, errors={"form": exc.message}, status_code=401)
-    token = accounts.start_session(
+    return with_session_cookie(RedirectResponse(next_url, status_code=303), settings, token)
+
+
+def sign_in(request: Request, session, settings, *, email: str, password: str) -> str:
+    """Check the password (with the lockout after repeated failures) and start a session, replacing
+    the browser's current one; returns the new session's token. ``Throttled`` or ``Unauthorized``
+    with the sentence to show; ``Forbidden`` when passwords are turned off (single sign-on only)."""
+    if not settings.password_login:
+        raise Forbidden(PASSWORDS_OFF)
+    ip = request.client.host if request.client else ""
+    user = accounts.authenticate(
+        session=session,
+        email=email,
+        password=password,
+        ip=ip,
+        max_failures=settings.login_max_failures,
+        lockout_minutes=settings.login_lockout_minutes,
+    )
+    return accounts.start_session(
         session=session,
         user=user,
         max_age_hours=settings.session_max_age_hours,
         user_agent=request.headers.get("user-agent", ""),
         replaces=session_token(request),
     )
-    return with_session_cookie(RedirectResponse(next_url, status_code=303), settings, token)
 
 
-def with_session_cookie(response, settings, token: str):
-    """Give the browser the signed cookie of a new session."""
+def with_session_cookie(response, settings, token: str, *, embedded: bool = False):
+    """Give the browser the signed cookie of a new session. ``embedded``: for the side panel inside
+    a helpdesk's frame (``web.framing``), a partitioned cookie the browser keeps there."""
     response.set_cookie(
         SESSION_COOKIE,
         session_signer(settings).sign(token).decode(),
         max_age=settings.session_max_age_hours * 3600,
         httponly=True,
-        samesite="lax",
-        secure=settings.cookies_secure,
+        samesite="none" if embedded else "lax",
+        secure=True if embedded else settings.cookies_secure,
         path="/",
     )
-    return response
+    return partitioned(response, SESSION_COOKIE) if embedded else response
 
 
 @router.post("/logout", include_in_schema=False)

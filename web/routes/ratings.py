@@ -49,15 +49,16 @@ def vote(request: Request, session: SessionDep, user: PageUser, entry: EntryDep,
 @router.post("/entries/{entry_id}/reuse")
 def record_reuse(request: Request, session: SessionDep, user: PageUser, entry: EntryDep,
                  case_ref: Annotated[str, Form(max_length=1000)] = "",
-                 source: Annotated[Literal["entry", "search"], Form()] = "entry"):
-    """"Used to solve a case" on the entry page, and "Copy answer" in the search results (JSON)."""
+                 source: Annotated[Literal["entry", "search", "panel"], Form()] = "entry"):
+    """"Used to solve a case" on the entry page, and "Copy answer" in the search results and both in
+    the helpdesk side panel (JSON)."""
     reuse = ratings.record_reuse(session=session, entry=entry, actor=user, case_ref=case_ref, source=source)
     rating = ratings.rating_view(session=session, actor=user, entry=entry, revision=content.visible_revision(session=session, actor=user,
                                                                                entry=entry))
-    if wants_json(request):
-        return JSONResponse({"id": reuse.id, "entry_id": entry.id, "reuse_count": rating.reuse_count},
-                            status_code=201)
     message = f"Recorded: used to solve case {reuse.case_ref}." if reuse.case_ref else "Recorded: used to solve a case."
+    if wants_json(request):
+        return JSONResponse({"id": reuse.id, "entry_id": entry.id, "reuse_count": rating.reuse_count,
+                             "message": message}, status_code=201)
     return _back(request, entry, rating, message)
 
 

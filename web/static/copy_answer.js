@@ -2,7 +2,8 @@
 // customer, when the article marks one) on the clipboard as plain text, then record that it was
 // used to solve a case (source "search", or the button's data-source), once per button shown; the
 // server counts a copy and a "Used to solve a case" for the same case once. The CSRF token travels
-// as htmx sends it (the X-CSRF-Token header from the body's hx-headers).
+// as htmx sends it (the X-CSRF-Token header from the body's hx-headers). In the helpdesk side panel
+// the button names the field holding the ticket (data-case-field): the copy is recorded for that case.
 (() => {
   "use strict";
   const csrfToken = () => {
@@ -11,6 +12,10 @@
     } catch {
       return "";
     }
+  };
+  const caseRef = (button) => {
+    const field = button.dataset.caseField ? document.getElementById(button.dataset.caseField) : null;
+    return field ? field.value.trim() : "";
   };
   // The entry's rating panel on the same page, if any, shows the new count.
   const showReuseCount = (entryId, count) => {
@@ -41,7 +46,7 @@
     const recorded = await fetch(`/entries/${entry}/reuse`, {
       method: "POST",
       headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
-      body: new URLSearchParams({ source: button.dataset.source || "search" }),
+      body: new URLSearchParams({ source: button.dataset.source || "search", case_ref: caseRef(button) }),
     });
     if (recorded.ok) {
       button.dataset.recorded = "true";
