@@ -133,7 +133,7 @@ def answers_for_ticket(
     session: Session,
     backend: SearchBackend,
     actor: User,
-    log_session: Callable[[], AbstractContextManager[Session]],
+    query_log: QueryLogWriter,
     subject: str,
     text: str,
     limit: int = TICKET_ANSWERS,
@@ -141,7 +141,7 @@ def answers_for_ticket(
     """The best certified answers to a helpdesk ticket (the side panel): the agents' hybrid search
     (``search_and_log``, so the query log and visibility are the search page's) over the ticket's
     subject and the start of its text, certified content only."""
-    return search_and_log(session=session, backend=backend, actor=actor, log_session=log_session,
+    return search_and_log(session=session, backend=backend, actor=actor, query_log=query_log,
                           text=ticket_query(subject=subject, text=text), certified_only=True, limit=limit)
 
 

@@ -10,6 +10,7 @@ import pytest
 from search.backend import SearchQuery, Viewer
 from search.embedding import MODEL_ID, embedder
 from search.embedding_indexer import embed_documents
+from search.querylog_writer import QueryLogWriter
 from tests.search.test_contract import ADMIN, AGENT, AUTHOR, REVIEWER, doc, ids
 
 DOCS = [
@@ -167,7 +168,8 @@ def test_a_ticket_finds_its_certified_answer_by_meaning_and_never_a_draft(hybrid
     text = ("Hello, the tracking page says my parcel was delivered on Monday but the porch was empty "
             "and the neighbours have nothing. " + "Zorblat phone application. " * 200)
     assert len(text) > TICKET_TEXT_CHARS
-    searched = answers_for_ticket(session=db, backend=hybrid, actor=admin, log_session=lambda: unit_of_work(engine),
+    query_log = QueryLogWriter(lambda: unit_of_work(engine), batch_seconds=0)
+    searched = answers_for_ticket(session=db, backend=hybrid, actor=admin, query_log=query_log,
                                   subject="Where is my order?", text=text)
     found = [hit.entry_id for hit in searched.results.hits]
     assert found[0] == 1 and 900 not in found and 901 not in found and len(found) <= 5

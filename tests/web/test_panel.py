@@ -28,7 +28,7 @@ FRESHDESK = "https://acme.freshdesk.com"
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(env="development", data_dir=tmp_path / "data", secret_key=TEST_SECRET, periodic_seconds=0,
-                    semantic=False, secure_cookies=True, panel_origins=f"{ZENDESK}, {FRESHDESK}/")
+                    semantic=False, query_log_seconds=0, secure_cookies=True, panel_origins=f"{ZENDESK}, {FRESHDESK}/")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ frame. Which sites may frame it, and its cookies there: ``web.framing``.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
@@ -23,7 +22,7 @@ from kb.errors import Throttled, Unauthorized
 from search import service as search_service
 from search.factory import backend_for
 from web.csrf import SESSION_COOKIE
-from web.deps import OptionalUser, SessionDep, SettingsDep, session_token, side_write
+from web.deps import OptionalUser, SessionDep, SettingsDep, session_token
 from web.errors import page_without_search
 from web.framing import PANEL_PATH, is_panel_path, partitioned
 from web.routes.auth import sign_in, with_session_cookie
@@ -71,12 +70,12 @@ def panel(
     page_without_search(request, "panel.html", context)
     searched = search_service.answers_for_ticket(
         session=session, backend=backend_for(request.app.state.settings), actor=user,
-        log_session=partial(side_write, request, session), subject=subject, text=text)
+        query_log=request.app.state.query_log, subject=subject, text=text)
     hits = searched.results.hits
     return render(request, "panel.html", {
         **context,
         "results": searched.results,
-        "search_id": searched.search_id,
+        "search_key": searched.search_key,
         "query": search_service.ticket_query(subject=subject, text=text),
         "copy_targets": copy_targets(session=session, entry_ids=[h.entry_id for h in hits if h.audience == "public"]),
     })
