@@ -202,3 +202,80 @@ def share_expertise_scores(db, user_ids) -> None:
     db.flush()
     held = db.exec(select(ExpertiseScore).where(ExpertiseScore.user_id.in_(list(user_ids)))).all()
     reviewer_scores.record(session=db, user_ids=user_ids, scores={(r.user_id, r.tag_id): r.score for r in held})
+
+
+# --- data loaded once per test process ------------------------------------------------------------
+
+_LOADED: dict[tuple[str, str], tuple[object, dict]] = {}
+
+
+def loaded_once(db, name: str, load):
+    """``load()`` fills the test's empty database through kb's services (the demo data takes tens of
+    seconds); the first test of this process that asks for ``name`` on this database runs it, and
+    the process keeps a copy of every row it left (and the id counters). Later tests get those rows
+    copied in, in well under a second: the same database, row for row and id for id, as ``load()``
+    would have made. Returns what ``load()`` returned (plain data, not rows of a session)."""
+    engine = db.get_bind()
+    key = (engine.url.render_as_string(hide_password=False), name)
+    if key in _LOADED:
+        result, snapshot = _LOADED[key]
+        _restore(engine, snapshot)
+        db.expire_all()
+        return result
+    result = load()
+    db.commit()
+    _LOADED[key] = (result, _capture(engine))
+    return result
+
+
+def _capture(engine) -> dict:
+    from kb.db import metadata
+
+    with engine.connect() as conn:
+        tables = {table.name: [dict(row._mapping) for row in conn.execute(table.select())]
+                  for table in metadata.sorted_tables}
+        if engine.dialect.name == "postgresql":
+            counters = conn.exec_driver_sql("SELECT schemaname || '.' || sequencename, last_value FROM pg_sequences").all()
+        else:
+            has = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").first()
+            counters = conn.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all() if has else []
+    return {"tables": tables, "counters": [tuple(c) for c in counters]}
+
+
+def _restore(engine, snapshot: dict) -> None:
+    from kb.db import metadata
+
+    with engine.begin() as conn:
+        postgres = engine.dialect.name == "postgresql"
+        # Rows go in as they were: no foreign-key order to respect (entry and revision name each other).
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica" if postgres else "PRAGMA defer_foreign_keys=ON")
+        for table in metadata.sorted_tables:
+            rows = snapshot["tables"][table.name]
+            if rows:
+                conn.execute(table.insert(), rows)
+        for name, value in snapshot["counters"]:
+            if postgres:
+                if value is not None:
+                    conn.execute(text("SELECT setval(CAST(:name AS regclass), :value, true)"), {"name": name, "value": value})
+            else:
+                conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :name"), {"name": name})
+                conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:name, :value)"),
+                             {"name": name, "value": value})
+
+
+def load_demo_states(db) -> None:
+    """The demo accounts, content and workflow history (``kb demo`` without ratings and synonyms)."""
+    from kb.demo_accounts_and_content import load_demo_accounts, load_demo_content
+    from workflow.demo_states import load_demo_workflow
+
+    load_demo_accounts(session=db)
+    load_demo_content(session=db)
+    load_demo_workflow(session=db)
+
+
+def load_demo_with_ratings(db):
+    """The demo states and the demo's votes, case links, endorsements and scores; returns the ratings report."""
+    from expertise.demo_ratings import load_demo_expertise
+
+    load_demo_states(db)
+    return load_demo_expertise(session=db)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
+from functools import partial
+
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
@@ -21,8 +23,8 @@ from kb.content.models import Entry, EntryKind, Revision, RevisionState
 from kb.content.schemas import ArticleCreate, QuestionCreate
 from kb.content.forum import ask_question
 from kb.content.service import create_article
-from kb.demo_accounts_and_content import DEMO_PASSWORD, load_demo_accounts, load_demo_content
-from workflow.demo_states import load_demo_workflow
+from kb.demo_accounts_and_content import DEMO_PASSWORD
+from tests.helpers import load_demo_states, loaded_once
 from kb.clock import utcnow
 from kb.settings import Settings
 from workflow import webhooks
@@ -42,9 +44,7 @@ LONG_TITLE = ("Customer charged twice after changing plan mid-cycle: "
 
 @pytest.fixture
 def world(db):
-    load_demo_accounts(session=db)
-    load_demo_content(session=db)
-    load_demo_workflow(session=db)
+    loaded_once(db, "demo workflow", partial(load_demo_states, db))
     admin = accounts.find_user_by_email(session=db, email="admin@example.com")
     author = accounts.find_user_by_email(session=db, email="author@example.com")
     article = create_article(session=db, actor=author, data=ArticleCreate(

@@ -3,6 +3,8 @@ links, failed searches, endorsements and computed scores, in the dashboard and t
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from sqlmodel import select
 
@@ -10,9 +12,8 @@ from expertise import health, reputation
 from expertise.demo_ratings import GAP_SEARCHES, load_demo_expertise
 from expertise.models import EntryRating, ExpertiseScore, Reuse, Vote
 from kb.accounts import service as accounts
-from kb.demo_accounts_and_content import load_demo_accounts, load_demo_content
-from tests.helpers import rows
-from workflow.demo_states import TOPIC_EXPERTS, load_demo_workflow
+from tests.helpers import load_demo_with_ratings, loaded_once, rows
+from workflow.demo_states import TOPIC_EXPERTS
 from workflow.models import Notification
 
 
@@ -21,12 +22,7 @@ def demo(db):
     from cli.bootstrap import bootstrap
 
     bootstrap()  # as `kb demo` does
-    load_demo_accounts(session=db)
-    load_demo_content(session=db)
-    load_demo_workflow(session=db)
-    report = load_demo_expertise(session=db)
-    db.commit()
-    return report
+    return loaded_once(db, "demo with ratings", partial(load_demo_with_ratings, db))
 
 
 def test_the_demo_has_votes_case_links_and_a_rating_summary_that_matches_them(db, demo):

@@ -209,17 +209,12 @@ def test_the_directory_names_a_topic_only_drafts_carry_only_to_those_who_may_ope
 
 
 def test_on_the_demo_data_the_seeded_expert_of_each_topic_comes_first(db, engine, backend):
-    from kb.demo_accounts_and_content import load_demo_accounts, load_demo_content
-    from workflow.demo_states import ALL_TOPICS, TOPIC_EXPERTS, load_demo_workflow
+    from tests.helpers import load_demo_with_ratings, loaded_once
+    from workflow.demo_states import ALL_TOPICS, TOPIC_EXPERTS
 
-    from expertise.demo_ratings import load_demo_expertise
-
-    load_demo_accounts(session=db)
-    load_demo_content(session=db)
-    load_demo_workflow(session=db)
-    demo = load_demo_expertise(session=db)  # votes, case links, endorsements, scores: all of `kb demo`
+    # Votes, case links, endorsements, scores: all of `kb demo`.
+    demo = loaded_once(db, "demo with ratings", lambda: load_demo_with_ratings(db))
     assert demo.votes and demo.reuses and demo.scores
-    db.commit()
     reindex(engine=engine, backend=backend)
     agent = accounts.find_user_by_email(session=db, email="agent@example.com")
     seeded = {topic: email for email, topics in TOPIC_EXPERTS.items() for topic in topics}

@@ -17,6 +17,7 @@ category, hybrid and (for comparison, not asserted) lexical only, is printed (vi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -24,9 +25,8 @@ from sqlmodel import select
 
 from kb.accounts import service as accounts
 from kb.content.models import Entry, EntryKind, Revision
-from kb.demo_accounts_and_content import load_demo_accounts, load_demo_content
 from search import service
-from workflow.demo_states import load_demo_workflow
+from tests.helpers import load_demo_states, loaded_once
 
 QUERIES = yaml.safe_load((Path(__file__).parent / "relevance_queries.yaml").read_text())
 TARGETS = {"keyword": 1.0, "customer": 0.9, "paraphrase": 0.9}
@@ -86,10 +86,7 @@ def _report(backend_name: str, database: str, outcomes: list[Outcome], mode: str
 
 
 def test_top3_accuracy_on_the_demo_data(backend, db, engine, capsys, record_property):
-    load_demo_accounts(session=db)
-    load_demo_content(session=db)
-    load_demo_workflow(session=db)
-    db.commit()
+    loaded_once(db, "demo workflow", partial(load_demo_states, db))
     service.reindex(engine=engine, backend=backend)
     agent = accounts.find_user_by_email(session=db, email="agent@example.com")
     admin = accounts.find_user_by_email(session=db, email="admin@example.com")
