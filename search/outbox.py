@@ -19,18 +19,16 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, or_, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from kb.clock import utcnow
+from kb.commit_signal import CommitSignal
 from kb.db import session_factory, unit_of_work
 from kb.events import (
     ANSWER_ACCEPTED, CERTIFICATION_CHANGED, ENTRY_CREATED, ENTRY_DELETED, ENTRY_REUSED, REVISION_CREATED,
@@ -62,8 +60,8 @@ MAX_ERROR_CHARS = 2000
 ADVISORY_NS = 0x5EA4C4  # pg_advisory_xact_lock namespace of the indexer
 
 
-_SESSION_FLAG = "kb_search_outbox_written"
-_changes = threading.Event()
+# Wakes this process's indexer when a transaction that wrote outbox rows commits.
+_written = CommitSignal("search_outbox")
 
 
 def _record(session: Session, event: Event) -> None:
@@ -79,7 +77,7 @@ def _record(session: Session, event: Event) -> None:
             for answer_id in session.exec(select(Entry.id).where(Entry.parent_id == event.data["question_id"],
                                                                  Entry.id != event.entry_id)):
                 session.add(SearchOutbox(entry_id=answer_id))
-        session.info[_SESSION_FLAG] = True
+        _written.mark(session)
 
 
 def _record_all(session: Session, events: list[Event]) -> None:
@@ -101,28 +99,20 @@ def _record_all(session: Session, events: list[Event]) -> None:
         now = utcnow()
         session.exec(insert(SearchOutbox.__table__),
                      params=[{"entry_id": entry_id, "created_at": now, "attempts": 0} for entry_id in entry_ids])
-        session.info[_SESSION_FLAG] = True
-
-
-def _after_commit(session: OrmSession) -> None:
-    if session.info.pop(_SESSION_FLAG, False):
-        _changes.set()  # wake this process's indexer now rather than at its next round
+        _written.mark(session)
 
 
 def register() -> None:
     """Subscribe the outbox to the domain events that change search (idempotent)."""
     for name in EVENTS:
         subscribe(name, _record, bulk=_record_all)
-    if not sa_event.contains(OrmSession, "after_commit", _after_commit):
-        sa_event.listen(OrmSession, "after_commit", _after_commit)
+    _written.install()
 
 
 def wait_for_changes(timeout: float) -> bool:
     """Block until this process commits an outbox row, or ``timeout`` seconds (rows written by
     other processes are found by the next drain after the timeout). True when woken by a commit."""
-    woken = _changes.wait(timeout)
-    _changes.clear()
-    return woken
+    return _written.wait(timeout)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -17,20 +17,18 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import socket
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import case, delete, func, update
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from kb.accounts.actors import Actor, require_admin
 from kb.accounts.models import User
 from kb.clock import utcnow
+from kb.commit_signal import CommitSignal
 from kb.content.models import Entry, EntryKind, Revision, RevisionState
 from kb.errors import NotFound, ValidationFailed
 from kb.events import (
@@ -55,8 +53,8 @@ EVENTS: dict[str, str] = {
 MAX_URL = 500
 MAX_WEBHOOKS = 50
 ADMIN_ONLY = "Only an administrator can manage webhooks."
-_SESSION_FLAG = "kb_webhook_deliveries_written"
-_changes = threading.Event()
+# Wakes this process's sender when a transaction that wrote deliveries commits.
+_written = CommitSignal("webhook_deliveries")
 
 
 # --- the addresses a webhook may use -----------------------------------------------------------
@@ -242,7 +240,7 @@ def retry(*, session: Session, actor: Actor, webhook: Webhook, delivery_id: int 
         failed_at=None, next_attempt_at=now, attempt_limit=D.attempts + WEBHOOK_MAX_ATTEMPTS,
         lease_until=None, lease_token=None)).rowcount
     if scheduled:
-        session.info[_SESSION_FLAG] = True
+        _written.mark(session)
         admin_action(session=session, actor_id=actor.id, action="webhook.retry", target=webhook.url,
                      detail=f"{scheduled} deliveries")
     return scheduled
@@ -332,30 +330,22 @@ def _queue(session: Session, event: Event) -> None:
     for hook in hooks:
         session.add(WebhookDelivery(webhook_id=hook.id, delivery_id=str(uuid.uuid4()), event=name,
                                     payload=payload, created_at=now, next_attempt_at=now))
-    session.info[_SESSION_FLAG] = True
-
-
-def _after_commit(session: OrmSession) -> None:
-    if session.info.pop(_SESSION_FLAG, False):
-        _changes.set()  # wake this process's sender now rather than at its next round
+    _written.mark(session)
 
 
 def register() -> None:
     """Subscribe the webhook deliveries to the domain events they come from (idempotent)."""
     for name in (REVISION_TRANSITION, CERTIFICATION_CHANGED, FLAG_CHANGED, ENTRY_CREATED):
         subscribe(name, _queue)
-    if not sa_event.contains(OrmSession, "after_commit", _after_commit):
-        sa_event.listen(OrmSession, "after_commit", _after_commit)
+    _written.install()
 
 
 def wait_for_changes(timeout: float) -> bool:
     """Block until this process commits a delivery, or ``timeout`` seconds (deliveries written by
     other processes are found by the next round after the timeout). True when woken by a commit."""
-    woken = _changes.wait(timeout)
-    _changes.clear()
-    return woken
+    return _written.wait(timeout)
 
 
 def notify_changes() -> None:
     """Wake this process's sender (tests, and ``kb`` after a "Retry now" in the same process)."""
-    _changes.set()
+    _written.notify()
