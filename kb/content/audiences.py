@@ -1,0 +1,78 @@
+"""Audiences: limiting an article to groups of people (``kb.accounts.groups``).
+
+Who may then see it is decided with everything else in ``kb.content.access`` (``audience_allows``).
+Setting the audience is the author's (or co-author's) or an administrator's action, applied at
+once to every revision, certified or not: it changes who reads the entry, not what it says, so it
+needs no review. It is recorded in the entry's audit trail and re-indexes the entry (both through
+``ENTRY_AUDIENCE_CHANGED``). Forum questions and answers stay open to everyone signed in.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from kb.accounts.actors import Actor, require_actor
+from kb.accounts.models import UserGroup
+from kb.content import access
+from kb.content.models import Entry, EntryAudience, EntryKind
+from kb.errors import Forbidden, ValidationFailed
+from kb.events import ENTRY_AUDIENCE_CHANGED, Event, publish
+
+EVERYONE = "Everyone"
+
+
+def can_set_audience(user, entry: Entry) -> bool:
+    return (entry.kind == EntryKind.article.value and not access.is_deleted(entry)
+            and (user.is_admin or access.is_author(user, entry)))
+
+
+def audience_of(*, session: Session, entry: Entry) -> list[UserGroup]:
+    """The groups the entry is limited to, by name ([] when everyone may see it)."""
+    if not entry.limited_to_groups:
+        return []
+    return list(session.exec(select(UserGroup).join(EntryAudience, EntryAudience.group_id == UserGroup.id)
+                             .where(EntryAudience.entry_id == entry.id).order_by(UserGroup.name_key)))
+
+
+def describe(entry: Entry, groups: list[UserGroup]) -> str:
+    """"Everyone", the groups' names, or (its only group deleted) who is left."""
+    if not entry.limited_to_groups:
+        return EVERYONE
+    return ", ".join(g.name for g in groups) if groups else "Only its authors and administrators"
+
+
+def set_audience(*, session: Session, actor: Actor, entry: Entry, group_ids: list[int]) -> list[UserGroup]:
+    """Limit ``entry`` to these groups ([]: everyone signed in). Returns the new audience."""
+    actor = require_actor(actor)
+    if not can_set_audience(actor, entry):
+        if entry.kind != EntryKind.article.value:
+            raise ValidationFailed("Only articles can be limited to groups; the forum is open to everyone.")
+        raise Forbidden("Only the article's author or an administrator can choose who sees it.")
+    wanted = sorted(set(group_ids))
+    groups = list(session.exec(select(UserGroup).where(UserGroup.id.in_(wanted)).order_by(UserGroup.name_key))) \
+        if wanted else []
+    if len(groups) != len(wanted):
+        raise ValidationFailed("One of the chosen groups no longer exists; choose again.", field="groups")
+    before = sorted(row.group_id for row in entry.audience_rows)
+    if before == wanted and entry.limited_to_groups == bool(wanted):
+        return groups
+    entry.audience_rows = [EntryAudience(entry_id=entry.id, group_id=g.id) for g in groups]
+    entry.limited_to_groups = bool(groups)
+    session.add(entry)
+    session.flush()
+    publish(session=session, event=Event(ENTRY_AUDIENCE_CHANGED, entry_id=entry.id, actor_id=actor.id,
+                                         data={"groups": [g.name for g in groups]}))
+    return groups
+
+
+def group_deleted(*, session: Session, actor: Actor, entry_ids: list[int]) -> None:
+    """A group was deleted: the entries limited to it keep their other groups (or are left to
+    their authors and admins). Re-index them and say so in their audit trails."""
+    for entry_id in entry_ids:
+        entry = session.get(Entry, entry_id)
+        if entry is None:
+            continue
+        session.refresh(entry, ["audience_rows"])
+        names = [g.name for g in audience_of(session=session, entry=entry)]
+        publish(session=session, event=Event(ENTRY_AUDIENCE_CHANGED, entry_id=entry_id, actor_id=actor.id,
+                                             data={"groups": names, "group_deleted": True}))
