@@ -14,8 +14,8 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from kb.accounts.actors import Actor, require_admin
-from kb.accounts.models import GroupMember, MembershipSource, User, UserGroup
-from kb.errors import Conflict, NotFound, ValidationFailed
+from kb.accounts.models import GroupMember, MembershipSource, Role, User, UserGroup
+from kb.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from kb.events import admin_action
 
 NAME_LENGTH = 80
@@ -62,6 +62,12 @@ class GroupSummary:
     group: UserGroup
     members: int
     entries: int  # entries limited to it
+
+
+def require_may_list(actor: Actor) -> None:
+    """Writers choose audiences, so they see the groups' names; agents have no use for them."""
+    if not actor.has_role(Role.author, Role.expert, Role.admin):
+        raise Forbidden("Only authors, experts and administrators choose who sees an article.")
 
 
 def list_groups(*, session: Session) -> list[UserGroup]:

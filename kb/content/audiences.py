@@ -65,6 +65,29 @@ def set_audience(*, session: Session, actor: Actor, entry: Entry, group_ids: lis
     return groups
 
 
+def set_audience_by_names(*, session: Session, actor: Actor, entry: Entry, names: list[str]) -> list[UserGroup]:
+    """``set_audience`` with the groups named (whatever the case), as the API takes them."""
+    keys = {" ".join(n.split()).lower() for n in names if n and n.strip()}
+    found = list(session.exec(select(UserGroup).where(UserGroup.name_key.in_(keys)))) if keys else []
+    missing = keys - {g.name_key for g in found}
+    if missing:
+        raise ValidationFailed(f"There is no group called “{sorted(missing)[0]}”; GET /api/v1/groups lists them.",
+                               field="groups")
+    return set_audience(session=session, actor=actor, entry=entry, group_ids=[g.id for g in found])
+
+
+def audience_names(*, session: Session, entries: list[Entry]) -> dict[int, list[str]]:
+    """The audience of each limited entry, by name, in one query (for lists in the API)."""
+    limited = [e.id for e in entries if e.limited_to_groups]
+    names: dict[int, list[str]] = {entry_id: [] for entry_id in limited}
+    if limited:
+        for entry_id, name in session.exec(
+                select(EntryAudience.entry_id, UserGroup.name).join(UserGroup, UserGroup.id == EntryAudience.group_id)
+                .where(EntryAudience.entry_id.in_(limited)).order_by(UserGroup.name_key)):
+            names[entry_id].append(name)
+    return names
+
+
 def group_deleted(*, session: Session, actor: Actor, entry_ids: list[int]) -> None:
     """A group was deleted: the entries limited to it keep their other groups (or are left to
     their authors and admins). Re-index them and say so in their audit trails."""

@@ -177,6 +177,8 @@ def build(db: Session, data_dir) -> World:
     # hides the next person's refusal, and the content above keeps its state). Anonymous requests
     # name the agent's targets: they are refused before anything is read.
     for role in ROLES[1:]:
+        for key in ("audience", "audience_api"):  # drafts whose audience each person tries to set
+            ids[f"{key}_{role}"] = _article(db, author, f"Spare {key} {role}", "Who sees it?").id
         for name in CERTIFIED_TARGETS + SUBMITTED_TARGETS + ("certifiable", "submittable"):
             entry = _article(db, author, f"Spare {name} {role}", f"Spare article {name}.")
             ids[f"{name}_{role}"] = entry.id
@@ -201,6 +203,10 @@ def build(db: Session, data_dir) -> World:
             ids[f"{key}_{role}"] = _article(db, author, f"Spare {key} {role}", "A duplicate draft.").id
     ids.update({key.replace("_agent", "_anonymous"): value for key, value in list(ids.items()) if key.endswith("_agent")})
     u["spare"] = _user(db, "spare", Role.expert)
+    spare_group = groups.create_group(session=db, actor=u["admin"], name="Spare group")
+    groups.add_member(session=db, actor=u["admin"], group=spare_group, user=u["spare"])
+    ids.update(spare_group=spare_group.id,
+               deletable_group=groups.create_group(session=db, actor=u["admin"], name="Old group").id)
     _article(db, u["admin"], "Spare topic", "For the admin pages.", tags=("spare-topic",))
 
     # The forum: a question by the agent, an answer by the other author.
