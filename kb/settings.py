@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     # Outgoing webhooks in production go to public addresses only; these host names (comma-separated)
     # may also resolve to private or loopback ones (receivers inside your network).
     webhook_private_hosts: str = ""
+    # Single sign-on: a group named in a sign-in's claims that kb does not know is created (on) or
+    # ignored (off, the default: administrators create the groups, the claims fill them).
+    # Passed to ``kb.accounts.groups.sync_sso_groups(create_missing=...)``.
+    sso_create_groups: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

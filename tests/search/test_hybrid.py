@@ -150,3 +150,18 @@ def test_a_model_file_that_is_not_the_pinned_one_is_refused(tmp_path):
         Embedder(tokenizer=tampered)
     with pytest.raises(ModelFileError, match="install-embedding-model.sh"):
         Embedder(tokenizer=tmp_path / "missing.json")
+
+
+# An article limited to a group (audiences) whose meaning matches the sentence without its words.
+LIMITED = replace(doc(930, "Zorblat handset logout notes", "Zorblat: the phone application forgets its sign-in.",
+                      tags=("limited-tag",), author_id=7), groups=("g5",))
+
+
+def test_a_limited_articles_meaning_reaches_its_groups_members_only(hybrid):
+    with_vectors(hybrid, [LIMITED])
+    sentence = "the app keeps logging me out"
+    for viewer in (AGENT, Viewer(99, group_ids=(6,)), Viewer(50, is_reviewer=True, include_drafts=True)):
+        results = search(hybrid, sentence, viewer=viewer, limit=50)
+        assert 930 not in ids(results) and "limited-tag" not in results.facets["tag"]
+    for viewer in (Viewer(99, group_ids=(5,)), AUTHOR, ADMIN):
+        assert 930 in ids(search(hybrid, sentence, viewer=viewer, limit=50))
