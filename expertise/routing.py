@@ -204,9 +204,9 @@ def suggest_reviewers(*, session: Session, revision: Revision, limit: int = SUGG
 
     def eligible(candidates: list[TopicCandidate]) -> list[TopicCandidate]:
         # Someone outside the entry's audience (kb.content.access) may not read it, so not review it.
-        return [c for c in candidates if c.user.id not in authors and access.audience_allows(c.user, entry) and may_review(
-            c.user, revision, ReviewContext(experts_only_review=policy.experts_only_review,
-                                            is_topic_expert=c.designated or c.user.id in by_score))]
+        return [c for c in candidates if c.user.id not in authors and access.audience_allows(c.user, entry)
+                and may_review(c.user, revision, ReviewContext(experts_only_review=policy.experts_only_review,
+                                                               is_topic_expert=c.designated or c.user.id in by_score))]
 
     candidates = eligible(ranked_topic_experts(session=session, tag_ids=tag_ids)) or eligible(ranked_role_experts(session=session))
     load = open_review_load(session=session, user_ids=[c.user.id for c in candidates])

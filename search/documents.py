@@ -60,7 +60,8 @@ class _Loaded:
         limited = sorted(e.id for e in self.entries.values() if e.limited_to_groups)
         self.groups: dict[int, list[str]] = {entry_id: [] for entry_id in limited}
         for start in range(0, len(limited), CHUNK):
-            for row in session.exec(select(EntryAudience).where(EntryAudience.entry_id.in_(limited[start:start + CHUNK]))
+            chunk = limited[start:start + CHUNK]
+            for row in session.exec(select(EntryAudience).where(EntryAudience.entry_id.in_(chunk))
                                     .order_by(EntryAudience.entry_id, EntryAudience.group_id)):
                 self.groups[row.entry_id].append(group_token(row.group_id))
 

@@ -33,7 +33,8 @@ from sqlmodel import Session, select
 from kb.clock import utcnow
 from kb.db import session_factory, unit_of_work
 from kb.events import (
-    ANSWER_ACCEPTED, CERTIFICATION_CHANGED, ENTRY_AUDIENCE_CHANGED, ENTRY_CREATED, ENTRY_DELETED, ENTRY_REUSED, REVISION_CREATED,
+    ANSWER_ACCEPTED, CERTIFICATION_CHANGED, ENTRY_AUDIENCE_CHANGED, ENTRY_CREATED, ENTRY_DELETED, ENTRY_REUSED,
+    REVISION_CREATED,
     REVISION_DISCARDED, REVISION_TRANSITION, VOTE_CHANGED, Event, subscribe
 )
 from search import facts

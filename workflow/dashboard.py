@@ -81,7 +81,8 @@ def build(*, session: Session, actor: User) -> Dashboard:
     flags = _in_topics(
         select(Entry, Revision, Flag).join(Flag, Flag.entry_id == Entry.id)
         .join(Revision, Revision.id == Entry.latest_revision_id)
-        .where(Flag.status == FlagStatus.open.value, Entry.deleted_at.is_(None), audience).order_by(Flag.created_at), Revision.id, scope)
+        .where(Flag.status == FlagStatus.open.value, Entry.deleted_at.is_(None), audience)
+        .order_by(Flag.created_at), Revision.id, scope)
     board.flagged = [QueueItem(e, r, f.created_at, f"{f.reason}: {f.comment}".rstrip(": "), flag_id=f.id)
                      for e, r, f in session.exec(flags)]
 

@@ -159,7 +159,8 @@ def build(db: Session, data_dir) -> World:
     limited = _article(db, author, f"Escalation {LIMITED_WORD}", "Draft.", tags=(TOPIC, LIMITED_TAG))
     limited_file = _upload(db, author, limited, data_dir, f"{LIMITED_WORD}.png")
     db.refresh(limited)
-    limited_rev = _revise(db, author, limited, f"Call {LIMITED_WORD} first. ![map]({attachments.attachment_url(limited_file)})",
+    picture = attachments.attachment_url(limited_file)
+    limited_rev = _revise(db, author, limited, f"Call {LIMITED_WORD} first. ![map]({picture})",
                           tags=(TOPIC, LIMITED_TAG), title=f"Escalation {LIMITED_WORD}")
     _act(db, limited_rev.id, *certify)
     notify(session=db, users=list(u.values()), kind="test", message=f"Read {LIMITED_WORD}", link="/",

@@ -74,7 +74,8 @@ def test_admin_makes_a_group_and_the_author_limits_an_article_to_it(db, world, b
     author = browse(people["author"])
     page = author.get(f"/articles/{entry.id}").text
     assert "Visible to: Everyone" in text_of(page) and f'value="{group.id}"' in page
-    saved = form_post(author, f"/entries/{entry.id}/audience", {"groups": [str(group.id)]}, page=f"/articles/{entry.id}")
+    saved = form_post(author, f"/entries/{entry.id}/audience", {"groups": [str(group.id)]},
+                      page=f"/articles/{entry.id}")
     assert saved.status_code == 303
     page = author.get(saved.headers["location"]).text
     assert "Saved: visible to Tier 2." in text_of(page) and "Visible to: Tier 2" in text_of(page)
@@ -106,8 +107,8 @@ def test_the_api_reads_and_sets_the_audience_by_group_name(client, db, world, be
     assert limited.json()["audience"] == ["Billing team"] and limited.json()["limited_to_groups"] is True
     assert client.get(f"/api/v1/entries/{entry.id}", headers=outsider).status_code == 404
 
-    new = client.post("/api/v1/articles", json={"title": "Night rota", "body": "Call Ann.", "audience": ["Billing team"]},
-                      headers=author)
+    new = client.post("/api/v1/articles", headers=author,
+                      json={"title": "Night rota", "body": "Call Ann.", "audience": ["Billing team"]})
     assert new.status_code == 201 and new.json()["audience"] == ["Billing team"]
     opened = client.put(f"/api/v1/entries/{entry.id}/audience", json={"groups": []}, headers=author)
     assert opened.json()["audience"] == [] and opened.json()["limited_to_groups"] is False

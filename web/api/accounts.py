@@ -7,8 +7,8 @@ from fastapi import APIRouter, status
 from kb.accounts import groups
 from kb.accounts import password_links as links
 from kb.accounts import service as accounts
-from kb.accounts.schemas import (GroupCreate, GroupPublic, PasswordLinkCreate, PasswordLinkPublic, TokenCreate, TokenCreated, TokenPublic,
-                                 UserCreate, UserPublic, UserUpdate)
+from kb.accounts.schemas import (GroupCreate, GroupPublic, PasswordLinkCreate, PasswordLinkPublic, TokenCreate,
+                                 TokenCreated, TokenPublic, UserCreate, UserPublic, UserUpdate)
 from web.api.params import PathId
 from web.deps import AdminApi, ApiManagedUserDep, ApiUser, SessionDep, SettingsDep
 
