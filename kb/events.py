@@ -43,7 +43,8 @@ PASSWORD_LINK_REQUESTED = "password_link.requested"
 
 # kb.content.audiences: who may see an entry changed (set by its author or an admin, or a group it
 # was limited to was deleted); data: groups (names; [] with the entry no longer limited, or left to
-# its authors), group_deleted (True when that was the cause).
+# its authors), group_deleted (True when that was the cause), public (present when the
+# customer-facing flag changed: its new value).
 ENTRY_AUDIENCE_CHANGED = "entry.audience_changed"
 EVENT_NAMES = frozenset({
     ENTRY_CREATED, REVISION_CREATED, ANSWER_ACCEPTED, ANSWER_PROMOTED, REVISION_TRANSITION,

@@ -90,6 +90,9 @@ def _on_audience_changed(session: Session, event: Event) -> None:
                    "The group it was limited to was deleted; only its authors and administrators see it.")
     else:
         comment = "Visible to: " + ", ".join(names) + "." if names else "Visible to everyone."
+    if "public" in event.data:
+        comment += (" Customer-facing: published in the static help centre." if event.data["public"] else
+                    " No longer customer-facing.")
     record(session=session, entry_id=event.entry_id, actor=_actor(session, event), action="audience",
            comment=comment, signature="changed who may see it")
 

@@ -41,8 +41,11 @@ def describe(entry: Entry, groups: list[UserGroup]) -> str:
     return ", ".join(g.name for g in groups) if groups else "Only its authors and administrators"
 
 
-def set_audience(*, session: Session, actor: Actor, entry: Entry, group_ids: list[int]) -> list[UserGroup]:
-    """Limit ``entry`` to these groups ([]: everyone signed in). Returns the new audience."""
+def set_audience(*, session: Session, actor: Actor, entry: Entry, group_ids: list[int],
+                 public: bool | None = None) -> list[UserGroup]:
+    """Limit ``entry`` to these groups ([]: everyone signed in), and (``public`` not None) mark it
+    customer-facing or not: ``kb publish`` writes the certified text of public articles that are
+    not limited to groups into the static help centre. Returns the new audience."""
     actor = require_actor(actor)
     if not can_set_audience(actor, entry):
         if entry.kind != EntryKind.article.value:
@@ -54,18 +57,23 @@ def set_audience(*, session: Session, actor: Actor, entry: Entry, group_ids: lis
     if len(groups) != len(wanted):
         raise ValidationFailed("One of the chosen groups no longer exists; choose again.", field="groups")
     before = sorted(row.group_id for row in entry.audience_rows)
-    if before == wanted and entry.limited_to_groups == bool(wanted):
+    public = entry.public if public is None else bool(public)
+    if before == wanted and entry.limited_to_groups == bool(wanted) and entry.public == public:
         return groups
+    data = {"groups": [g.name for g in groups]}
+    if entry.public != public:
+        data["public"] = public
     entry.audience_rows = [EntryAudience(entry_id=entry.id, group_id=g.id) for g in groups]
     entry.limited_to_groups = bool(groups)
+    entry.public = public
     session.add(entry)
     session.flush()
-    publish(session=session, event=Event(ENTRY_AUDIENCE_CHANGED, entry_id=entry.id, actor_id=actor.id,
-                                         data={"groups": [g.name for g in groups]}))
+    publish(session=session, event=Event(ENTRY_AUDIENCE_CHANGED, entry_id=entry.id, actor_id=actor.id, data=data))
     return groups
 
 
-def set_audience_by_names(*, session: Session, actor: Actor, entry: Entry, names: list[str]) -> list[UserGroup]:
+def set_audience_by_names(*, session: Session, actor: Actor, entry: Entry, names: list[str],
+                          public: bool | None = None) -> list[UserGroup]:
     """``set_audience`` with the groups named (whatever the case), as the API takes them."""
     keys = {" ".join(n.split()).lower() for n in names if n and n.strip()}
     found = list(session.exec(select(UserGroup).where(UserGroup.name_key.in_(keys)))) if keys else []
@@ -73,7 +81,7 @@ def set_audience_by_names(*, session: Session, actor: Actor, entry: Entry, names
     if missing:
         raise ValidationFailed(f"There is no group called “{sorted(missing)[0]}”; GET /api/v1/groups lists them.",
                                field="groups")
-    return set_audience(session=session, actor=actor, entry=entry, group_ids=[g.id for g in found])
+    return set_audience(session=session, actor=actor, entry=entry, group_ids=[g.id for g in found], public=public)
 
 
 def audience_names(*, session: Session, entries: list[Entry]) -> dict[int, list[str]]:

@@ -121,6 +121,9 @@ class EntryPublic(BaseModel):
 class AudienceUpdate(BaseModel):
     groups: list[str] = Field(default_factory=list, max_length=50, description=(
         "The names of the groups to limit the entry to; empty: everyone signed in."))
+    public: bool | None = Field(default=None, description=(
+        "Customer-facing: ``kb publish`` puts its certified text in the static help centre (when it is not "
+        "limited to groups). Left out: unchanged."))
 
 
 class DiffPublic(BaseModel):

@@ -58,7 +58,7 @@ def create_article(data: ArticleCreate, session: SessionDep, user: ApiUser):
 def set_audience(entry: ApiEntryDep, data: AudienceUpdate, session: SessionDep, user: ApiUser):
     """Limit an article to groups (by name), or open it to everyone signed in (``[]``). Its authors and
     administrators only; applied to every revision at once, without review, and recorded in its audit trail."""
-    audiences.set_audience_by_names(session=session, actor=user, entry=entry, names=data.groups)
+    audiences.set_audience_by_names(session=session, actor=user, entry=entry, names=data.groups, public=data.public)
     return entry_public(session=session, actor=user, entry=entry)
 
 

@@ -78,6 +78,7 @@ def article(request: Request, session: SessionDep, user: PageUser, entry_id: int
         flashes.append({"kind": "success", "text": f"Saved: visible to {audiences.describe(entry, chosen)}."})
     can_set = audiences.can_set_audience(user, entry)
     audience_view = {"label": audiences.describe(entry, chosen), "limited": entry.limited_to_groups,
+                     "public": entry.public,
                      "can_set": can_set, "chosen": {g.id for g in chosen},
                      "groups": group_service.list_groups(session=session) if can_set else []}
     # "Copy answer" when the page shows the certified text (what it copies), with the heading of

@@ -16,7 +16,8 @@ router = APIRouter(include_in_schema=False)
 
 @router.post("/entries/{entry_id}/audience")
 def set_audience(session: SessionDep, user: PageUser, entry: EntryDep,
-                 groups: Annotated[list[int], Form()] = []):  # noqa: B006 - FastAPI copies defaults
+                 groups: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+                 public: Annotated[bool, Form()] = False):
     # Refusals (not the author, a group deleted meanwhile) are answered by web/errors.py's page.
-    audiences.set_audience(session=session, actor=user, entry=entry, group_ids=groups)
+    audiences.set_audience(session=session, actor=user, entry=entry, group_ids=groups, public=public)
     return RedirectResponse(entry_url(entry, "audience=1"), status_code=303)
