@@ -5,8 +5,8 @@ What goes in: the **certified** revision of every article marked customer-facing
 (``Entry.public``) that is not limited to groups (audiences are internal by definition), not
 deleted and still certified (an archived article has no certified revision). Never a draft, a
 revision in review, a reviewer's comment or an author's name. Its text is rendered by kb's one
-sanitising Markdown renderer (``kb.markdown.render``); the files it shows (``/attachments/...``)
-are copied into ``files/``, links to other published articles point at their pages, and any other
+sanitising Markdown renderer (``kb.markdown.render``); the pictures it shows (raster images from
+``/attachments/...``; other files are left out) are copied into ``files/``, links to other published articles point at their pages, and any other
 link into kb (which customers cannot open) is kept as text.
 
 Layout, all links relative (works from ``file://``): ``index.html`` (articles by topic, and a
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from kb.content.attachments import attachment_path
+from kb.content.attachments import attachment_path, is_inline
 from kb.content.models import Attachment, Entry, EntryKind, Revision
 from kb.content.service import tags_of
 from kb.errors import ValidationFailed
@@ -45,6 +45,7 @@ INDEX_TEXT_CHARS = 5000  # of each article's text in the search index
 _ATTACHMENT = re.compile(r'(src|href)="/attachments/(\d+)(?:/[^"]*)?"')
 _ARTICLE = re.compile(r'href="/(?:articles|entries)/(\d+)(?:[?#][^"]*)?"')
 _OTHER_LINK = re.compile(r'<a\b([^>]*?)\shref="/[^"]*"([^>]*)>')
+_UNPUBLISHED_IMAGE = re.compile(r'<img\b[^>]*\ssrc="/[^"]*"[^>]*>')
 
 
 @dataclass
@@ -91,9 +92,10 @@ def _safe_name(name: str) -> str:
 
 def _article_html(article: Published, files: dict[int, str], pages: dict[int, str]) -> str:
     body = render(article.body)
-    body = _ATTACHMENT.sub(lambda m: f'{m[1]}="{files[int(m[2])]}"' if int(m[2]) in files else f'{m[1]}=""', body)
+    body = _ATTACHMENT.sub(lambda m: f'{m[1]}="{files[int(m[2])]}"' if int(m[2]) in files else f'{m[1]}="/"', body)
     body = _ARTICLE.sub(lambda m: f'href="{pages[int(m[1])]}"' if int(m[1]) in pages else 'href="/"', body)
     body = _OTHER_LINK.sub(r"<a\1\2>", body)  # a link into kb customers cannot open: its text stays
+    body = _UNPUBLISHED_IMAGE.sub("", body)
     tags = "".join(f'<span class="tag">{html.escape(t)}</span> ' for t in article.tags)
     return _page(article.title, f"""<p><a href="index.html">← All articles</a></p>
 <article>
@@ -193,7 +195,9 @@ def _write(session: Session, data_dir: Path, articles: list[Published], out: Pat
         (out / "files").mkdir()
         for attachment in session.exec(select(Attachment).where(Attachment.id.in_(sorted(wanted)))):
             source = attachment_path(data_dir, attachment)
-            if not source.is_file():
+            # Raster images only (what kb itself shows inline): a static host would serve an SVG or
+            # an HTML file inline, script and all; other files stay in kb (their links become text).
+            if not is_inline(attachment) or not source.is_file():
                 continue
             name = f"files/{attachment.id}-{_safe_name(attachment.filename)}"
             shutil.copyfile(source, out / name)

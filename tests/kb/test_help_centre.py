@@ -62,9 +62,13 @@ def site(db, make_user, settings):
     designate_expert(session=db, actor=SYSTEM, topic="returns", user=people["expert"])
     picture = attachments.store_upload(session=db, actor=people["author"], stream=io.BytesIO(PNG), filename="label.png",
                                        data_dir=settings.data_dir, max_bytes=1 << 20, entry=public)
+    pdf = attachments.store_upload(session=db, actor=people["author"], stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
+                                   filename="form.pdf", data_dir=settings.data_dir, max_bytes=1 << 20, entry=public)
     internal = _certify(db, people, article("Warehouse codes", "Internal Yakcode list."))
     _certify(db, people, public, body=f"Print the Labelword label. ![label]({attachments.attachment_url(picture)}) "
-                                      f"See [the codes](/articles/{internal.id}) and [Returns](/search?q=x).")
+                                      f"See [the codes](/articles/{internal.id}) and [Returns](/search?q=x), "
+                                      f"[the form]({attachments.attachment_url(pdf)}) "
+                                      f"![as picture]({attachments.attachment_url(pdf)}).")
     db.refresh(public)
     content.save_revision(session=db, actor=people["author"], entry=public, data=RevisionCreate(
         title="Return a parcel", body="Draftword: not yet.", tags=["returns"], base_revision_id=public.latest_revision_id))
@@ -91,7 +95,8 @@ def test_only_the_certified_text_of_public_articles_is_published(db, site, setti
     page = (out / f"article-{site['public'].id}.html").read_text()
     picture = f"files/{site['picture'].id}-label.png"
     assert f'src="{picture}"' in page and (out / picture).read_bytes() == PNG
-    assert 'href="/' not in page and "the codes" in page  # links into kb become text
+    assert 'href="/' not in page and 'src="/' not in page and "the codes" in page  # links into kb: text
+    assert "the form" in page and not list(out.rglob("*.pdf"))  # only pictures are published
     index = (out / "index.html").read_text()
     assert f'href="article-{site["public"].id}.html"' in index and 'src="search.js"' in index
     assert "Labelword" in (out / "search-index.js").read_text()
