@@ -13,8 +13,8 @@ can_view_revision``, and only with ``include_drafts``:
 Audiences come on top, for every document and viewer but admins: a document of an entry limited
 to groups (``SearchDocument.groups``) is found only by members of one of its groups and by the
 entry's author (``kb.content.access.audience_allows``; a co-author finds it on its page, not in
-search, which shows less, never more). The vector store's mask leaves audiences to the lexical
-index: every semantic neighbour goes through the same filter (``EmbeddedBackend._hybrid``).
+search, which shows less, never more). The vector store's mask applies them too (and every
+semantic neighbour then goes through the lexical filter as well, ``EmbeddedBackend._hybrid``).
 
 (Forum revisions are readable by everyone on their page; search offers other people's unfinished
 forum drafts to reviewers only, which shows less, never more.)
@@ -85,7 +85,7 @@ def _meili_rule(viewer: Viewer) -> str:
 def vector_mask(viewer: Viewer):
     """For ``VectorStore.nearest``: the rows ``viewer`` may see, as a boolean mask."""
 
-    def mask(store) -> np.ndarray:
+    def rule(store) -> np.ndarray:
         public = store._public
         if not viewer.include_drafts:
             return public.copy()
@@ -95,5 +95,16 @@ def vector_mask(viewer: Viewer):
         if viewer.is_reviewer:
             allowed |= np.isin(store._state, REVIEW_STATE_LIST) | np.isin(store._kind, FORUM_KINDS)
         return public | allowed
+
+    def mask(store) -> np.ndarray:
+        visible = rule(store)
+        if viewer.is_admin:
+            return visible
+        audience = store._everyone | (store._entry_author == viewer.user_id)
+        mine = set(_tokens(viewer))
+        for slot, groups in store._limited.items():  # only the rows of entries limited to groups
+            if not groups.isdisjoint(mine):
+                audience[slot] = True
+        return visible & audience
 
     return mask

@@ -165,3 +165,23 @@ def test_a_limited_articles_meaning_reaches_its_groups_members_only(hybrid):
         assert 930 not in ids(results) and "limited-tag" not in results.facets["tag"]
     for viewer in (Viewer(99, group_ids=(5,)), AUTHOR, ADMIN):
         assert 930 in ids(search(hybrid, sentence, viewer=viewer, limit=50))
+
+
+def test_the_vector_stores_own_mask_keeps_limited_documents_to_their_groups(tmp_path):
+    from search.embedded import EmbeddedBackend
+    from search.embedding import query_vector
+    from search.visibility import vector_mask
+
+    backend = with_vectors(EmbeddedBackend(tmp_path / "search", semantic=True), [*DOCS, LIMITED])
+    try:
+        vector = query_vector("the app keeps logging me out")
+
+        def nearest(viewer):
+            return {doc_id for doc_id, _ in backend._vectors.nearest(vector, vector_mask(viewer), limit=50)}
+
+        assert "930:public" not in nearest(AGENT) and "930:public" not in nearest(Viewer(99, group_ids=(6,)))
+        assert "4:public" in nearest(AGENT)
+        for viewer in (Viewer(99, group_ids=(5,)), AUTHOR, ADMIN):
+            assert "930:public" in nearest(viewer)
+    finally:
+        backend.close()
