@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli import backup, content, demo, expire, experts, search_index, users, webhooks
+from cli import backup, content, demo, expire, experts, publish, search_index, users, webhooks
 from cli.common import console, engine, fail, settings_or_exit
 
 app = typer.Typer(help="kb: knowledge base for customer service.", no_args_is_help=True, add_completion=False,
@@ -57,6 +57,7 @@ def serve(
 app.command()(demo.demo)
 app.command("import")(content.import_)
 app.command("export")(content.export)
+app.command()(publish.publish)
 app.command()(expire.expire)
 app.command()(search_index.reindex)
 app.command()(search_index.indexer)

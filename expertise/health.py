@@ -40,7 +40,7 @@ from sqlmodel import Session, select
 from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.content import access
-from kb.content.models import Revision, RevisionState, RevisionTag, Tag
+from kb.content.models import Entry, Revision, RevisionState, RevisionTag, Tag
 from kb.errors import Forbidden, ValidationFailed
 from expertise.models import ReputationEvent
 from expertise.search_gaps import (LIVE_CERTIFICATION, FailedSearch, ReuseRate, SearchDay, TopSearch, failed_searches,
@@ -104,7 +104,14 @@ def nearest_rank(values: list[float], percent: float) -> float:
     return ordered[max(1, math.ceil(percent / 100 * len(ordered))) - 1]
 
 
-def certification_spans(*, session: Session, period: Period) -> list[tuple[int, str | None, timedelta]]:
+def _in_audience(viewer: User | None):
+    """Entries limited to groups count only for those who may see them (``kb.content.access``): a
+    topic's name is as telling as a title."""
+    return sa.true() if viewer is None else access.audience_condition(viewer)
+
+
+def certification_spans(*, session: Session, period: Period,
+                        viewer: User | None = None) -> list[tuple[int, str | None, timedelta]]:
     """(revision id, topic or None, submit-to-certify time) for revisions certified in the period;
     a revision with several topics has one row per topic."""
     certified = (select(WorkflowEvent.revision_id, WorkflowEvent.created_at.label("certified_at"))
@@ -114,17 +121,18 @@ def certification_spans(*, session: Session, period: Period) -> list[tuple[int, 
     rows = session.exec(
         select(certified.c.revision_id, Tag.name, submitted.c.submitted_at, certified.c.certified_at)
         .join(submitted, submitted.c.revision_id == certified.c.revision_id)
+        .join(Revision, Revision.id == certified.c.revision_id).join(Entry, Entry.id == Revision.entry_id)
         .outerjoin(RevisionTag, RevisionTag.revision_id == certified.c.revision_id)
-        .outerjoin(Tag, Tag.id == RevisionTag.tag_id)
+        .outerjoin(Tag, Tag.id == RevisionTag.tag_id).where(_in_audience(viewer))
     )
     return [(revision_id, topic, done - start) for revision_id, topic, start, done in rows]
 
 
-def time_to_certify(*, session: Session, period: Period) -> list[TimeToCertify]:
+def time_to_certify(*, session: Session, period: Period, viewer: User | None = None) -> list[TimeToCertify]:
     """Per topic (slowest median first), then one row for all topics (each revision once)."""
     by_topic: dict[str, list[float]] = {}
     overall: dict[int, float] = {}
-    for revision_id, topic, span in certification_spans(session=session, period=period):
+    for revision_id, topic, span in certification_spans(session=session, period=period, viewer=viewer):
         by_topic.setdefault(topic or NO_TOPIC, []).append(span.total_seconds())
         overall[revision_id] = span.total_seconds()
 
@@ -168,7 +176,7 @@ class Backlog:
         return sum(self.ages[label].values())
 
 
-def review_backlog(*, session: Session, period: Period, oldest: int = 10) -> Backlog:
+def review_backlog(*, session: Session, period: Period, oldest: int = 10, viewer: User | None = None) -> Backlog:
     """Open reviews now, by age since submission (``period.until`` is "now")."""
     submitted = _first_submit()
     since = sa.func.coalesce(submitted.c.submitted_at, Revision.created_at)
@@ -178,7 +186,8 @@ def review_backlog(*, session: Session, period: Period, oldest: int = 10) -> Bac
     open_reviews = (select(Revision.id, Revision.entry_id, Revision.title, Revision.state,
                            since.label("submitted_at"), bucket.label("bucket"))
                     .outerjoin(submitted, submitted.c.revision_id == Revision.id)
-                    .where(Revision.state.in_(BACKLOG_STATES)).subquery())
+                    .join(Entry, Entry.id == Revision.entry_id)
+                    .where(Revision.state.in_(BACKLOG_STATES), _in_audience(viewer)).subquery())
     ages = {label: dict.fromkeys(BACKLOG_STATES, 0) for label, _ in AGE_BUCKETS}
     # Grouped in an outer query: PostgreSQL cannot match a CASE with bound values in GROUP BY.
     for index, state, count in session.exec(
@@ -202,7 +211,7 @@ class CertificationHealth:
     needs_reverification: int
 
 
-def certification_health(*, session: Session, period: Period) -> list[CertificationHealth]:
+def certification_health(*, session: Session, period: Period, viewer: User | None = None) -> list[CertificationHealth]:
     """Per topic of the certified revision, then all topics (each entry once)."""
     soon = period.until + timedelta(days=EXPIRING_DAYS)
     entry = Certification.entry_id
@@ -211,15 +220,16 @@ def certification_health(*, session: Session, period: Period) -> list[Certificat
                                                          Certification.valid_until <= soon), entry)))),
               sa.func.count(sa.distinct(sa.case(
                   (Certification.status == CertificationStatus.needs_reverification.value, entry)))))
-    live = Certification.status.in_(LIVE_CERTIFICATION)
+    live = sa.and_(Certification.status.in_(LIVE_CERTIFICATION), _in_audience(viewer))
     per_topic = session.exec(
-        select(Tag.name, *counts).select_from(Certification)
+        select(Tag.name, *counts).select_from(Certification).join(Entry, Entry.id == Certification.entry_id)
         .outerjoin(RevisionTag, RevisionTag.revision_id == Certification.revision_id)
         .outerjoin(Tag, Tag.id == RevisionTag.tag_id).where(live).group_by(Tag.name)
     ).all()
     rows = sorted((CertificationHealth(name or NO_TOPIC, *n) for name, *n in per_topic),
                   key=lambda r: (-r.expiring - r.needs_reverification, r.topic))
-    total = session.exec(select(*counts).select_from(Certification).where(live)).one()
+    total = session.exec(select(*counts).select_from(Certification).join(Entry, Entry.id == Certification.entry_id)
+                         .where(live)).one()
     return [*rows, CertificationHealth(ALL_TOPICS, *total)]
 
 
@@ -291,9 +301,9 @@ def dashboard(*, session: Session, actor: User, days: int | str, until: datetime
         failed_searches=failed_searches(session=session, period=period),
         top_searches=top_searches(session=session, period=period),
         searches_per_day=searches_per_day(session=session, period=period),
-        time_to_certify=time_to_certify(session=session, period=period),
-        backlog=review_backlog(session=session, period=period),
-        certifications=certification_health(session=session, period=period),
+        time_to_certify=time_to_certify(session=session, period=period, viewer=actor),
+        backlog=review_backlog(session=session, period=period, viewer=actor),
+        certifications=certification_health(session=session, period=period, viewer=actor),
         flags=flag_counts(session=session, period=period),
         reuse=reuse_rate(session=session, period=period),
         contributors=top_contributors(session=session, period=period),

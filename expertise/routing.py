@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from kb.accounts.actors import Actor, require_admin
 from kb.accounts.models import Role, User, UserRole
+from kb.content import access
 from kb.content import service as content
 from kb.content.models import Entry, Revision, RevisionState, Tag
 from kb.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -202,9 +203,10 @@ def suggest_reviewers(*, session: Session, revision: Revision, limit: int = SUGG
     by_score = {uid for uid, _ in scoring_experts(session=session, tag_ids=tag_ids)} if policy.experts_only_review else set()
 
     def eligible(candidates: list[TopicCandidate]) -> list[TopicCandidate]:
-        return [c for c in candidates if c.user.id not in authors and may_review(
-            c.user, revision, ReviewContext(experts_only_review=policy.experts_only_review,
-                                            is_topic_expert=c.designated or c.user.id in by_score))]
+        # Someone outside the entry's audience (kb.content.access) may not read it, so not review it.
+        return [c for c in candidates if c.user.id not in authors and access.audience_allows(c.user, entry)
+                and may_review(c.user, revision, ReviewContext(experts_only_review=policy.experts_only_review,
+                                                               is_topic_expert=c.designated or c.user.id in by_score))]
 
     candidates = eligible(ranked_topic_experts(session=session, tag_ids=tag_ids)) or eligible(ranked_role_experts(session=session))
     load = open_review_load(session=session, user_ids=[c.user.id for c in candidates])
@@ -288,7 +290,7 @@ def assigned_to(*, session: Session, actor: User) -> list[tuple[Entry, Revision,
         select(Entry, Revision, ReviewAssignment)
         .join(Revision, Revision.id == ReviewAssignment.revision_id).join(Entry, Entry.id == Revision.entry_id)
         .where(ReviewAssignment.reviewer_id == actor.id, Revision.state == IN_REVIEW,
-               Revision.id.not_in(approved))
+               Revision.id.not_in(approved), access.audience_condition(actor))
         .order_by(ReviewAssignment.created_at)))
 
 

@@ -41,10 +41,15 @@ IMPORT_FINISHED = "import.finished"
 # only as a hash, so it lives in this event alone), expires_at, settings (mail server and sender).
 PASSWORD_LINK_REQUESTED = "password_link.requested"
 
+# kb.content.audiences: who may see an entry changed (set by its author or an admin, or a group it
+# was limited to was deleted); data: groups (names; [] with the entry no longer limited, or left to
+# its authors), group_deleted (True when that was the cause), public (present when the
+# customer-facing flag changed: its new value).
+ENTRY_AUDIENCE_CHANGED = "entry.audience_changed"
 EVENT_NAMES = frozenset({
     ENTRY_CREATED, REVISION_CREATED, ANSWER_ACCEPTED, ANSWER_PROMOTED, REVISION_TRANSITION,
     CERTIFICATION_CHANGED, FLAG_CHANGED, TOPIC_EXPERT_CHANGED, VOTE_CHANGED, ENTRY_REUSED, ADMIN_ACTION,
-    PASSWORD_LINK_REQUESTED, REVISION_DISCARDED, ENTRY_DELETED, IMPORT_FINISHED,
+    PASSWORD_LINK_REQUESTED, REVISION_DISCARDED, ENTRY_DELETED, IMPORT_FINISHED, ENTRY_AUDIENCE_CHANGED,
 })
 
 

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # Helpdesk origins (comma-separated, like https://acme.zendesk.com) that may show the side panel
     # (/panel) in a frame; empty: no site may frame any kb page.
     panel_origins: str = ""
+    # Single sign-on: a group named in a sign-in's claims that kb does not know is created (on) or
+    # ignored (off, the default: administrators create the groups, the claims fill them).
+    # Passed to ``kb.accounts.groups.sync_sso_groups(create_missing=...)``.
+    sso_create_groups: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -13,6 +13,12 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 Audience = Literal["public", "restricted"]
+EVERYONE = "everyone"
+
+
+def group_token(group_id: int) -> str:
+    """How a group an entry is limited to is written in its documents' ``groups``."""
+    return f"g{int(group_id)}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,9 @@ class SearchDocument:
     accepted: bool = False
     # An answer's question (entry id); None for articles and questions.
     question_id: int | None = None
+    # Who may find it at all (audiences, ``kb.content.access.audience_allows``): ``EVERYONE``, or
+    # one ``group_token`` per group the entry is limited to (none: its authors and admins only).
+    groups: tuple[str, ...] = ("everyone",)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,9 @@ class Viewer:
     is_admin: bool = False
     is_reviewer: bool = False
     include_drafts: bool = False
+    #: The groups the searcher belongs to: entries limited to groups are found only by their
+    #: members (besides their authors and admins).
+    group_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 
 from sqlmodel import Session, select
 
-from kb.content.models import Entry, EntryKind, Revision
+from kb.content.models import Entry, EntryAudience, EntryKind, Revision
 from kb.content.service import tags_of
 from kb.markdown import plain_text
-from search.backend import SearchDocument
+from search.backend import EVERYONE, SearchDocument, group_token
 from search.models import SearchEntryFacts
 
 
@@ -57,6 +57,13 @@ class _Loaded:
             self.facts.update({f.entry_id: f for f in session.exec(select(SearchEntryFacts).where(
                 SearchEntryFacts.entry_id.in_(entry_ids[start:start + CHUNK])))})
         self._plain: dict[int, str] = {}
+        limited = sorted(e.id for e in self.entries.values() if e.limited_to_groups)
+        self.groups: dict[int, list[str]] = {entry_id: [] for entry_id in limited}
+        for start in range(0, len(limited), CHUNK):
+            chunk = limited[start:start + CHUNK]
+            for row in session.exec(select(EntryAudience).where(EntryAudience.entry_id.in_(chunk))
+                                    .order_by(EntryAudience.entry_id, EntryAudience.group_id)):
+                self.groups[row.entry_id].append(group_token(row.group_id))
 
     @staticmethod
     def _rows(session: Session, model, ids: list[int]) -> dict:
@@ -127,6 +134,7 @@ def _document(loaded: _Loaded, entry: Entry, revision: Revision, *, audience: st
         context=context,
         accepted=accepted,
         question_id=entry.parent_id if entry.kind == EntryKind.answer.value else None,
+        groups=tuple(loaded.groups[entry.id]) if entry.limited_to_groups else (EVERYONE,),
     )
 
 

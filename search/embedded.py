@@ -66,8 +66,8 @@ PREFIX_WEIGHT = 0.5
 DISMAX_TIE_BREAKER = 0.1
 PHRASE_SLOP = 2  # stop words leave gaps between positions
 
-SCHEMA_VERSION = "4"  # 2: quality_step (search.ranking), more stop words; 3: entry_author_id, vectors;
-# 4: context (an accepted answer's question), accepted, question_id
+SCHEMA_VERSION = "5"  # 2: quality_step (search.ranking), more stop words; 3: entry_author_id, vectors;
+# 4: context (an accepted answer's question), accepted, question_id; 5: groups (audiences)
 _SCHEMA_VERSION_FILE = "kb-schema-version"
 _WRITER_HEAP = 64_000_000
 _FACET_SIZE = 1000
@@ -79,7 +79,7 @@ def _build_schema() -> tantivy.Schema:
     for name in ("entry_id", "revision_id", "author_id", "entry_author_id", "reuse_count", "updated_ms",
                  "quality_step", "question_id"):
         sb.add_integer_field(name, stored=True, indexed=True, fast=True)
-    for name in ("kind", "audience", "state", "tags"):
+    for name in ("kind", "audience", "state", "tags", "groups"):
         sb.add_text_field(name, stored=True, tokenizer_name="raw", fast=True)
     sb.add_text_field("title", stored=True, tokenizer_name=ANALYZER_NAME)
     sb.add_text_field("body", stored=True, tokenizer_name=ANALYZER_NAME)
@@ -174,6 +174,7 @@ class EmbeddedBackend:
                 "audience": doc.audience,
                 "state": doc.state,
                 "tags": list(doc.tags),
+                "groups": list(doc.groups),
                 "title": doc.title,
                 "body": doc.body,
                 "tags_text": list(doc.tags),

@@ -55,7 +55,7 @@ DISPLAYED = [
     "certified", "needs_reverification", "updated_at", "helpful_score", "reuse_count", "quality", "model_id",
     "context", "accepted", "question_id",
 ]  # fmt: skip
-FILTERABLE = ["id", "audience", "author_id", "entry_author_id", "kind", "tags", "certified", "state"]
+FILTERABLE = ["id", "audience", "author_id", "entry_author_id", "kind", "tags", "certified", "state", "groups"]
 SORTABLE = ["updated_at", "helpful_score"]
 #: Relevance first (Meilisearch's defaults), then quality (search.ranking) as the tie-breaker.
 RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness", "quality:desc"]
@@ -111,6 +111,7 @@ def to_meili_document(doc: SearchDocument) -> dict[str, Any]:
         "title": doc.title,
         "body": doc.body,
         "tags": list(doc.tags),
+        "groups": list(doc.groups),
         "audience": doc.audience,
         "author_id": doc.author_id,
         "entry_author_id": doc.entry_author_id if doc.entry_author_id is not None else doc.author_id,

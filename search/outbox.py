@@ -31,7 +31,8 @@ from kb.clock import utcnow
 from kb.commit_signal import CommitSignal
 from kb.db import session_factory, unit_of_work
 from kb.events import (
-    ANSWER_ACCEPTED, CERTIFICATION_CHANGED, ENTRY_CREATED, ENTRY_DELETED, ENTRY_REUSED, REVISION_CREATED,
+    ANSWER_ACCEPTED, CERTIFICATION_CHANGED, ENTRY_AUDIENCE_CHANGED, ENTRY_CREATED, ENTRY_DELETED, ENTRY_REUSED,
+    REVISION_CREATED,
     REVISION_DISCARDED, REVISION_TRANSITION, VOTE_CHANGED, Event, subscribe
 )
 from search import facts
@@ -49,7 +50,9 @@ EVENTS = (ENTRY_CREATED, REVISION_CREATED, REVISION_TRANSITION, CERTIFICATION_CH
           # changes it and the one accepted before.
           ANSWER_ACCEPTED,
           # A discarded draft takes the entry back to its previous revision; a deleted one leaves search.
-          REVISION_DISCARDED, ENTRY_DELETED)
+          REVISION_DISCARDED, ENTRY_DELETED,
+          # Who may find it: its documents carry the groups it is limited to (search.visibility).
+          ENTRY_AUDIENCE_CHANGED)
 # Outbox rows claimed per batch (with the other rows of their entries). A batch is one backend
 # write (a tantivy commit costs tens of milliseconds or more), so while batches come back full (a
 # backlog, an import) each one is twice as large as the one before, up to MAX_BATCH_ROWS.

@@ -42,12 +42,14 @@ def backend_answers(what: str = "search") -> Iterator[None]:
 
 def viewer_for(user: User, *, include_drafts: bool = False) -> Viewer:
     """Who searches: admins and experts review (see restricted documents of others, with drafts
-    on); drafts are only offered to authors, experts and admins."""
+    on); drafts are only offered to authors, experts and admins. Their groups (read from the
+    database now: joining a group needs no re-indexing) open the entries limited to them."""
     return Viewer(
         user_id=user.id,
         is_admin=user.is_admin,
         is_reviewer=user.has_role(Role.expert, Role.admin),
         include_drafts=include_drafts and user.has_role(*DRAFT_ROLES),
+        group_ids=() if user.is_admin else tuple(sorted(user.group_ids)),
     )
 
 

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from search.backend import SearchDocument
+from search.backend import EVERYONE, SearchDocument
 from search.embedding import DIMENSIONS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
     doc_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, revision_id INTEGER NOT NULL,
     audience TEXT NOT NULL, author_id INTEGER NOT NULL, entry_author_id INTEGER NOT NULL,
-    kind TEXT NOT NULL, state TEXT NOT NULL, certified INTEGER NOT NULL, data BLOB);
+    kind TEXT NOT NULL, state TEXT NOT NULL, certified INTEGER NOT NULL, data BLOB,
+    groups TEXT NOT NULL DEFAULT 'everyone');
 CREATE INDEX IF NOT EXISTS ix_vectors_seq ON vectors (seq);
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -64,6 +65,9 @@ class VectorStore:
         self._kind = np.zeros(0, dtype=object)
         self._state = np.zeros(0, dtype=object)
         self._certified = np.zeros(0, dtype=bool)
+        # Audiences: rows of documents for everyone, and the groups of the others (few), by slot.
+        self._everyone = np.zeros(0, dtype=bool)
+        self._limited: dict[int, frozenset[str]] = {}
         self._free: list[int] = []
         self._model_seen: str | None = None
 
@@ -101,9 +105,9 @@ class VectorStore:
             for doc, matrix in zip(docs, vectors, strict=True):
                 data = np.asarray(matrix, dtype=np.float16).tobytes()
                 self._db.execute(
-                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (doc.id, seq, doc.revision_id, doc.audience, doc.author_id, _entry_author(doc), doc.kind,
-                     doc.state, int(doc.certified), data))
+                     doc.state, int(doc.certified), data, _groups(doc)))
                 seq += 1
             self._db.execute("COMMIT")
         self.refresh()
@@ -125,9 +129,9 @@ class VectorStore:
                 same = row[0] == doc.revision_id
                 self._db.execute(
                     "UPDATE vectors SET seq = ?, audience = ?, author_id = ?, entry_author_id = ?, kind = ?, state = ?,"
-                    " certified = ?, data = ? WHERE doc_id = ?",
+                    " certified = ?, data = ?, groups = ? WHERE doc_id = ?",
                     (seq, doc.audience, doc.author_id, _entry_author(doc), doc.kind, doc.state, int(doc.certified),
-                     row[1] if same else None, doc.id))
+                     row[1] if same else None, _groups(doc), doc.id))
                 seq += 1
             self._db.execute("COMMIT")
         self.refresh()
@@ -159,9 +163,9 @@ class VectorStore:
                 self._reset_memory()
                 self._model_seen = model
             rows = self._db.execute(
-                "SELECT doc_id, seq, revision_id, audience, author_id, entry_author_id, kind, state, certified, data"
-                " FROM vectors WHERE seq > ? ORDER BY seq", (self._seq,)).fetchall()
-            for doc_id, seq, revision_id, audience, author, entry_author, kind, state, certified, data in rows:
+                "SELECT doc_id, seq, revision_id, audience, author_id, entry_author_id, kind, state, certified, data,"
+                " groups FROM vectors WHERE seq > ? ORDER BY seq", (self._seq,)).fetchall()
+            for doc_id, seq, revision_id, audience, author, entry_author, kind, state, certified, data, groups in rows:
                 self._seq = max(self._seq, seq)
                 self._drop(doc_id)
                 if data is None:
@@ -176,8 +180,12 @@ class VectorStore:
                 self._kind[slots] = kind
                 self._state[slots] = state
                 self._certified[slots] = bool(certified)
+                tokens = frozenset(groups.split())
+                self._everyone[slots] = EVERYONE in tokens
                 for slot in slots:
                     self._doc_of[slot] = doc_id
+                    if EVERYONE not in tokens:
+                        self._limited[slot] = tokens
                 self._docs[doc_id] = _Doc(revision_id, slots)
 
     def _drop(self, doc_id: str) -> None:
@@ -186,13 +194,15 @@ class VectorStore:
             self._used[doc.slots] = False
             for slot in doc.slots:
                 self._doc_of[slot] = None
+                self._limited.pop(slot, None)
             self._free.extend(doc.slots)
 
     def _take_slot(self) -> int:
         if not self._free:
             old = len(self._matrix)
             capacity = max(64, old * 2)
-            for name in ("_matrix", "_used", "_public", "_author", "_entry_author", "_kind", "_state", "_certified"):
+            for name in ("_matrix", "_used", "_public", "_author", "_entry_author", "_kind", "_state", "_certified",
+                         "_everyone"):
                 setattr(self, name, _grow(getattr(self, name), capacity))
             self._doc_of.extend([None] * (capacity - old))
             self._free.extend(range(capacity - 1, old - 1, -1))
@@ -233,6 +243,10 @@ class VectorStore:
                     if len(best) >= limit:
                         break
             return list(best.items())
+
+
+def _groups(doc: SearchDocument) -> str:
+    return " ".join(doc.groups)
 
 
 def _entry_author(doc: SearchDocument) -> int:

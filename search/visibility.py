@@ -10,6 +10,12 @@ can_view_revision``, and only with ``include_drafts``:
 * reviewers (experts) see revisions submitted for review (``access.REVIEW_STATES``) and forum
   posts, not another author's unsubmitted, withdrawn or rejected draft (which would answer 404).
 
+Audiences come on top, for every document and viewer but admins: a document of an entry limited
+to groups (``SearchDocument.groups``) is found only by members of one of its groups and by the
+entry's author (``kb.content.access.audience_allows``; a co-author finds it on its page, not in
+search, which shows less, never more). The vector store's mask applies them too (and every
+semantic neighbour then goes through the lexical filter as well, ``EmbeddedBackend._hybrid``).
+
 (Forum revisions are readable by everyone on their page; search offers other people's unfinished
 forum drafts to reviewers only, which shows less, never more.)
 """
@@ -20,13 +26,26 @@ import numpy as np
 from tantivy import Occur, Query, Schema
 
 from kb.content.access import REVIEW_STATES
-from search.backend import Viewer
+from search.backend import EVERYONE, Viewer, group_token
 
 FORUM_KINDS = ("question", "answer")
 REVIEW_STATE_LIST = sorted(REVIEW_STATES)
 
 
 def tantivy_query(schema: Schema, viewer: Viewer) -> Query:
+    rule = _tantivy_rule(schema, viewer)
+    if viewer.is_admin:
+        return rule
+    groups = [(Occur.Should, Query.term_set_query(schema, "groups", _tokens(viewer))),
+              (Occur.Should, Query.term_query(schema, "entry_author_id", viewer.user_id))]
+    return Query.boolean_query([(Occur.Must, rule), (Occur.Must, Query.boolean_query(groups))])
+
+
+def _tokens(viewer: Viewer) -> list[str]:
+    return [EVERYONE] + [group_token(g) for g in viewer.group_ids]
+
+
+def _tantivy_rule(schema: Schema, viewer: Viewer) -> Query:
     public = Query.term_query(schema, "audience", "public")
     if not viewer.include_drafts:
         return public
@@ -43,6 +62,14 @@ def tantivy_query(schema: Schema, viewer: Viewer) -> Query:
 
 
 def meili_filter(viewer: Viewer) -> str:
+    rule = _meili_rule(viewer)
+    if viewer.is_admin:
+        return rule
+    tokens = ", ".join(f'"{t}"' for t in _tokens(viewer))
+    return f"({rule} AND (groups IN [{tokens}] OR entry_author_id = {int(viewer.user_id)}))"
+
+
+def _meili_rule(viewer: Viewer) -> str:
     if not viewer.include_drafts:
         return 'audience = "public"'
     if viewer.is_admin:
@@ -58,7 +85,7 @@ def meili_filter(viewer: Viewer) -> str:
 def vector_mask(viewer: Viewer):
     """For ``VectorStore.nearest``: the rows ``viewer`` may see, as a boolean mask."""
 
-    def mask(store) -> np.ndarray:
+    def rule(store) -> np.ndarray:
         public = store._public
         if not viewer.include_drafts:
             return public.copy()
@@ -68,5 +95,16 @@ def vector_mask(viewer: Viewer):
         if viewer.is_reviewer:
             allowed |= np.isin(store._state, REVIEW_STATE_LIST) | np.isin(store._kind, FORUM_KINDS)
         return public | allowed
+
+    def mask(store) -> np.ndarray:
+        visible = rule(store)
+        if viewer.is_admin:
+            return visible
+        audience = store._everyone | (store._entry_author == viewer.user_id)
+        mine = set(_tokens(viewer))
+        for slot, groups in store._limited.items():  # only the rows of entries limited to groups
+            if not groups.isdisjoint(mine):
+                audience[slot] = True
+        return visible & audience
 
     return mask

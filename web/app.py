@@ -46,7 +46,7 @@ from web.routes import ratings as rating_pages
 from web.routes import admin, admin_workflow, articles, attachments, auth, editor, forum, profile, review, sso
 from web.routes import password as password_pages
 from web.routes import search as search_pages
-from web.routes import admin_search, admin_webhooks
+from web.routes import admin_groups, admin_search, admin_webhooks, audience
 from web.routes import panel as panel_pages
 from web.templating import render
 from workflow import webhook_sender, webhooks
@@ -114,6 +114,8 @@ def _routes() -> tuple[BaseRoute, ...]:
         admin_workflow.router,
         admin_search.router,
         admin_webhooks.router,
+        admin_groups.router,
+        audience.router,
         editor.router,
         articles.router,
         forum.router,

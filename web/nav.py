@@ -32,6 +32,7 @@ NAV: tuple[NavItem, ...] = (
 # The administration pages, shown as a second menu on every /admin page (and on /admin itself).
 ADMIN_NAV: tuple[NavItem, ...] = (
     NavItem("Users", "/admin/users", frozenset({Role.admin})),
+    NavItem("Groups", "/admin/groups", frozenset({Role.admin})),
     NavItem("Topics and experts", "/admin/topics", frozenset({Role.admin})),
     NavItem("Routing", "/admin/routing", frozenset({Role.admin})),
     NavItem("Synonyms", "/admin/synonyms", frozenset({Role.admin})),
@@ -40,6 +41,7 @@ ADMIN_NAV: tuple[NavItem, ...] = (
 )
 ADMIN_DESCRIPTIONS = {
     "/admin/users": "Create accounts, change roles, deactivate people who left.",
+    "/admin/groups": "Groups of people (\"Tier 2\", \"Billing team\") that articles can be limited to.",
     "/admin/topics": "Review policy per topic (approvals, validity, who certifies) and designated experts.",
     "/admin/routing": "Reviewer auto-assignment and how new questions reach experts, per topic.",
     "/admin/synonyms": "Words customers use and what they mean in the knowledge base (\"money back\" → refund).",

@@ -10,13 +10,13 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from kb.accounts.actors import Actor, require_actor
+from kb.accounts.actors import SYSTEM, Actor, require_actor
 from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.content import access
 from kb.content.models import Entry, Revision
 from kb.db import append_only
-from kb.events import ADMIN_ACTION, ENTRY_DELETED, REVISION_DISCARDED, Event, subscribe
+from kb.events import ADMIN_ACTION, ENTRY_AUDIENCE_CHANGED, ENTRY_DELETED, REVISION_DISCARDED, Event, subscribe
 from workflow.models import WorkflowEvent
 
 
@@ -84,8 +84,22 @@ def _on_entry_deleted(session: Session, event: Event) -> None:
            signature="deleted the draft")
 
 
-def _actor(session: Session, event: Event) -> User:
-    return session.get(User, event.actor_id)
+def _on_audience_changed(session: Session, event: Event) -> None:
+    names = event.data.get("groups") or []
+    if event.data.get("group_deleted"):
+        comment = ("A group it was limited to was deleted; visible to: " + ", ".join(names) + "." if names else
+                   "The group it was limited to was deleted; only its authors and administrators see it.")
+    else:
+        comment = "Visible to: " + ", ".join(names) + "." if names else "Visible to everyone."
+    if "public" in event.data:
+        comment += (" Customer-facing: published in the static help centre." if event.data["public"] else
+                    " No longer customer-facing.")
+    record(session=session, entry_id=event.entry_id, actor=_actor(session, event), action="audience",
+           comment=comment, signature="changed who may see it")
+
+
+def _actor(session: Session, event: Event) -> Actor:
+    return session.get(User, event.actor_id) if event.actor_id is not None else SYSTEM
 
 
 def register() -> None:
@@ -94,6 +108,7 @@ def register() -> None:
     subscribe(ADMIN_ACTION, _on_admin_action)
     subscribe(REVISION_DISCARDED, _on_revision_discarded)
     subscribe(ENTRY_DELETED, _on_entry_deleted)
+    subscribe(ENTRY_AUDIENCE_CHANGED, _on_audience_changed)
 
 
 def history(*, session: Session, entry_id: int) -> list[WorkflowEvent]:

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from kb.accounts.models import Role, User
 from kb.clock import utcnow
+from kb.content import access
 from kb.content.models import Entry, Revision, RevisionState, RevisionTag
 from workflow.models import Action, Certification, CertificationStatus, Flag, FlagStatus, Review, TopicExpert
 
@@ -53,17 +54,19 @@ def build(*, session: Session, actor: User) -> Dashboard:
     topics = my_topic_ids(session=session, user=actor)
     scope = topics if topics and not actor.has_role(Role.admin) else None
     board = Dashboard()
+    # Entries limited to groups the reviewer is not in are not theirs to review (kb.content.access).
+    audience = access.audience_condition(actor)
 
     reviewed_by_me = select(Review.revision_id).where(Review.reviewer_id == actor.id)
     in_review = _in_topics(
         select(Entry, Revision).join(Revision, Revision.entry_id == Entry.id)
         .where(Revision.state == RevisionState.in_review.value, Revision.author_id != actor.id,
-               Revision.id.not_in(reviewed_by_me)).order_by(Revision.created_at), Revision.id, scope)
+               Revision.id.not_in(reviewed_by_me), audience).order_by(Revision.created_at), Revision.id, scope)
     board.awaiting_review = [QueueItem(e, r, r.created_at) for e, r in session.exec(in_review)]
 
     approved = _in_topics(
         select(Entry, Revision).join(Revision, Revision.entry_id == Entry.id)
-        .where(Revision.state == RevisionState.approved.value, Revision.author_id != actor.id)
+        .where(Revision.state == RevisionState.approved.value, Revision.author_id != actor.id, audience)
         .order_by(Revision.created_at), Revision.id, topics if not actor.has_role(Role.admin) else None)
     if topics or actor.has_role(Role.admin):
         board.awaiting_certification = [QueueItem(e, r, r.created_at) for e, r in session.exec(approved)]
@@ -71,20 +74,22 @@ def build(*, session: Session, actor: User) -> Dashboard:
     mine = (select(Entry, Revision, Review).join(Revision, Revision.entry_id == Entry.id)
             .join(Review, Review.revision_id == Revision.id)
             .where(Review.reviewer_id == actor.id, Review.decision == Action.request_changes.value,
-                   Revision.state == RevisionState.changes_requested.value, Entry.deleted_at.is_(None)).order_by(Review.created_at))
+                   Revision.state == RevisionState.changes_requested.value, Entry.deleted_at.is_(None),
+                   audience).order_by(Review.created_at))
     board.changes_requested = [QueueItem(e, r, rv.created_at, rv.comment) for e, r, rv in session.exec(mine)]
 
     flags = _in_topics(
         select(Entry, Revision, Flag).join(Flag, Flag.entry_id == Entry.id)
         .join(Revision, Revision.id == Entry.latest_revision_id)
-        .where(Flag.status == FlagStatus.open.value, Entry.deleted_at.is_(None)).order_by(Flag.created_at), Revision.id, scope)
+        .where(Flag.status == FlagStatus.open.value, Entry.deleted_at.is_(None), audience)
+        .order_by(Flag.created_at), Revision.id, scope)
     board.flagged = [QueueItem(e, r, f.created_at, f"{f.reason}: {f.comment}".rstrip(": "), flag_id=f.id)
                      for e, r, f in session.exec(flags)]
 
     def certifications(status: str, until=None):
         statement = (select(Entry, Revision, Certification).join(Certification, Certification.entry_id == Entry.id)
                      .join(Revision, Revision.id == Certification.revision_id)
-                     .where(Certification.status == status).order_by(Certification.valid_until))
+                     .where(Certification.status == status, audience).order_by(Certification.valid_until))
         if until is not None:
             statement = statement.where(Certification.valid_until <= until)
         return [QueueItem(e, r, c.valid_until) for e, r, c in session.exec(_in_topics(statement, Revision.id, scope))]

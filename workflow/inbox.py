@@ -8,13 +8,23 @@ from sqlmodel import Session, select
 
 from kb.accounts.models import User
 from kb.clock import utcnow
+from kb.content import access
+from kb.content.models import Entry
 from kb.errors import NotFound
 from workflow.models import Notification, NotificationMode, NotificationPreference
 
 
+def in_audience():
+    """Notifications about entries their recipient may still see: one limited to groups since
+    (``kb.content.audiences``), or whose group they left, is kept out of the inbox and email."""
+    return Notification.entry_id.is_(None) | (
+        select(Entry.id).where(Entry.id == Notification.entry_id, access.audience_includes(Notification.user_id))
+        .exists())
+
+
 def inbox(*, session: Session, actor: User, unread_only: bool = False, limit: int = 50) -> list[Notification]:
     """The actor's notifications, newest first."""
-    statement = select(Notification).where(Notification.user_id == actor.id)
+    statement = select(Notification).where(Notification.user_id == actor.id, in_audience())
     if unread_only:
         statement = statement.where(Notification.read_at.is_(None))
     statement = statement.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
@@ -26,7 +36,7 @@ def unread_count(*, session: Session, actor: User | int) -> int:
     user_id = actor if isinstance(actor, int) else actor.id
     return session.exec(
         select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None), in_audience())
     ).one()
 
 

@@ -32,6 +32,7 @@ from kb.accounts.models import User
 from kb.clock import utcnow
 from kb.settings import Settings
 from workflow.models import Notification, NotificationMode, NotificationPreference
+from workflow.inbox import in_audience
 
 log = logging.getLogger("kb.mailer")
 
@@ -183,7 +184,7 @@ def _pending(mode: NotificationMode, since: datetime):
         .join(User, User.id == Notification.user_id)
         .outerjoin(NotificationPreference, NotificationPreference.user_id == Notification.user_id)
         .where(mode_matches, User.is_active.is_(True), Notification.emailed_at.is_(None),
-               Notification.read_at.is_(None), Notification.created_at >= since)
+               Notification.read_at.is_(None), Notification.created_at >= since, in_audience())
         .order_by(Notification.user_id, Notification.created_at, Notification.id)
     )
 

@@ -34,6 +34,11 @@ class User(SQLModel, table=True):
         back_populates="user",
         sa_relationship_kwargs={"lazy": "selectin", "cascade": "all, delete-orphan"},
     )
+    # Loaded on first use only: most checks never need it (``kb.content.access.audience_allows``
+    # asks only about entries limited to groups).
+    group_rows: list["GroupMember"] = Relationship(
+        sa_relationship_kwargs={"lazy": "select", "cascade": "all, delete-orphan"},
+    )
 
     @property
     def roles(self) -> set[Role]:
@@ -46,6 +51,11 @@ class User(SQLModel, table=True):
     @property
     def is_admin(self) -> bool:
         return Role.admin in self.roles
+
+    @property
+    def group_ids(self) -> frozenset[int]:
+        """The groups this person belongs to (``UserGroup`` ids), however they joined."""
+        return frozenset(row.group_id for row in self.group_rows)
 
 
 class UserRole(SQLModel, table=True):
@@ -141,3 +151,28 @@ class ExternalIdentity(SQLModel, table=True):
     email: str = Field(default="", max_length=254)  # as the provider last said it
     created_at: datetime = Field(default_factory=utcnow)
     last_sign_in_at: datetime = Field(default_factory=utcnow)
+class MembershipSource(str, enum.Enum):
+    admin = "admin"  # added on /admin/groups (or the API)
+    sso = "sso"  # from the identity provider's claims at sign-in (``kb.accounts.groups.sync_sso_groups``)
+
+
+class UserGroup(SQLModel, table=True):
+    """A group of people ("Tier 2", "Billing team") that entries can be limited to (audiences).
+    Names are unique whatever their case: ``name_key`` is the name lower-cased."""
+
+    __tablename__ = "user_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    name_key: str = Field(max_length=80, sa_column_kwargs={"unique": True})
+    description: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_member"
+
+    group_id: int = Field(foreign_key="user_group.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, index=True, ondelete="CASCADE")
+    source: str = Field(default=MembershipSource.admin.value, max_length=8)
+    added_at: datetime = Field(default_factory=utcnow)

@@ -97,3 +97,16 @@ class PasswordLinkPublic(BaseModel):
     emailed: bool = Field(description="Whether kb emails the link to the user (it does when email is set up).")
     url: str | None = Field(default=None, description="The link, only when kb cannot email it: pass it on to the "
                                                       "user privately. It is shown only once.")
+
+
+class GroupCreate(BaseModel):
+    name: str = Field(max_length=200, description="Unique whatever its case, e.g. “Tier 2”.")
+    description: str = Field(default="", max_length=1000)
+
+
+class GroupPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from kb.accounts import groups
 from kb.accounts import service as accounts
 from kb.accounts.actors import require_admin
 from kb.accounts.models import ExternalIdentity, Role, User, UserRole
@@ -112,6 +113,10 @@ def sign_in(*, session: Session, claims: ProviderClaims, settings: Settings) -> 
     identity.last_sign_in_at = utcnow()
     if user.roles_set_by_admin_at is None:
         _follow_groups(session, user, claims, settings)
+    # Audiences: the provider's groups fill kb's groups of the same names (an administrator's
+    # memberships stay; unknown names create groups only with KB_SSO_CREATE_GROUPS).
+    groups.sync_sso_groups(session=session, user=user, group_names=list(claims.groups),
+                           create_missing=settings.sso_create_groups)
     session.flush()
     _audit(session, user, action="user.sso_sign_in", target=user.email,
                  detail=f"Signed in through single sign-on ({claims.issuer}).")

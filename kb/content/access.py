@@ -7,14 +7,23 @@ signed-in user; their verification state is shown beside them.
 
 A deleted draft (``Entry.deleted_at``) is seen by nobody, administrators included, in any channel;
 only the audit trail keeps its history (``revision_visible(..., include_deleted=True)``).
+
+Audiences: an entry limited to groups (``Entry.limited_to_groups``, its groups in
+``EntryAudience``) is seen only by members of one of those groups, by its authors (author and
+co-author: they chose the audience, and wrote the text) and by admins. Everything above applies
+on top: an agent in the group still sees only the certified revision. Experts get no exception:
+a topic's expert outside the group does not see the entry, not even a revision in review (an
+administrator adds them to the group, or reviews it); an exception would leak the text to
+exactly the people the limitation is about. Whoever wrote a single revision of the entry is no
+exception either.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kb.accounts.models import Role, User
-from kb.content.models import Entry, EntryKind, Revision, RevisionState
+from kb.accounts.models import GroupMember, Role, User, UserRole
+from kb.content.models import Entry, EntryAudience, EntryKind, Revision, RevisionState
 
 WRITER_ROLES = (Role.author, Role.expert, Role.admin)
 PUBLISHED_STATES = {RevisionState.certified.value, RevisionState.superseded.value}
@@ -40,8 +49,40 @@ def is_deleted(entry: Entry) -> bool:
     return entry.deleted_at is not None
 
 
+def audience_allows(user: User, entry: Entry) -> bool:
+    """Whether ``user`` is in the entry's audience (everyone, unless it is limited to groups)."""
+    if not entry.limited_to_groups or user.is_admin or is_author(user, entry):
+        return True
+    return not user.group_ids.isdisjoint(row.group_id for row in entry.audience_rows)
+
+
+def audience_condition(user: User):
+    """``audience_allows`` as a SQL condition on ``Entry``."""
+    if user.is_admin:
+        return sa.true()
+    member = (sa.select(EntryAudience.entry_id)
+              .join(GroupMember, GroupMember.group_id == EntryAudience.group_id)
+              .where(EntryAudience.entry_id == Entry.id, GroupMember.user_id == user.id)
+              .correlate_except(EntryAudience, GroupMember))
+    return sa.or_(Entry.limited_to_groups.is_(False), Entry.author_id == user.id, Entry.co_author_id == user.id,
+                  member.exists())
+
+
+def audience_includes(user_id):
+    """``audience_condition`` for a user named by a column (``Notification.user_id``): a
+    condition on ``Entry`` for statements over many people's rows at once (the mailer)."""
+    member = (sa.select(EntryAudience.entry_id)
+              .join(GroupMember, GroupMember.group_id == EntryAudience.group_id)
+              .where(EntryAudience.entry_id == Entry.id, GroupMember.user_id == user_id)
+              .correlate_except(EntryAudience, GroupMember))
+    admin = (sa.select(UserRole.user_id).where(UserRole.user_id == user_id, UserRole.role == Role.admin.value)
+             .correlate_except(UserRole))
+    return sa.or_(Entry.limited_to_groups.is_(False), Entry.author_id == user_id, Entry.co_author_id == user_id,
+                  member.exists(), admin.exists())
+
+
 def can_view_entry(user: User, entry: Entry, *, has_revision_in_review: bool = False) -> bool:
-    if is_deleted(entry):
+    if is_deleted(entry) or not audience_allows(user, entry):
         return False
     if user.is_admin or is_author(user, entry) or is_forum(entry):
         return True
@@ -49,7 +90,7 @@ def can_view_entry(user: User, entry: Entry, *, has_revision_in_review: bool = F
 
 
 def can_view_revision(user: User, entry: Entry, revision: Revision) -> bool:
-    if is_deleted(entry):
+    if is_deleted(entry) or not audience_allows(user, entry):
         return False
     if user.is_admin or revision.author_id == user.id or is_author(user, entry) or is_forum(entry):
         return True
@@ -74,7 +115,7 @@ def revision_visible(user: User, *, include_deleted: bool = False):
                        Entry.kind.in_(FORUM_KINDS), published)
     if is_reviewer(user):
         condition = sa.or_(condition, Revision.state.in_(REVIEW_STATES))
-    return sa.and_(alive, condition)
+    return sa.and_(alive, audience_condition(user), condition)
 
 
 def can_write_articles(user: User) -> bool:

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 from kb.clock import utcnow
 
@@ -81,6 +81,15 @@ class Entry(SQLModel, table=True):
     # A draft article its author deleted (``kb.content.removal.delete_draft_entry``): the row stays
     # for the audit trail, and nobody sees the entry any more (``kb.content.access``).
     deleted_at: datetime | None = None
+    # Audience (``kb.content.audiences``): True when the entry is limited to the groups of its
+    # ``EntryAudience`` rows (only they, its authors and admins see it); False: everyone signed in.
+    # Kept beside the rows so that the common case needs no query (``kb.content.access``).
+    limited_to_groups: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Customer-facing: ``kb publish`` puts its certified revision in the static help centre.
+    public: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+
+    audience_rows: list["EntryAudience"] = Relationship(
+        sa_relationship_kwargs={"lazy": "select", "cascade": "all, delete-orphan"})
 
 
 class Revision(SQLModel, table=True):
@@ -151,3 +160,12 @@ class FormSubmission(SQLModel, table=True):
     purpose: str = Field(max_length=40)
     entry_id: int | None = Field(default=None, foreign_key="entry.id", ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class EntryAudience(SQLModel, table=True):
+    """A group an entry is limited to (see ``Entry.limited_to_groups``)."""
+
+    __tablename__ = "entry_audience"
+
+    entry_id: int = Field(foreign_key="entry.id", primary_key=True, ondelete="CASCADE")
+    group_id: int = Field(foreign_key="user_group.id", primary_key=True, index=True, ondelete="CASCADE")

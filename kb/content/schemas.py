@@ -50,7 +50,8 @@ class _Titled(_Text):
 
 
 class ArticleCreate(_Titled):
-    pass
+    audience: list[str] | None = Field(default=None, max_length=50, description=(
+        "The names of the groups the article is limited to (GET /groups); empty or left out: everyone signed in."))
 
 
 class QuestionCreate(_Titled):
@@ -110,6 +111,19 @@ class EntryPublic(BaseModel):
     created_at: datetime
     activity_at: datetime
     revision: RevisionPublic | None = Field(default=None, description="The revision this caller sees.")
+    limited_to_groups: bool = Field(default=False, description="Only members of ``audience`` (and the authors "
+                                    "and administrators) see it.")
+    audience: list[str] = Field(default_factory=list, description="The names of the groups the entry is limited "
+                                "to; empty: everyone signed in.")
+    public: bool = Field(default=False, description="Customer-facing: published by ``kb publish``.")
+
+
+class AudienceUpdate(BaseModel):
+    groups: list[str] = Field(default_factory=list, max_length=50, description=(
+        "The names of the groups to limit the entry to; empty: everyone signed in."))
+    public: bool | None = Field(default=None, description=(
+        "Customer-facing: ``kb publish`` puts its certified text in the static help centre (when it is not "
+        "limited to groups). Left out: unchanged."))
 
 
 class DiffPublic(BaseModel):

@@ -90,7 +90,7 @@ def visible_revisions(*, session: Session, actor: User, entries: Iterable[Entry]
         latest = by_id.get(entry.latest_revision_id)
         if latest is not None and access.can_view_revision(actor, entry, latest):
             result[entry.id] = latest
-        elif entry.certified_revision_id:
+        elif entry.certified_revision_id and access.audience_allows(actor, entry):
             result[entry.id] = by_id.get(entry.certified_revision_id)
         else:
             searched[entry.id] = entry

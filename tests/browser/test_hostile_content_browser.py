@@ -533,3 +533,35 @@ def test_error_messages_and_echoed_parameters_stay_text(watch, db, cast):
     anonymous.where = "after sign-in with a hostile next"
     anonymous.judge()
     assert anonymous.page.url.startswith(anonymous.base_url + "/"), anonymous.page.url
+
+
+def test_groups_and_audiences_show_hostile_names_inertly(watch, db, cast):
+    """Group names and descriptions (audiences) are an administrator's text, shown on the admin
+    pages, on the article page ("Visible to") and in its form."""
+    from kb.accounts import groups
+    from kb.content import audiences
+
+    made = []
+    for payload in ONE_LINE[:12]:
+        try:
+            with db.begin_nested():
+                made.append((payload, groups.create_group(session=db, actor=cast["admin"], name=line_with(payload, 80),
+                                                          description=line_with(payload, 300))))
+        except DomainError:
+            pass
+    assert len(made) >= 8, len(made)
+    groups.add_member(session=db, actor=cast["admin"], group=made[0][1], user=cast["agent"])
+    article = create_article(session=db, actor=cast["author"], data=ArticleCreate(
+        title="Limited hostile", body="Only for some groups.", tags=["hostile"]))
+    _certify(db, cast, article.latest_revision_id)
+    db.refresh(article)
+    audiences.set_audience(session=db, actor=cast["author"], entry=article, group_ids=[g.id for _, g in made[:4]])
+    db.commit()
+    admin = watch(cast["admin"])
+    admin.see("/admin/groups", [p for p, _ in made])
+    admin.see(f"/admin/groups/{made[0][1].id}", [made[0][0], cast["names"][3]])
+    admin.see(f"/admin/groups/{made[1][1].id}/delete", [made[1][0]])
+    admin.see(f"/admin/groups?deleted={quote(made[2][0].text)}")
+    admin.see(f"/articles/{article.id}", [p for p, _ in made[:4]])
+    watch(cast["author"]).see(f"/articles/{article.id}", [p for p, _ in made[:4]])
+    watch(cast["agent"]).see(f"/articles/{article.id}", [p for p, _ in made[:4]])

@@ -18,7 +18,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
+from kb.accounts import groups
 from kb.accounts import service as accounts
+from kb.content import audiences
 from kb.content.models import Entry, EntryKind, Revision, RevisionState
 from kb.content.schemas import ArticleCreate, QuestionCreate
 from kb.content.forum import ask_question
@@ -58,13 +60,17 @@ def world(db):
                                    url="http://127.0.0.1:9/" + LONG_TITLE.replace(" ", "-")[:300], events=list(webhooks.EVENTS))
     db.add(WebhookDelivery(webhook_id=hook.id, delivery_id=str(uuid.uuid4()), event="question.asked", payload={},
                            attempts=12, failed_at=utcnow(), last_status=500, last_error="The receiver answered 500: " + LONG_TITLE))
+    # A group with a long name and description that the article is limited to (audiences).
+    group = groups.create_group(session=db, actor=admin, name=LONG_TITLE[:80], description=LONG_TITLE[:300])
+    groups.add_member(session=db, actor=admin, group=group, user=author)
+    audiences.set_audience(session=db, actor=admin, entry=article, group_ids=[group.id])
     in_review = db.exec(select(Revision).join(Entry, Entry.id == Revision.entry_id)
                         .where(Revision.state == RevisionState.in_review.value,
                                Entry.kind == EntryKind.article.value)).first()
     db.commit()
     assert in_review is not None
     return {"article": article, "question": question, "review": in_review.id, "author": author, "admin": admin,
-            "webhook": hook.id}
+            "webhook": hook.id, "group": group.id}
 
 
 def _admin_pages(world) -> list[str]:
@@ -72,7 +78,8 @@ def _admin_pages(world) -> list[str]:
             f"/review/{world['review']}", "/inbox", "/questions", f"/questions/{world['question'].id}", "/experts",
             "/knowledge-health", "/profile", f"/entries/{world['article'].id}/history",
             "/admin", "/admin/users", "/admin/topics", "/admin/routing", "/admin/synonyms", "/admin/audit",
-            "/admin/webhooks", f"/admin/webhooks/{world['webhook']}"]
+            "/admin/webhooks", f"/admin/webhooks/{world['webhook']}", "/admin/groups", f"/admin/groups/{world['group']}",
+            f"/admin/groups/{world['group']}/delete"]
 
 
 def _author_pages(world) -> list[str]:

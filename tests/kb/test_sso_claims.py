@@ -80,3 +80,25 @@ def test_a_new_email_already_used_by_another_account_is_not_taken(db, sso_settin
     user = sso.sign_in(session=db, claims=claims(sub="r", email="rae@example.com"), settings=sso_settings)
     again = sso.sign_in(session=db, claims=claims(sub="r", email="taken@example.com"), settings=sso_settings)
     assert again.id == user.id and again.email == "rae@example.com"
+
+
+def test_the_providers_groups_fill_kbs_groups_of_the_same_names(db, sso_settings):
+    from kb.accounts import groups
+    from kb.accounts.actors import SYSTEM
+    from kb.accounts.models import GroupMember, MembershipSource, UserGroup
+
+    tier2 = groups.create_group(session=db, actor=SYSTEM, name="Tier 2")
+    billing = groups.create_group(session=db, actor=SYSTEM, name="Billing team")
+    user = sso.sign_in(session=db, claims=claims(groups=["tier 2", "Unknown team"]), settings=sso_settings)
+    db.commit()
+    assert {(m.group_id, m.source) for m in rows(db, GroupMember)} == {(tier2.id, MembershipSource.sso.value)}
+    assert "Unknown team" not in {g.name for g in rows(db, UserGroup)}  # created only with KB_SSO_CREATE_GROUPS
+    db.add(GroupMember(group_id=billing.id, user_id=user.id, source=MembershipSource.admin.value))
+    db.commit()
+    sso.sign_in(session=db, claims=claims(groups=[]), settings=sso_settings)  # left Tier 2 at the provider
+    db.commit()
+    assert {m.group_id for m in rows(db, GroupMember)} == {billing.id}  # an administrator's membership stays
+    creating = sso_settings.model_copy(update={"sso_create_groups": True})
+    sso.sign_in(session=db, claims=claims(groups=["Unknown team"]), settings=creating)
+    db.commit()
+    assert "Unknown team" in {g.name for g in rows(db, UserGroup)}

@@ -580,3 +580,34 @@ def test_factory_returns_one_backend_per_configuration(tmp_path):
         assert meili.health()["status"] == "down"
     finally:
         reset_backends()
+
+
+# -- audiences: documents of an entry limited to groups (kb.content.access.audience_allows) ------------
+
+LIMITED = [
+    replace(doc(920, "Kowariflux escalation rota", "Kowariflux: call the duty manager.", tags=("limited-tag",),
+                author_id=7), groups=("g5",)),
+    replace(doc(920, "Kowariflux escalation rota v2", "Kowariflux: call the night manager.", audience="restricted",
+                author_id=7, certified=False, state="in_review", revision_id=9201), groups=("g5",)),
+    replace(doc(921, "Kowariflux orphan", "Kowariflux: its only group was deleted.", author_id=7), groups=()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("viewer", "expected"), [
+    (AGENT, set()),
+    (Viewer(99, group_ids=(6,)), set()),
+    (Viewer(50, is_reviewer=True, include_drafts=True), set()),  # an expert outside the group
+    (Viewer(99, group_ids=(6, 5)), {(920, "public")}),
+    (Viewer(99, group_ids=(5,), include_drafts=True), {(920, "public")}),
+    (Viewer(50, is_reviewer=True, include_drafts=True, group_ids=(5,)), {(920, "public"), (920, "restricted")}),
+    (AUTHOR, {(920, "public"), (920, "restricted"), (921, "public")}),
+    (ADMIN, {(920, "public"), (920, "restricted"), (921, "public")}),
+])
+def test_documents_limited_to_groups_are_found_by_members_authors_and_admins_only(base, viewer, expected):
+    base.index(LIMITED)
+    for text in ("kowariflux", "kowariflux escalation", "kowari", "kowarifux"):
+        results = search(base, text, viewer=viewer, limit=50)
+        assert {(h.entry_id, h.audience) for h in results.hits} == expected, text
+        assert results.total == len(expected)
+        assert ("limited-tag" in results.facets.get("tag", {})) == bool(expected & {(920, "public")})
+    assert search(base, "", viewer=viewer, limit=100).total == len(BASE) + len(expected)

@@ -175,3 +175,38 @@ def test_a_ticket_finds_its_certified_answer_by_meaning_and_never_a_draft(hybrid
     assert found[0] == 1 and 900 not in found and 901 not in found and len(found) <= 5
     assert all(hit.certified for hit in searched.results.hits)
     assert rows(db, SearchLog)[-1].query.startswith("Where is my order?\nHello, the tracking page")
+
+
+# An article limited to a group (audiences) whose meaning matches the sentence without its words.
+LIMITED = replace(doc(930, "Zorblat handset logout notes", "Zorblat: the phone application forgets its sign-in.",
+                      tags=("limited-tag",), author_id=7), groups=("g5",))
+
+
+def test_a_limited_articles_meaning_reaches_its_groups_members_only(hybrid):
+    with_vectors(hybrid, [LIMITED])
+    sentence = "the app keeps logging me out"
+    for viewer in (AGENT, Viewer(99, group_ids=(6,)), Viewer(50, is_reviewer=True, include_drafts=True)):
+        results = search(hybrid, sentence, viewer=viewer, limit=50)
+        assert 930 not in ids(results) and "limited-tag" not in results.facets["tag"]
+    for viewer in (Viewer(99, group_ids=(5,)), AUTHOR, ADMIN):
+        assert 930 in ids(search(hybrid, sentence, viewer=viewer, limit=50))
+
+
+def test_the_vector_stores_own_mask_keeps_limited_documents_to_their_groups(tmp_path):
+    from search.embedded import EmbeddedBackend
+    from search.embedding import query_vector
+    from search.visibility import vector_mask
+
+    backend = with_vectors(EmbeddedBackend(tmp_path / "search", semantic=True), [*DOCS, LIMITED])
+    try:
+        vector = query_vector("the app keeps logging me out")
+
+        def nearest(viewer):
+            return {doc_id for doc_id, _ in backend._vectors.nearest(vector, vector_mask(viewer), limit=50)}
+
+        assert "930:public" not in nearest(AGENT) and "930:public" not in nearest(Viewer(99, group_ids=(6,)))
+        assert "4:public" in nearest(AGENT)
+        for viewer in (Viewer(99, group_ids=(5,)), AUTHOR, ADMIN):
+            assert "930:public" in nearest(viewer)
+    finally:
+        backend.close()

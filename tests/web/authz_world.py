@@ -16,7 +16,8 @@ from expertise import people
 from kb.accounts import service as accounts
 from kb.accounts.models import Role, User
 from kb.accounts.schemas import TokenCreate, UserCreate
-from kb.content import attachments
+from kb.accounts import groups
+from kb.content import attachments, audiences
 from kb.content import service as content
 from kb.content.forum import answer_question, ask_question
 from kb.content.models import Entry
@@ -42,6 +43,11 @@ REVIEW_WORD = "Numbatreview"  # a revision in review (experts and admins may rea
 PARENT_WORD = "Dugongparent"  # the unsubmitted draft the revision in review was edited from
 REJECTED_WORD = "Bilbyrejected"  # a rejected revision
 COMMENT_WORD = "Potoroocomment"  # a reviewer's comment on a revision in review
+# A certified article limited to a group (audiences) that only the agent is in: its author, the
+# agent and admins may open it; the topic's expert (who certified it before it was limited) may not.
+LIMITED_WORD = "Kowarilimited"
+LIMITED_TAG = "kowari-routes"
+LIMITED_GROUP = "Tier two"
 CERTIFIED_TARGETS = ("revisable", "revisable_api", "flaggable", "flaggable_api", "dismissable", "dismissable_api",
                      "reverifiable", "reverifiable_api", "archivable", "archivable_api", "votable", "votable_api")
 SUBMITTED_TARGETS = ("approvable", "rejectable", "assignable")
@@ -146,10 +152,34 @@ def build(db: Session, data_dir) -> World:
     _act(db, rejected.latest_revision_id, (expert, Action.reject), comment="Not our policy.")
     ids.update(rejected=rejected.id, rejected_rev=rejected.latest_revision_id)
 
+    # A certified article limited to a group with only the agent in it, with a picture; everyone got
+    # a notification about it before it was limited (the inbox must drop it for those outside).
+    tier = groups.create_group(session=db, actor=u["admin"], name=LIMITED_GROUP, description="Second line")
+    groups.add_member(session=db, actor=u["admin"], group=tier, user=u["agent"])
+    limited = _article(db, author, f"Escalation {LIMITED_WORD}", "Draft.", tags=(TOPIC, LIMITED_TAG))
+    limited_file = _upload(db, author, limited, data_dir, f"{LIMITED_WORD}.png")
+    db.refresh(limited)
+    picture = attachments.attachment_url(limited_file)
+    limited_rev = _revise(db, author, limited, f"Call {LIMITED_WORD} first. ![map]({picture})",
+                          tags=(TOPIC, LIMITED_TAG), title=f"Escalation {LIMITED_WORD}")
+    _act(db, limited_rev.id, *certify)
+    notify(session=db, users=list(u.values()), kind="test", message=f"Read {LIMITED_WORD}", link="/",
+           entry_id=limited.id)
+    db.refresh(limited)
+    audiences.set_audience(session=db, actor=author, entry=limited, group_ids=[tier.id])
+    # ... and a newer revision of it in review (the topic's expert, outside the group, may not review it).
+    limited_review = _revise(db, author, limited, f"Call {LIMITED_WORD} second.", tags=(TOPIC, LIMITED_TAG),
+                             title=f"Escalation {LIMITED_WORD} again")
+    _act(db, limited_review.id, (author, Action.submit))
+    ids.update(limited=limited.id, limited_rev=limited_rev.id, limited_file=limited_file.id, tier=tier.id,
+               limited_review_rev=limited_review.id)
+
     # What the mutating routes act on, one per person and route (so that one person's success never
     # hides the next person's refusal, and the content above keeps its state). Anonymous requests
     # name the agent's targets: they are refused before anything is read.
     for role in ROLES[1:]:
+        for key in ("audience", "audience_api"):  # drafts whose audience each person tries to set
+            ids[f"{key}_{role}"] = _article(db, author, f"Spare {key} {role}", "Who sees it?").id
         for name in CERTIFIED_TARGETS + SUBMITTED_TARGETS + ("certifiable", "submittable"):
             entry = _article(db, author, f"Spare {name} {role}", f"Spare article {name}.")
             ids[f"{name}_{role}"] = entry.id
@@ -174,6 +204,10 @@ def build(db: Session, data_dir) -> World:
             ids[f"{key}_{role}"] = _article(db, author, f"Spare {key} {role}", "A duplicate draft.").id
     ids.update({key.replace("_agent", "_anonymous"): value for key, value in list(ids.items()) if key.endswith("_agent")})
     u["spare"] = _user(db, "spare", Role.expert)
+    spare_group = groups.create_group(session=db, actor=u["admin"], name="Spare group")
+    groups.add_member(session=db, actor=u["admin"], group=spare_group, user=u["spare"])
+    ids.update(spare_group=spare_group.id,
+               deletable_group=groups.create_group(session=db, actor=u["admin"], name="Old group").id)
     _article(db, u["admin"], "Spare topic", "For the admin pages.", tags=("spare-topic",))
 
     # The forum: a question by the agent, an answer by the other author.

@@ -116,8 +116,8 @@ def test_the_admin_index_lists_the_administration_sections_not_the_main_menu(adm
     index = html[html.index('<ul class="admin-index">'):]
     index = index[:index.index("</ul>")]
     cards = re.findall(r'<h2><a href="([^"]+)">([^<]+)</a></h2>', index)
-    assert [path for path, _ in cards] == ["/admin/users", "/admin/topics", "/admin/routing", "/admin/synonyms",
-                                           "/admin/webhooks", "/admin/audit", "/knowledge-health"]
+    assert [path for path, _ in cards] == ["/admin/users", "/admin/groups", "/admin/topics", "/admin/routing",
+                                           "/admin/synonyms", "/admin/webhooks", "/admin/audit", "/knowledge-health"]
     assert "Audit trail" in dict(cards).values()
     for main_menu_only in ('"/"', '"/search"', '"/questions"', '"/articles/new"', '"/admin"'):
         assert f"<h2><a href={main_menu_only}>" not in index

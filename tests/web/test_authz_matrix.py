@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from kb.accounts import service as accounts
+from kb.accounts.models import User
 from kb.accounts.schemas import TokenCreate
 from kb.content import access
 from kb.content import service as content
@@ -34,6 +35,7 @@ from search.outbox import drain
 from sqlmodel import select
 from tests.conftest import _empty_all_tables
 from tests.helpers import TEST_SECRET, csrf_from, login
+from tests.search.conftest import meili_server  # noqa: F401 - the fixture, for the Meilisearch run
 from tests.web import authz_world as w
 
 ROLES = w.ROLES
@@ -127,6 +129,18 @@ MATRIX: list[tuple[str, Call, tuple[int, ...]]] = [
     ("GET /admin/audit.csv",                             get("/admin/audit.csv?start=2000-01-01&end=2100-01-01"),              (L, 403, 403, 403, 403, 403, 200)),
     ("GET /admin/synonyms",                              get("/admin/synonyms"),                                               (L, 403, 403, 403, 403, 403, 200)),
     ("GET /admin/routing",                               get("/admin/routing"),                                                (L, 403, 403, 403, 403, 403, 200)),
+    ("GET /admin/groups",                                get("/admin/groups"),                                                 (L, 403, 403, 403, 403, 403, 200)),
+    ("POST /admin/groups",                               post("/admin/groups", {"name": "{role} group"}),                      (L, 403, 403, 403, 403, 403, 303)),
+    ("GET /admin/groups/{group_id}",                     get("/admin/groups/{spare_group}"),                                   (L, 403, 403, 403, 403, 403, 200)),
+    ("POST /admin/groups/{group_id}",                    post("/admin/groups/{spare_group}", {"name": "Spare group", "description": "Spare"}), (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /admin/groups/{group_id}/members",            post("/admin/groups/{spare_group}/members", {"email": "agent@matrix.example.com"}), (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /admin/groups/{group_id}/members/{user_id}/remove", post("/admin/groups/{spare_group}/members/{spare_id}/remove"), (L, 403, 403, 403, 403, 403, 303)),
+    ("GET /admin/groups/{group_id}/delete",              get("/admin/groups/{deletable_group}/delete"),                        (L, 403, 403, 403, 403, 403, 200)),
+    ("POST /admin/groups/{group_id}/delete",             post("/admin/groups/{deletable_group}/delete"),                       (L, 403, 403, 403, 403, 403, 303)),
+    ("POST /entries/{entry_id}/audience",                post("/entries/{audience_{role}}/audience", {"groups": "{spare_group}"}), (L, 404, 303, 404, 404, 404, 303)),
+    ("PUT /api/v1/entries/{entry_id}/audience",          Call("PUT", "/api/v1/entries/{audience_api_{role}}/audience", json={"groups": ["spare GROUP"]}), (U, 404, 200, 404, 404, 404, 200)),
+    ("GET /api/v1/groups",                               get("/api/v1/groups"),                                                (U, 403, 200, 200, 200, 200, 200)),
+    ("POST /api/v1/groups",                              post("/api/v1/groups", json={"name": "API group"}),                   (U, 403, 403, 403, 403, 403, 201)),
     ("GET /admin/webhooks",                              get("/admin/webhooks"),                                               (L, 403, 403, 403, 403, 403, 200)),
     ("GET /admin/webhooks/{webhook_id}",                 get("/admin/webhooks/{webhook}"),                                     (L, 403, 403, 403, 403, 403, 200)),
     # --- the JSON API: reading ----------------------------------------------------------------------------------------------------------
@@ -283,6 +297,29 @@ def world(engine, tmp_path_factory):
     _empty_all_tables(engine)
 
 
+@pytest.fixture(scope="module")
+def meili_world(world, meili_server, tmp_path_factory):  # noqa: F811
+    """The same world searched through Meilisearch: another app on the same database, its index
+    rebuilt from it (``kb reindex``), everyone signed in again."""
+    from search.service import reindex
+    from web.app import create_app
+
+    settings = Settings(env="development", data_dir=tmp_path_factory.mktemp("authz-meili") / "data",
+                        secret_key=TEST_SECRET, periodic_seconds=0, search_backend="meilisearch",
+                        search_url=meili_server.url, search_key=meili_server.key)
+    backend = backend_for(settings)
+    reindex(engine=world["engine"], backend=backend)
+    app = create_app(settings=settings, engine=world["engine"])
+    clients: dict[str, TestClient] = {"anonymous": TestClient(app, base_url="http://testserver")}
+    for role in ROLES[1:]:
+        clients[role] = TestClient(app, base_url="http://testserver")
+        assert login(clients[role], world["world"].users[role].email).status_code == 303, role
+    yield {**world, "app": app, "clients": clients}
+    for client in clients.values():
+        client.close()
+    backend.clear()
+
+
 def _path(call: Call, role: str, ids: dict) -> str:
     return call.path.replace("{role}", role).format_map(ids)
 
@@ -329,7 +366,8 @@ def test_the_sql_and_python_forms_of_revision_visibility_agree(world):
     try:
         entries = {e.id: e for e in session.exec(select(Entry))}
         revisions = list(session.exec(select(Revision)))
-        for user in world["world"].users.values():
+        for built in world["world"].users.values():
+            user = session.get(User, built.id)  # in this session: the audience rule reads its groups
             expected = {r.id for r in revisions if access.can_view_revision(user, entries[r.entry_id], r)}
             got = set(session.exec(select(Revision.id).join(Entry, Entry.id == Revision.entry_id)
                                    .where(access.revision_visible(user))))
@@ -344,7 +382,8 @@ def test_entry_sheets_read_in_batch_show_what_one_at_a_time_shows(world):
     session = session_factory(world["engine"])()
     try:
         entries = list(session.exec(select(Entry).order_by(Entry.id)))
-        for user in world["world"].users.values():
+        for built in world["world"].users.values():
+            user = session.get(User, built.id)
             sheets = entry_sheets(session=session, actor=user, entries=entries)
             for entry, sheet in zip(entries, sheets, strict=True):
                 alone = content.visible_revision(session=session, actor=user, entry=entry)
@@ -388,6 +427,20 @@ SIDE_CHANNELS = {
         "/search?q={word}&drafts=1", "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}",
         "/api/v1/experts?q={word}", "/articles", "/review", "/knowledge-health", "/people/{author_id}",
         "/people/{expert_id}", "/inbox", "/panel?subject={word}"]),
+    w.LIMITED_WORD: ({"author", "agent", "admin"}, [
+        "/questions/similar?title={word}", "/search?q={word}", "/search?q={word}&drafts=1", "/api/v1/search?q={word}",
+        "/api/v1/search?q={word}&include_drafts=true", "/experts?q={word}", "/api/v1/experts?q={word}",
+        "/articles/{limited}", "/entries/{limited}/audit", "/entries/{limited}/history", "/entries/{limited}/edit",
+        "/api/v1/entries/{limited}", "/api/v1/entries/{limited}/revisions", "/entries/{limited}/plain",
+        "/revisions/{limited_rev}", "/review/{limited_rev}", "/review/{limited_review_rev}",
+        "/entries/{limited}/diff?old={limited_rev}&new={limited_review_rev}",
+        "/api/v1/revisions/{limited_review_rev}/diff?against={limited_rev}", "/attachments/{limited_file}",
+        "/attachments/{limited_file}/" + w.LIMITED_WORD + ".png", "/", "/articles", "/review", "/knowledge-health",
+        "/inbox", "/people/{author_id}", "/people/{expert_id}", "/api/v1/questions", "/panel?subject={word}"]),
+    w.LIMITED_TAG: ({"author", "agent", "admin"}, [
+        "/tags/suggest?tags=kowari", "/experts", "/experts?q=kowari+routes", "/api/v1/experts?q=kowari+routes",
+        "/search?q=escalation", "/api/v1/search?q=escalation", "/search?q=escalation&drafts=1", "/",
+        "/articles", "/people/{author_id}", "/people/{expert_id}", "/knowledge-health"]),
     w.COMMENT_WORD: ({"author", "expert", "other_expert", "admin"}, [
         "/entries/{commented}/audit", "/articles/{commented}", "/review/{commented_rev}", "/inbox",
         "/api/v1/entries/{commented}", "/people/{expert_id}"]),
@@ -423,6 +476,26 @@ def test_search_with_drafts_shows_only_what_the_searcher_may_open(world, role):
     assert leaks == [], f"{role} finds what they may not open: {leaks}"
 
 
+SEARCHING = ("/search", "/api/v1/search", "/experts?", "/api/v1/experts?", "/questions/similar")
+
+
+@pytest.mark.parametrize("role", ROLES[1:])
+def test_what_goes_through_meilisearch_shows_only_what_the_searcher_may_open(meili_world, role):
+    """Search, the expert finder and similar questions on the other backend: the same rule."""
+    leaks = []
+    for word, (readers, paths) in SIDE_CHANNELS.items():
+        for path in paths:
+            if role in readers or not path.startswith(SEARCHING):
+                continue
+            response = send(meili_world, role, get(path.replace("{word}", word.lower())))
+            if word in response.text:
+                leaks.append(f"{path.replace('{word}', word.lower())} ({response.status_code})")
+    assert leaks == [], f"{role} finds through Meilisearch what they may not open: {leaks}"
+    if role in ("agent", "author", "admin"):  # ... and the group's members find the limited article
+        assert w.LIMITED_WORD in send(meili_world, role, get("/search?q=kowarilimited")).text
+        assert w.LIMITED_WORD in send(meili_world, role, get("/api/v1/search?q=escalation")).text
+
+
 def test_the_secret_words_are_there_for_those_who_may_open_them(world):
     """The side-channel test would prove nothing if the words were nowhere: the author finds each."""
     author = [("/search?q={word}&drafts=1".replace("{word}", w.DRAFT_WORD), w.DRAFT_WORD),
@@ -432,6 +505,12 @@ def test_the_secret_words_are_there_for_those_who_may_open_them(world):
     for path, word in author:
         assert word in send(world, "author", get(path)).text, path
     assert w.REVIEW_WORD in send(world, "other_expert", get("/review/{review_rev}")).text
+    for path in ("/search?q=kowarilimited", "/articles/{limited}", "/inbox", "/api/v1/search?q=escalation"):
+        assert w.LIMITED_WORD in send(world, "agent", get(path)).text, path
+    assert w.LIMITED_TAG in send(world, "agent", get("/articles/{limited}")).text
+    assert w.LIMITED_WORD in send(world, "author", get("/tags/suggest?tags=kowari")).text.replace("-routes", "") \
+        or w.LIMITED_TAG in send(world, "author", get("/tags/suggest?tags=kowari")).text
+    assert send(world, "agent", get("/attachments/{limited_file}")).status_code == 200
     assert w.COMMENT_WORD in send(world, "expert", get("/entries/{commented}/audit")).text
 
 

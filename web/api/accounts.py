@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from kb.accounts import groups
 from kb.accounts import password_links as links
 from kb.accounts import service as accounts
-from kb.accounts.schemas import (PasswordLinkCreate, PasswordLinkPublic, TokenCreate, TokenCreated, TokenPublic,
-                                 UserCreate, UserPublic, UserUpdate)
+from kb.accounts.schemas import (GroupCreate, GroupPublic, PasswordLinkCreate, PasswordLinkPublic, TokenCreate,
+                                 TokenCreated, TokenPublic, UserCreate, UserPublic, UserUpdate)
 from web.api.params import PathId
 from web.deps import AdminApi, ApiManagedUserDep, ApiUser, SessionDep, SettingsDep
 
@@ -21,6 +22,20 @@ def _public(user) -> UserPublic:
 @router.get("/me", response_model=UserPublic)
 def me(user: ApiUser):
     return _public(user)
+
+
+@router.get("/groups", response_model=list[GroupPublic])
+def list_groups(session: SessionDep, user: ApiUser):
+    """The groups articles can be limited to (``audience``): for writers and administrators."""
+    groups.require_may_list(user)
+    return [GroupPublic.model_validate(g) for g in groups.list_groups(session=session)]
+
+
+@router.post("/groups", response_model=GroupPublic, status_code=status.HTTP_201_CREATED)
+def create_group(data: GroupCreate, session: SessionDep, actor: AdminApi):
+    """Create a group (administrators); its members are added on /admin/groups or from sign-in claims."""
+    return GroupPublic.model_validate(groups.create_group(session=session, actor=actor, name=data.name,
+                                                          description=data.description))
 
 
 @router.get("/users", response_model=list[UserPublic])

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Response, status
 from sqlmodel import Session
 
 from kb.accounts.models import User
-from kb.content import forum, removal, sheets
+from kb.content import audiences, forum, removal, sheets
 from kb.content import service as content
 from kb.content.models import Entry, Revision
 from kb.content.schemas import (
     AnswerCreate,
     ArticleCreate,
+    AudienceUpdate,
     DiffPublic,
     EntryPublic,
     QuestionCreate,
@@ -33,17 +34,32 @@ def revision_public(*, session: Session, revision: Revision) -> RevisionPublic:
 
 
 def entry_public(*, session: Session, actor: User, entry: Entry) -> EntryPublic:
-    return sheets.entry_sheet(session=session, actor=actor, entry=entry).public()
+    return entries_public(session=session, actor=actor, entries=[entry])[0]
 
 
 def entries_public(*, session: Session, actor: User, entries: list[Entry]) -> list[EntryPublic]:
-    return [s.public() for s in sheets.entry_sheets(session=session, actor=actor, entries=entries)]
+    names = audiences.audience_names(session=session, entries=entries)
+    views = [s.public() for s in sheets.entry_sheets(session=session, actor=actor, entries=entries)]
+    for view in views:
+        view.audience = names.get(view.id, [])
+    return views
 
 
 @router.post("/articles", response_model=EntryPublic, status_code=status.HTTP_201_CREATED)
 def create_article(data: ArticleCreate, session: SessionDep, user: ApiUser):
-    """Create an article; its first revision is a draft."""
-    return entry_public(session=session, actor=user, entry=content.create_article(session=session, actor=user, data=data))
+    """Create an article; its first revision is a draft. ``audience`` limits it to groups at once."""
+    entry = content.create_article(session=session, actor=user, data=data)
+    if data.audience:
+        audiences.set_audience_by_names(session=session, actor=user, entry=entry, names=data.audience)
+    return entry_public(session=session, actor=user, entry=entry)
+
+
+@router.put("/entries/{entry_id}/audience", response_model=EntryPublic)
+def set_audience(entry: ApiEntryDep, data: AudienceUpdate, session: SessionDep, user: ApiUser):
+    """Limit an article to groups (by name), or open it to everyone signed in (``[]``). Its authors and
+    administrators only; applied to every revision at once, without review, and recorded in its audit trail."""
+    audiences.set_audience_by_names(session=session, actor=user, entry=entry, names=data.groups, public=data.public)
+    return entry_public(session=session, actor=user, entry=entry)
 
 
 @router.get("/entries/{entry_id}", response_model=EntryPublic)

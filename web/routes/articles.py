@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse
 
 from expertise import answer_copy
 from expertise.sheets import page_sheet, submission
-from kb.content import access, drafts, removal
+from kb.accounts import groups as group_service
+from kb.content import access, audiences, drafts, removal
 from kb.content import service as content
 from kb.content.block_diff import block_diff
 from kb.content.diff import inline_diff
@@ -57,7 +58,7 @@ AUTHOR_DONE = {
 @router.get("/articles/{entry_id}")
 def article(request: Request, session: SessionDep, user: PageUser, entry_id: int, saved: bool = False,
             flagged: bool = False, again: Literal["article", "promotion"] | None = None,
-            done: Action | None = None, discarded: bool = False):
+            done: Action | None = None, discarded: bool = False, audience: bool = False):
     entry = content.get_entry(session=session, actor=user, entry_id=entry_id, kind=EntryKind.article)
     view = page_sheet(session=session, actor=user, entry=entry, with_actions=True)
     source = promoted_from(session=session, entry=entry)
@@ -72,13 +73,21 @@ def article(request: Request, session: SessionDep, user: PageUser, entry_id: int
     if discarded:
         flashes.append({"kind": "success", "text": "The draft is discarded: this is the version from before it."})
     discardable, deletable = removal.offers(session=session, actor=user, entry=entry)
+    chosen = audiences.audience_of(session=session, entry=entry)
+    if audience:
+        flashes.append({"kind": "success", "text": f"Saved: visible to {audiences.describe(entry, chosen)}."})
+    can_set = audiences.can_set_audience(user, entry)
+    audience_view = {"label": audiences.describe(entry, chosen), "limited": entry.limited_to_groups,
+                     "public": entry.public,
+                     "can_set": can_set, "chosen": {g.id for g in chosen},
+                     "groups": group_service.list_groups(session=session) if can_set else []}
     # "Copy answer" when the page shows the certified text (what it copies), with the heading of
     # the part meant for the customer when the article marks one.
     copy_answer = ({"heading": answer_copy.customer_heading(view.revision.body)}
                    if view.revision and view.revision.id == entry.certified_revision_id else None)
     context = {"view": view, "promoted": promoted, "flashes": flashes, "copy_answer": copy_answer,
                "submission": submission(session=session, actor=user, entry=entry),
-               "discardable": discardable, "deletable": deletable}
+               "discardable": discardable, "deletable": deletable, "audience": audience_view}
     # Back after "Submit for review" must ask again, not show buttons for a state that has passed.
     return no_store(render(request, "article.html", context))
 
