@@ -70,6 +70,9 @@ SHOTS: list[Shot] = [
     Shot("inbox", "/inbox", "author@example.com"),
     Shot("phone-search", "/search?q=refund", "agent@example.com", PHONE),
     Shot("phone-article", "/articles/2", "agent@example.com", PHONE),
+    # The helpdesk side panel at the width of a helpdesk's sidebar.
+    Shot("panel", "/panel?subject=Refund+for+a+cancelled+order&text=The+customer+cancelled+yesterday+and+"
+         "wants+the+money+back&ticket=ZD-4711", "agent@example.com", (360, 800)),
 ]
 
 
