@@ -10,6 +10,8 @@ records every attempt. A write therefore never waits for a receiver, nor fails b
 
 Payloads carry only what the event's subject may publish: an entry's certified title (a forum
 question's or answer's title, which every signed-in person sees), never a draft's title or any body.
+An entry limited to groups (audiences) is named by id only, with ``limited_to_groups: true``: a
+receiver (a chat channel, a ticketing tool) reaches people outside those groups.
 """
 
 from __future__ import annotations
@@ -251,7 +253,10 @@ def retry(*, session: Session, actor: Actor, webhook: Webhook, delivery_id: int 
 
 def _public_title(session: Session, entry: Entry) -> str | None:
     """The title anyone may be told: the certified one, or a forum post's (forum posts are seen by
-    every signed-in person); None for an article that only its authors and reviewers can see."""
+    every signed-in person); None for an article that only its authors and reviewers can see, and
+    for an entry limited to groups."""
+    if entry.limited_to_groups:
+        return None
     revision_id = entry.certified_revision_id
     if revision_id is None and entry.kind in (EntryKind.question.value, EntryKind.answer.value):
         revision_id = entry.latest_revision_id
@@ -260,7 +265,8 @@ def _public_title(session: Session, entry: Entry) -> str | None:
 
 
 def _entry(session: Session, entry: Entry) -> dict:
-    return {"id": entry.id, "kind": entry.kind, "title": _public_title(session, entry), "url": f"/entries/{entry.id}"}
+    return {"id": entry.id, "kind": entry.kind, "title": _public_title(session, entry), "url": f"/entries/{entry.id}",
+            "limited_to_groups": bool(entry.limited_to_groups)}
 
 
 def _actor(session: Session, actor_id: int | None) -> dict | None:
@@ -305,7 +311,8 @@ def _payload(session: Session, event: Event, name: str) -> dict | None:
     if name == CERTIFIED:
         extra = {"reverified": event.name == CERTIFICATION_CHANGED}
     elif name == FLAGGED:
-        extra = {"flag": {"id": event.data.get("flag_id"), "reason": event.data.get("reason")}}
+        extra = {"flag": {"id": event.data.get("flag_id"),
+                          "reason": None if entry.limited_to_groups else event.data.get("reason")}}
     elif name == QUESTION_ANSWERED:
         extra = {"question": _entry(session, session.get(Entry, entry.parent_id))}
     if name in (CERTIFIED, NEEDS_REVERIFICATION):

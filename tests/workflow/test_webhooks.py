@@ -111,7 +111,7 @@ def test_every_subscribed_event_arrives_once_with_a_valid_signature(db, engine, 
         by_event.setdefault(payload["event"], []).append(payload)
     first, again = sorted(by_event["entry.certified"], key=lambda p: p["reverified"])
     assert first["entry"] == {"id": entry.id, "kind": "article", "title": "Refund windows",
-                              "url": f"{BASE}/entries/{entry.id}"}
+                              "url": f"{BASE}/entries/{entry.id}", "limited_to_groups": False}
     assert first["actor"] == {"id": people["expert"].id, "name": people["expert"].display_name}
     assert first["certification"]["revision"] == 1 and first["certification"]["valid_until"].endswith("Z")
     assert again["reverified"] is True and again["certification"]["status"] == "active"
@@ -122,7 +122,7 @@ def test_every_subscribed_event_arrives_once_with_a_valid_signature(db, engine, 
     [answered] = by_event["question.answered"]
     assert answered["entry"]["id"] == answer.id and answered["entry"]["kind"] == "answer"
     assert answered["question"] == {"id": question.id, "kind": "question", "title": "Can I refund a gift card?",
-                                    "url": f"{BASE}/entries/{question.id}"}
+                                    "url": f"{BASE}/entries/{question.id}", "limited_to_groups": False}
     flagged = {p["entry"]["id"]: p for p in by_event["entry.flagged"]}
     assert flagged[entry.id]["flag"]["reason"] == "outdated" and flagged[entry.id]["entry"]["title"] == "Refund windows"
     assert flagged[draft.id]["entry"]["title"] is None
@@ -133,6 +133,27 @@ def test_every_subscribed_event_arrives_once_with_a_valid_signature(db, engine, 
         assert item.headers["X-KB-Event"] == item.payload["event"] and item.headers["X-KB-Attempt"] == "1"
     assert deliver(engine, settings).delivered == 0  # nothing is sent twice
     assert all(d.delivered_at and d.attempts == 1 and d.last_status == 204 for d in rows(db, WebhookDelivery))
+
+
+def test_an_entry_limited_to_groups_is_named_by_id_only(db, engine, settings, receiver, people, wf):
+    from kb.accounts import groups
+    from kb.content.audiences import set_audience
+
+    receiver.up()
+    hook_for(db, receiver, settings)
+    tier2 = groups.create_group(session=db, actor=SYSTEM, name="Tier 2")
+    groups.add_member(session=db, actor=SYSTEM, group=tier2, user=people["expert"])  # its reviewer
+    entry = wf.article(db, people["author"], title="Kowari escalation routes")
+    set_audience(session=db, actor=people["author"], entry=entry, group_ids=[tier2.id])
+    wf.drive(db, db.get(Revision, entry.latest_revision_id), wf.S.certified, author=people["author"],
+             reviewer=people["expert"])
+    raise_flag(session=db, actor=people["author"], entry=entry, reason=FlagReason.outdated, comment="Kowari moved")
+    db.commit()
+    assert deliver(engine, settings).delivered == 2
+    assert b"Kowari" not in b"".join(r.body for r in receiver.requests)  # receivers reach people outside Tier 2
+    for payload in receiver.processed.values():
+        assert payload["entry"] == {"id": entry.id, "kind": "article", "title": None,
+                                    "url": f"{BASE}/entries/{entry.id}", "limited_to_groups": True}
 
 
 def test_a_webhook_hears_only_its_events(db, engine, settings, receiver, people, wf):
