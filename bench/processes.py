@@ -7,25 +7,18 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from search import local_meili
+from search.local_meili import free_port, wait_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
-MEILISEARCH = Path(os.environ.get("MEILISEARCH_BIN") or ROOT / ".cache" / "meilisearch" / "meilisearch")
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 MEILI_INDEXING_MEMORY = "512MiB"  # bounded, as docs/deployment.md recommends
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def kb_command(*args: str) -> list[str]:
@@ -53,21 +46,6 @@ def run_python(env: dict, cwd: Path, module: str, *args: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
     return result.stdout
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[:4]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -141,28 +119,13 @@ def du_mb(path: Path) -> float:
 
 @contextmanager
 def meilisearch(work: Path):
-    """A Meilisearch server on a free port, its data in ``work``; yields (url, key, data path)."""
-    if not (MEILISEARCH.is_file() and os.access(MEILISEARCH, os.X_OK)):
-        raise RuntimeError(f"Meilisearch binary not found at {MEILISEARCH}: run scripts/install-meilisearch.sh")
-    work.mkdir(parents=True, exist_ok=True)
+    """A Meilisearch server on a free port, its data in ``work``; yields (url, key, data path, process)."""
     port, key = free_port(), secrets.token_urlsafe(24)
-    log = work / "meilisearch.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(MEILISEARCH), "--db-path", str(work / "data.ms"), "--dump-dir", str(work / "dumps"),
-                                 "--snapshot-dir", str(work / "snapshots"), "--http-addr", f"127.0.0.1:{port}",
-                                 "--master-key", key, "--no-analytics", "--env", "development",
-                                 "--max-indexing-memory", MEILI_INDEXING_MEMORY],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=work)
+    proc = local_meili.start(work, port=port, key=key, max_indexing_memory=MEILI_INDEXING_MEMORY, timeout=120)
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/health", proc, log)
         yield f"http://127.0.0.1:{port}", key, work / "data.ms", proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        local_meili.stop(proc, timeout=20)
         shutil.rmtree(work / "data.ms", ignore_errors=True)
 
 

@@ -11,22 +11,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from search import local_meili
 
-INSTALL_HINT = "run scripts/install-meilisearch.sh (or set MEILISEARCH_BIN)"
-# Meilisearch sizes its indexing buffers from --max-indexing-memory (default: 2/3 of the RAM);
-# on small VMs allocating them makes every tiny batch take seconds. Tests index a few documents.
+# Tests index a few documents: small indexing buffers (see search.local_meili.start).
 MAX_INDEXING_MEMORY = "64MiB"
 
 
@@ -37,71 +30,25 @@ class MeiliServer:
     log: Path
 
 
-def meilisearch_binary() -> Path:
-    return Path(os.environ.get("MEILISEARCH_BIN") or ROOT / ".cache" / "meilisearch" / "meilisearch")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"meilisearch exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"meilisearch did not become healthy in {timeout}s:\n{log.read_text()[-3000:]}")
+def require_meilisearch() -> None:
+    """Skip without the binary, or fail when REQUIRE_MEILISEARCH=1 (CI)."""
+    if not local_meili.installed():
+        message = f"Meilisearch binary not found at {local_meili.binary()}: {local_meili.INSTALL_HINT}"
+        if os.environ.get("REQUIRE_MEILISEARCH") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
 def meili_server(tmp_path_factory):
-    binary = meilisearch_binary()
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        message = f"Meilisearch binary not found at {binary}: {INSTALL_HINT}"
-        if os.environ.get("REQUIRE_MEILISEARCH") == "1":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    require_meilisearch()
     workdir = tmp_path_factory.mktemp("meilisearch")
-    port = _free_port()
-    key = secrets.token_urlsafe(24)
-    url = f"http://127.0.0.1:{port}"
-    log = workdir / "meilisearch.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(binary),
-                "--db-path", str(workdir / "data.ms"),
-                "--dump-dir", str(workdir / "dumps"),
-                "--snapshot-dir", str(workdir / "snapshots"),
-                "--http-addr", f"127.0.0.1:{port}",
-                "--master-key", key,
-                "--no-analytics",
-                "--env", "development",
-                "--max-indexing-memory", MAX_INDEXING_MEMORY,
-            ],  # fmt: skip
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-        )
+    port, key = local_meili.free_port(), secrets.token_urlsafe(24)
+    proc = local_meili.start(workdir, port=port, key=key, max_indexing_memory=MAX_INDEXING_MEMORY)
     try:
-        _wait_healthy(url, proc, log)
-        yield MeiliServer(url=url, key=key, log=log)
+        yield MeiliServer(url=f"http://127.0.0.1:{port}", key=key, log=workdir / "meilisearch.log")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        local_meili.stop(proc)
 
 
 def make_meili_backend(server: MeiliServer, **kwargs):

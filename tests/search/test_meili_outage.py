@@ -37,7 +37,8 @@ from search import outbox
 from search.factory import backend_for, reset_backends
 from search.models import SearchOutbox
 from tests.helpers import TEST_SECRET, login, rows
-from tests.search.conftest import INSTALL_HINT, MAX_INDEXING_MEMORY, _free_port, _wait_healthy, meilisearch_binary
+from search import local_meili
+from tests.search.conftest import MAX_INDEXING_MEMORY, require_meilisearch
 from workflow.policy import designate_expert
 from kb.accounts.actors import SYSTEM
 
@@ -57,30 +58,14 @@ class MeiliProcess:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = local_meili.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "meilisearch.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    str(meilisearch_binary()),
-                    "--db-path", str(self.workdir / "data.ms"),
-                    "--dump-dir", str(self.workdir / "dumps"),
-                    "--snapshot-dir", str(self.workdir / "snapshots"),
-                    "--http-addr", f"127.0.0.1:{self.port}",
-                    "--master-key", MASTER_KEY,
-                    "--no-analytics",
-                    "--env", "development",
-                    "--max-indexing-memory", MAX_INDEXING_MEMORY,
-                ],  # fmt: skip
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-            )
-        _wait_healthy(self.url, self.proc, self.log)
+        self.proc = local_meili.start(self.workdir, port=self.port, key=MASTER_KEY,
+                                      max_indexing_memory=MAX_INDEXING_MEMORY)
 
     def kill(self) -> None:
         """kill -9: no shutdown, whatever it was doing."""
@@ -88,23 +73,13 @@ class MeiliProcess:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc is not None:
+            local_meili.stop(self.proc)
 
 
 @pytest.fixture
 def meili(tmp_path):
-    binary = meilisearch_binary()
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        message = f"Meilisearch binary not found at {binary}: {INSTALL_HINT}"
-        if os.environ.get("REQUIRE_MEILISEARCH") == "1":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    require_meilisearch()
     workdir = tmp_path / "meilisearch"
     workdir.mkdir()
     server = MeiliProcess(workdir)
