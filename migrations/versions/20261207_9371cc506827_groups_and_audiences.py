@@ -54,16 +54,16 @@ def upgrade() -> None:
     with op.batch_alter_table('entry_audience', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_entry_audience_group_id'), ['group_id'], unique=False)
 
-    with op.batch_alter_table('entry', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('limited_to_groups', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column('public', sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Plain columns, no batch table copy: on SQLite a copy drops and recreates ``entry`` under the
+    # append-only rows that reference it (as in a3d9f2c7e1b5).
+    op.add_column('entry', sa.Column('limited_to_groups', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('entry', sa.Column('public', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('entry', schema=None) as batch_op:
-        batch_op.drop_column('public')
-        batch_op.drop_column('limited_to_groups')
+    op.drop_column('entry', 'public')  # SQLite 3.35+ drops a column in place
+    op.drop_column('entry', 'limited_to_groups')
 
     with op.batch_alter_table('entry_audience', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_entry_audience_group_id'))

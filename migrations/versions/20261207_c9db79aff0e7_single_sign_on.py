@@ -38,14 +38,14 @@ def upgrade() -> None:
     with op.batch_alter_table('external_identity', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_external_identity_user_id'), ['user_id'], unique=False)
 
-    with op.batch_alter_table('user_account', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('roles_set_by_admin_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    # A plain column, no batch table copy: on SQLite a copy drops and recreates ``user_account`` under
+    # the append-only rows that reference it.
+    op.add_column('user_account', sa.Column('roles_set_by_admin_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
 
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('user_account', schema=None) as batch_op:
-        batch_op.drop_column('roles_set_by_admin_at')
+    op.drop_column('user_account', 'roles_set_by_admin_at')  # SQLite 3.35+ drops a column in place
 
     with op.batch_alter_table('external_identity', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_external_identity_user_id'))
