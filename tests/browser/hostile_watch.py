@@ -29,6 +29,8 @@ INSPECT_DOM = r"""
 ({marker, product}) => {
   const problems = [];
   const describe = (el) => el.outerHTML.slice(0, 160);
+  // The product as a number of its own: a timestamp such as ...T03:18:11.503371 holds its digits.
+  const computed = new RegExp("(^|[^0-9])" + product + "([^0-9]|$)");
   const CONTENT = ".prose, #preview, .snippet, .diff-body, .diff";
   // What the Markdown sanitiser may emit, plus what kb's own views add (highlights, diffs).
   const CONTENT_TAGS = new Set(("p h1 h2 h3 h4 h5 h6 a img ul ol li blockquote pre code em strong del s table " +
@@ -78,14 +80,14 @@ INSPECT_DOM = r"""
       } else if (!TEXT_ATTRS.has(name) && value.includes(marker)) {
         problems.push(`attribute ${name} carries the marker: ${describe(el)}`);
       }
-      if (value.includes(product) && !(tag === "input" && el.name === "csrf_token") && name !== "hx-headers") {
+      if (computed.test(value) && !(tag === "input" && el.name === "csrf_token") && name !== "hx-headers") {
         problems.push(`template product in ${name}: ${describe(el)}`);
       }
     }
   }
   const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    if (node.data.includes(product)) problems.push(`template product in text: ${node.data.slice(0, 120)}`);
+    if (computed.test(node.data)) problems.push(`template product in text: ${node.data.slice(0, 120)}`);
   }
   if (window.frames.length) problems.push(`${window.frames.length} frame(s) in the page`);
   return {problems, hits: window.__xssHits || [], text: document.documentElement.textContent};
