@@ -143,21 +143,19 @@ class QueryLogWriter:
 def _write(session: Session, batch: list[_Search | _Click]) -> list[_Click]:
     """Write a batch in order; returns the clicks whose search is not in the database yet."""
     waiting: list[_Click] = []
-    ids: dict[str, tuple[int, int | None]] = {}  # key -> (row id, user id), for this batch's clicks
+    ids: dict[str, int] = {}  # key -> row id, for this batch's clicks (log_click checks whose it is)
     for event in batch:
         if isinstance(event, _Search):
             row = querylog.log_search(session=session, user_id=event.user_id, query=event.query,
                                       result_count=event.result_count, key=event.key, at=event.at)
             if row is not None:
-                ids[event.key] = (row.id, row.user_id)
+                ids[event.key] = row.id
             continue
-        found = ids.get(event.key) or session.exec(
-            select(SearchLog.id, SearchLog.user_id).where(SearchLog.key == event.key)).first()
-        if found is None:
+        search_id = ids.get(event.key) or session.exec(select(SearchLog.id).where(SearchLog.key == event.key)).first()
+        if search_id is None:
             if utcnow() - event.at < CLICK_PATIENCE:
                 waiting.append(event)
             continue
-        search_id, _ = found
         querylog.log_click(session=session, user_id=event.user_id, search_id=search_id, entry_id=event.entry_id,
                            rank=event.rank, at=event.at)
     return waiting
