@@ -358,14 +358,18 @@ class EmbeddedBackend:
         limit = max(0, query.limit)
         offset = max(0, query.offset)
         highlighter = Highlighter(parsed)
+        # One pass over the matches counts them by kind and tag (the facets); the total is the sum
+        # of the kinds (every document has one), so the search itself only collects the top hits.
+        facets = self._facets(searcher, final)
+        total = sum(facets["kind"].values())
         if order_by:
-            result = searcher.search(final, limit=max(1, limit), count=True, offset=offset,
+            result = searcher.search(final, limit=max(1, limit), offset=offset,
                                      order_by_field=order_by, order=tantivy.Order.Desc)
             hits = [self._hit(searcher.doc(address), highlighter, parsed, 0.0, None)
                     for _, address in result.hits[:limit]]
         else:
             # Enough hits to re-rank the requested page (uncertified questions demoted, search.fusion).
-            result = searcher.search(final, limit=max(1, offset + limit, fusion.LEXICAL_CANDIDATES), count=True)
+            result = searcher.search(final, limit=max(1, offset + limit, fusion.LEXICAL_CANDIDATES))
             stored = {}
             candidates = []
             for score, address in result.hits:
@@ -377,8 +381,6 @@ class EmbeddedBackend:
                 candidates.append(c)
             hits = [self._hit(stored[c.doc_id], highlighter, parsed, c.score, None)
                     for c in fusion.demote_questions(candidates)[offset:offset + limit]]
-        total = result.count or 0
-        facets = self._facets(searcher, final) if total else {"tag": {}, "kind": {}}
         return SearchResults(total=total, hits=hits, facets=facets)
 
     def _neighbours(self, query: SearchQuery) -> dict[str, float]:
@@ -427,12 +429,12 @@ class EmbeddedBackend:
             (Occur.Must, Query.boolean_query([(Occur.Should, lexical_q), (Occur.Should, ids_q)])),
             (Occur.Must, filter_q),
         ])
-        total = searcher.search(union, limit=1, count=True).count or 0
+        facets = self._facets(searcher, union)
+        total = sum(facets["kind"].values())
         highlighter = Highlighter(parsed)
         sentence = len(parsed.terms) >= 3
         hits = [self._hit(stored[c.doc_id], highlighter, parsed, c.score, c.similarity, sentence=sentence)
                 for c in ranked[offset:offset + limit]]
-        facets = self._facets(searcher, union) if total else {"tag": {}, "kind": {}}
         return SearchResults(total=total, hits=hits, facets=facets)
 
     @staticmethod
@@ -444,7 +446,8 @@ class EmbeddedBackend:
              similarity: float | None, *, sentence: bool = False) -> Hit:
         title, body = stored.get_first("title") or "", stored.get_first("body") or ""
         tags = list(stored.get_all("tags"))
-        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body, stored.get_first("context") or "")
+        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body, stored.get_first("context") or "",
+                                        highlighter=highlighter)
         return Hit(
             entry_id=stored.get_first("entry_id"),
             revision_id=stored.get_first("revision_id"),

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.analysis import MIN_PREFIX_LEN, WORD_RE, ParsedQuery, typo_distance, word_forms
-from search.highlight import within_distance
+from search.analysis import ParsedQuery
+from search.highlight import Highlighter
 
 #: Share of semantic relevance by number of query words (after stop words); more: the last value.
 #: Chosen on the whole relevance suite (tests/search), the same for both backends. One word is a
@@ -124,29 +124,13 @@ def demote_questions(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.score, order[id(c)]))
 
 
-def word_coverage(parsed: ParsedQuery, *texts: str) -> float:
+def word_coverage(parsed: ParsedQuery, *texts: str, highlighter: Highlighter | None = None) -> float:
     """Share of the query's words found in the texts, matched as the search matches them (same
-    stem, a synonym's word, the start of a word for the last query word, or a typo away)."""
-    if not parsed.terms:
-        return 1.0
-    unique = {w.lower() for text in texts for w in WORD_RE.findall(text or "")[:COVERAGE_BODY_WORDS]}
-    forms = [word_forms(w) for w in unique]
-    stems = {stem for _, stem in forms if stem}
-    matched = 0
-    for position, term in enumerate(parsed.terms):
-        synonyms = {w for syn in parsed.synonyms if position in syn.positions for alt in syn.alternatives for w in alt}
-        if term.stem in stems or synonyms & stems:
-            matched += 1
-            continue
-        prefixes = [p for p in (term.folded, term.stem) if len(p) >= MIN_PREFIX_LEN] if term.prefix else []
-        if any(f.startswith(p) or (s or "").startswith(p) for f, s in forms if s for p in prefixes):
-            matched += 1
-            continue
-        distance = typo_distance(term.stem)
-        if distance and any(abs(len(s) - len(term.stem)) <= distance and within_distance(s, term.stem, distance)
-                            for s in stems):
-            matched += 1
-    return matched / len(parsed.terms)
+    stem, a synonym's word, the start of a word for the last query word, or a typo away).
+
+    Pass the search's ``highlighter`` (built from the same ``parsed``) to reuse what it already
+    knows of each word across the results of one search."""
+    return (highlighter or Highlighter(parsed)).coverage(*texts, words_per_text=COVERAGE_BODY_WORDS)
 
 
 def is_confident(*, coverage: float, similarity: float | None, sentence: bool = False) -> bool:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import html
 import re
+from itertools import accumulate, islice
+
+from rapidfuzz.distance import OSA
 
 from search.analysis import MIN_PREFIX_LEN, WORD_RE, ParsedQuery, typo_distance, word_forms
 
@@ -12,25 +15,11 @@ SNIPPET_WORDS = 30
 
 
 def _within_distance(a: str, b: str, limit: int) -> bool:
-    """Damerau (optimal string alignment) distance of a and b is <= limit."""
-    if abs(len(a) - len(b)) > limit:
-        return False
-    prev2: list[int] | None = None
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return False
-        prev2, prev = prev, cur
-    return prev[len(b)] <= limit
+    """Damerau (optimal string alignment) distance of a and b is <= limit: a transposed pair of
+    letters is one typo, as for the search backends. rapidfuzz computes it in C++ and stops at the
+    limit (this runs for every word of every shown result against every query word)."""
+    return abs(len(a) - len(b)) <= limit and OSA.distance(a, b, score_cutoff=limit) <= limit
 
-
-within_distance = _within_distance  # also used by search.fusion's word coverage
 
 
 class Highlighter:
@@ -40,25 +29,52 @@ class Highlighter:
     synonym alternatives."""
 
     def __init__(self, query: ParsedQuery):
-        self.exact = {t.stem for t in query.terms}
-        for syn in query.synonyms:
-            for alt in syn.alternatives:
-                self.exact.update(alt)
-        self.prefixes = {p for t in query.terms if t.prefix for p in (t.folded, t.stem) if len(p) >= MIN_PREFIX_LEN}
-        self.fuzzy = [(t.stem, typo_distance(t.stem)) for t in query.terms if typo_distance(t.stem)]
+        # Per query word: its stem, the words of the synonyms standing for it, the prefixes it may
+        # be typed as (the last word) and its typo distance.
+        self._rules = []
+        for position, term in enumerate(query.terms):
+            synonyms = {w for syn in query.synonyms if position in syn.positions for alt in syn.alternatives for w in alt}
+            prefixes = tuple({p for p in (term.folded, term.stem) if len(p) >= MIN_PREFIX_LEN} if term.prefix else ())
+            self._rules.append((term.stem, synonyms, prefixes, typo_distance(term.stem)))
+        # A synonym's word is marked even where the synonym stands for no word of the query.
+        self._any_synonym = {w for syn in query.synonyms for alt in syn.alternatives for w in alt}
+        self._other = 1 << len(self._rules)
+        self._masks: dict[str, int] = {}
         self._cache: dict[str, bool] = {}
+
+    def _mask(self, word: str) -> int:
+        """Bit i set when the word matches query word i (as the search matches it: same stem, a
+        synonym's word, the start of the last word, or a typo away); computed once per word."""
+        mask = self._masks.get(word)
+        if mask is None:
+            mask = 0
+            folded, stem = word_forms(word)
+            if stem is not None:
+                for i, (own, synonyms, prefixes, distance) in enumerate(self._rules):
+                    if (stem == own or stem in synonyms
+                            or any(folded.startswith(p) or stem.startswith(p) for p in prefixes)
+                            or (distance and _within_distance(stem, own, distance))):
+                        mask |= 1 << i
+                if stem in self._any_synonym:
+                    mask |= self._other
+            self._masks[word] = mask
+        return mask
 
     def _matches(self, word: str) -> bool:
         hit = self._cache.get(word)
         if hit is None:
-            folded, stem = word_forms(word)
-            hit = stem is not None and (
-                stem in self.exact
-                or any(folded.startswith(p) or stem.startswith(p) for p in self.prefixes)
-                or any(_within_distance(stem, q, d) for q, d in self.fuzzy)
-            )
-            self._cache[word] = hit
+            hit = self._cache[word] = self._mask(word) != 0
         return hit
+
+    def coverage(self, *texts: str, words_per_text: int) -> float:
+        """Share of the query's words found in the texts (the first ``words_per_text`` words of each)."""
+        if not self._rules:
+            return 1.0
+        found = 0
+        for text in texts:
+            for word in set(WORD_RE.findall(text or "")[:words_per_text]):
+                found |= self._mask(word)
+        return (found & (self._other - 1)).bit_count() / len(self._rules)
 
     def _render(self, text: str, spans: list[tuple[int, int, bool]], start: int, end: int) -> str:
         out: list[str] = []
@@ -72,38 +88,49 @@ class Highlighter:
         out.append(html.escape(text[pos:end]))
         return "".join(out)
 
+    def _flags(self, words: list[str]) -> list[bool]:
+        """Whether each word matches; each distinct word is looked at once per query."""
+        cache = self._cache
+        for word in set(words).difference(cache):
+            self._matches(word)
+        return list(map(cache.__getitem__, words))
+
     def highlight(self, text: str) -> str:
         """The whole text, escaped, with matches marked (titles)."""
         text = text or ""
-        spans = [(m.start(), m.end(), self._matches(m.group())) for m in WORD_RE.finditer(text)]
+        found = list(WORD_RE.finditer(text))
+        flags = self._flags([m.group() for m in found])
+        spans = [(m.start(), m.end(), hit) for m, hit in zip(found, flags, strict=True)]
         return self._render(text, spans, 0, len(text))
 
     def snippet(self, text: str, words: int = SNIPPET_WORDS) -> str:
         """About ``words`` words around the best cluster of matches, escaped, marked; "…" where
-        cropped. The beginning of the text when nothing matches."""
+        cropped. The beginning of the text when nothing matches.
+
+        Runs for every shown result of every search: the words are found and judged once each
+        (C-level regex and dict lookups), and their positions are taken only up to the window."""
         text = text or ""
-        spans = [(m.start(), m.end(), self._matches(m.group())) for m in WORD_RE.finditer(text)]
-        if len(spans) <= words:
-            return _one_line(self._render(text, spans, 0, len(text)))
-        flags = [1 if s[2] else 0 for s in spans]
-        window = sum(flags[:words])
-        best, best_start = window, 0
-        for i in range(1, len(spans) - words + 1):
-            window += flags[i + words - 1] - flags[i - 1]
-            if window > best:
-                best, best_start = window, i
-        if best:
-            # Start a few words before the first match, when that keeps as many matches.
-            first = next(i for i in range(best_start, best_start + words) if flags[i])
-            candidate = max(0, min(first - 4, len(spans) - words))
-            if sum(flags[candidate : candidate + words]) >= best:
-                best_start = candidate
-        last = best_start + words - 1
-        start = 0 if best_start == 0 else spans[best_start][0]
-        end = len(text) if last == len(spans) - 1 else spans[last][1]
+        flags = self._flags(WORD_RE.findall(text))
+        count = len(flags)
+        if count <= words:
+            best_start = 0
+        else:
+            prefix = [0, *accumulate(flags)]  # prefix[i]: matches among the first i words
+            best_start = max(range(count - words + 1), key=lambda i: prefix[i + words] - prefix[i])
+            best = prefix[best_start + words] - prefix[best_start]
+            if best:
+                # Start a few words before the first match, when that keeps as many matches.
+                first = flags.index(True, best_start)
+                candidate = max(0, min(first - 4, count - words))
+                if prefix[candidate + words] - prefix[candidate] >= best:
+                    best_start = candidate
+        last = min(best_start + words, count) - 1
+        found = list(islice(WORD_RE.finditer(text), last + 1))
+        spans = [(m.start(), m.end(), flags[i]) for i, m in enumerate(found[best_start:], best_start)]
+        start = 0 if best_start == 0 else spans[0][0]
+        end = len(text) if last == count - 1 else spans[-1][1]
         body = self._render(text, spans, start, end)
         return ("… " if start > 0 else "") + _one_line(body) + (" …" if end < len(text) else "")
-
 
 
 _BULLET_BREAK = re.compile(r"\s*\n\s*(?=• )")

@@ -434,7 +434,8 @@ class MeiliBackend:
     def _hit(self, h: dict, highlighter: Highlighter, parsed: ParsedQuery, score: float,
              similarity: float | None, *, sentence: bool = False) -> Hit:
         title, body, tags = h.get("title") or "", h.get("body") or "", list(h.get("tags") or [])
-        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body, h.get("context") or "")
+        coverage = fusion.word_coverage(parsed, title, " ".join(tags), body, h.get("context") or "",
+                                        highlighter=highlighter)
         return Hit(
             entry_id=h["entry_id"],
             revision_id=h["revision_id"],

@@ -1,0 +1,107 @@
+"""Where a served request's time goes: ``kb serve`` (SQLite + embedded) under py-spy while the
+benchmark's load generator drives one endpoint, then the functions that hold the most samples.
+
+    python -m bench.profile_serve --entries 10000 --endpoint search_api [--seconds 15]
+                                  [--data /tmp/kb-profile-10k] [--top 40]
+
+The data folder (corpus imported and indexed, the benchmark's accounts) is built on the first run
+and reused by the next ones, so a profile after a change takes seconds, not minutes. The raw
+samples are written as ``<data>/<endpoint>.collapsed`` (py-spy's "collapsed stacks": one stack per
+line, usable by any flame-graph tool). py-spy is not a dependency of kb: ``pip install py-spy``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import processes as procs
+from bench.corpus import AGENTS, AUTHORS, generate, query_set
+from bench.load import drive
+from bench.serve_bench import base_env, last_json
+from bench.workload import Client, endpoint_jobs, sign_in
+
+ENDPOINTS = ("healthz", "search_api", "search_page", "entry_page", "save_draft")
+
+
+def prepare(data: Path, entries: int) -> tuple[dict, dict]:
+    """The data folder's tokens and facts, building it first when it is not there."""
+    state = data / "profile.json"
+    if state.exists():
+        saved = json.loads(state.read_text())
+        return saved["tokens"], saved["facts"]
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    env = base_env(data / "kb")
+    generate(data / "corpus", entries)
+    procs.run_kb(env, data, "init", echo=False)
+    tokens = last_json(procs.run_python(env, data, "bench.seed", "accounts"))["tokens"]
+    procs.run_kb(env, data, "import", str(data / "corpus"), "--as", "bench-admin@example.com", echo=False)
+    procs.run_kb(env, data, "reindex", echo=False)
+    facts = last_json(procs.run_python(env, data, "bench.seed", "facts"))
+    state.write_text(json.dumps({"tokens": tokens, "facts": facts}))
+    return tokens, facts
+
+
+def top_functions(collapsed: Path, top: int) -> list[tuple[str, float, float]]:
+    """(function, % of samples on the stack anywhere, % of samples where it is the innermost frame)."""
+    total, inclusive, own = 0, collections.Counter(), collections.Counter()
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        n = int(count)
+        total += n
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    rows = [(frame, 100 * n / total, 100 * own[frame] / total) for frame, n in inclusive.most_common(top)]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--endpoint", choices=ENDPOINTS, default="search_api")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--no-profile", dest="profile", action="store_false", help="Only measure requests/s.")
+    options = parser.parse_args(argv)
+    data = options.data or Path(f"/tmp/kb-profile-{options.entries // 1000}k")
+    tokens, facts = prepare(data, options.entries)
+    env = base_env(data / "kb")
+    collapsed = data / f"{options.endpoint}.collapsed"
+    with procs.serving(env, data, workers=1, indexer=False) as (port, server, _):
+        spy = None
+        if options.profile:
+            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw", "--rate", "250",
+                                    "--nonblocking", "--output", str(collapsed)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+        client = Client("127.0.0.1", port, tokens)
+
+        async def run():
+            for email in (AGENTS[0], AUTHORS[0]):
+                await sign_in(client, email)
+            _what, jobs = endpoint_jobs(client, facts, query_set(), [])[options.endpoint]
+            return await drive("127.0.0.1", port, jobs, connections=8, duration=options.seconds, warmup=1.0)
+
+        summary = asyncio.run(run()).summary()
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(timeout=30)
+    print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in summary.items()}))
+    if options.profile and collapsed.exists():
+        for frame, inclusive, own in top_functions(collapsed, options.top):
+            print(f"{inclusive:5.1f}% {own:5.1f}%  {frame[:150]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
