@@ -7,6 +7,8 @@ process must keep using the same instance: ``backend_for`` caches it.
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
+from pathlib import Path
 
 from kb.settings import Settings
 from search.backend import SearchBackend
@@ -20,7 +22,13 @@ _backends: dict[tuple, SearchBackend] = {}
 def _key(settings: Settings) -> tuple:
     if settings.search_backend == "meilisearch":
         return ("meilisearch", settings.search_url or DEFAULT_MEILISEARCH_URL, settings.search_key, settings.semantic)
-    return ("embedded", str((settings.data_dir / "search").resolve()), settings.semantic)
+    return ("embedded", _resolved(settings.data_dir / "search"), settings.semantic)
+
+
+@lru_cache(maxsize=64)
+def _resolved(path: Path) -> str:
+    """The folder's real path (asked on every search: resolving walks the file system)."""
+    return str(path.resolve())
 
 
 def backend_for(settings: Settings) -> SearchBackend:

@@ -34,14 +34,14 @@ def log_search(*, session: Session, user_id: int | None, query: str, result_coun
     if not normalised:
         return None
     now = at or utcnow()
-    previous = session.exec(
-        select(SearchLog).where(SearchLog.user_id == user_id, SearchLog.created_at >= now - REFINE_WINDOW)
+    clicked = select(SearchClick.id).where(SearchClick.search_id == SearchLog.id).exists()
+    found = session.exec(
+        select(SearchLog, clicked).where(SearchLog.user_id == user_id, SearchLog.created_at >= now - REFINE_WINDOW)
         .order_by(SearchLog.id.desc()).limit(1)
     ).first()
+    previous, has_clicks = found if found is not None else (None, False)
     refines = previous is not None and (normalised.startswith(previous.normalised)
                                         or previous.normalised.startswith(normalised))
-    has_clicks = previous is not None and session.exec(
-        select(SearchClick.id).where(SearchClick.search_id == previous.id)).first() is not None
     if refines and not has_clicks:
         previous.query, previous.normalised = query[:500], normalised
         previous.result_count, previous.created_at = result_count, now

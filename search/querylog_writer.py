@@ -15,7 +15,9 @@ With ``batch_seconds=0`` every event is written at once, in the caller's thread 
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import secrets
 import threading
 from collections import deque
@@ -37,8 +39,18 @@ CLICK_PATIENCE = timedelta(seconds=60)  # how long a click waits for its search 
 BATCH_SIZE = 500  # a batch this large is written at once, whatever the interval
 
 
+_key_prefix = ("", 0)  # (random prefix, pid it was drawn in)
+_key_counter = itertools.count(1)
+
+
 def new_key() -> str:
-    return secrets.token_hex(8)
+    """A key no other search of any process has: a random prefix drawn once per process, then a
+    counter (a key only links a click to its search; log_click checks whose search it is, so it
+    need not be secret, and drawing random bytes for every search cost more than the search's log)."""
+    global _key_prefix
+    if _key_prefix[1] != os.getpid():  # a forked worker draws its own
+        _key_prefix = (secrets.token_hex(8), os.getpid())
+    return f"{_key_prefix[0]}{next(_key_counter):x}"
 
 
 @dataclass
