@@ -48,7 +48,7 @@ from web.routes import password as password_pages
 from web.routes import search as search_pages
 from web.routes import admin_groups, admin_search, admin_webhooks, audience
 from web.routes import panel as panel_pages
-from web.templating import render
+from web.templating import render, templates
 from workflow import webhook_sender, webhooks
 from workflow.sheets import front_page
 
@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         redoc_url=None,
     )
     app.state.settings = settings
+    # In production templates do not change while serving: no file check on every page.
+    templates.env.auto_reload = not settings.is_production
     app.state.engine = engine or get_engine(settings.sqlalchemy_url)
     app.state.write_engine = writer(app.state.engine)
     app.state.sessionmaker = session_factory(app.state.engine)

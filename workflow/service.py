@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from kb.accounts.models import User
+from kb.accounts.models import Role, User
 from kb.clock import utcnow
 from kb.content import access as content_access
 from kb.content import service as content
@@ -19,7 +19,7 @@ from kb.events import CERTIFICATION_CHANGED, REVISION_TRANSITION, Event, publish
 from workflow import audit
 from workflow.actions import (ACTIONS, AvailableAction, CertificationContext, available_actions,
                               certification_refusal)
-from workflow.models import Action, Certification, CertificationAction, CertificationStatus, Review
+from workflow.models import Action, Certification, CertificationAction, CertificationStatus, Review, TopicExpert
 from workflow.notify import notify
 from workflow.policy import (EffectivePolicy, contributors, effective_policy, expert_topics, revision_tag_ids,
                              topic_experts)
@@ -62,10 +62,26 @@ def certification_context(*, session: Session, actor: User, entry: Entry) -> Cer
     )
 
 
+def _may_act_at_all(*, session: Session, actor: User, entry: Entry, revision: Revision | None) -> bool:
+    """False when no rule can offer ``actor`` an action on this entry, whatever its policy and
+    history: not an expert or administrator, not the author, and designated expert of no topic
+    (by score only experts and administrators become one). Every page an agent opens asks; this
+    spares them the policy's queries (workflow.transitions and workflow.actions decide the rest)."""
+    if entry.kind not in REVIEWED_KINDS or not actor.is_active:
+        return False
+    if actor.has_role(Role.expert, Role.admin):
+        return True
+    if actor.id in (entry.author_id, revision.author_id if revision is not None else None):
+        return True
+    return session.exec(select(TopicExpert.user_id).where(TopicExpert.user_id == actor.id).limit(1)).first() is not None
+
+
 def available_actions_for(*, session: Session, actor: User, entry: Entry,
                           revision: Revision | None = None) -> list[AvailableAction]:
     """Every action ``actor`` may take now, with its label: the transitions of ``revision`` (the
     entry's latest one on its page) and the re-verification and archiving of the entry."""
+    if not _may_act_at_all(session=session, actor=actor, entry=entry, revision=revision):
+        return []
     review = context_for(session=session, actor=actor, entry=entry, revision=revision)[0] if revision is not None else None
     return available_actions(user=actor, entry=entry, revision=revision, review=review,
                              certification=certification_context(session=session, actor=actor, entry=entry))
