@@ -1,5 +1,7 @@
 """Where a served request's time goes: ``kb serve`` (SQLite + embedded) under py-spy while the
-benchmark's load generator drives one endpoint, then the functions that hold the most samples.
+benchmark's load generator drives one endpoint, then the functions that hold the most samples
+(py-spy's ``--gil``: only the thread running Python is sampled, so a thread waiting for the GIL
+after a database call does not count as time spent in that call).
 
     python -m bench.profile_serve --entries 10000 --endpoint search_api [--seconds 15]
                                   [--data /tmp/kb-profile-10k] [--top 40]
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     with procs.serving(env, data, workers=1, indexer=False) as (port, server, _):
         spy = None
         if options.profile:
-            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw", "--rate", "250",
+            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw", "--rate", "250", "--gil",
                                     "--nonblocking", "--output", str(collapsed)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)

@@ -281,11 +281,12 @@ class EmbeddedBackend:
         return Query.const_score_query(combined, 0.0)
 
     def _word_group(self, exact: list[Query], loose: list[Query], weight: float,
-                    context: list[Query] | None = None) -> Query:
+                    context: list[Query], leaves: list[Query]) -> Query:
         """Relevance (best field) + coverage constants for one query word (or synonym). A word
         found only in an accepted answer's ``context`` (its question) earns relevance, not coverage."""
         every = exact + loose
-        scored = every + (context or [])
+        scored = every + context
+        leaves.extend(scored)
         relevance = scored[0] if len(scored) == 1 else Query.disjunction_max_query(scored, DISMAX_TIE_BREAKER)
         any_match = Query.boolean_query([(Occur.Should, q) for q in every])
         parts = [(Occur.Should, relevance), (Occur.Should, Query.const_score_query(any_match, COVERAGE * weight))]
@@ -294,7 +295,7 @@ class EmbeddedBackend:
             parts.append((Occur.Should, Query.const_score_query(exact_match, EXACT_BONUS * weight)))
         return Query.boolean_query(parts)
 
-    def _term_group(self, term: QueryTerm) -> Query:
+    def _term_group(self, term: QueryTerm, leaves: list[Query]) -> Query:
         exact: list[Query] = []
         loose: list[Query] = []
         distance = typo_distance(term.stem)
@@ -314,9 +315,9 @@ class EmbeddedBackend:
                         boost * FUZZY_WEIGHT,
                     )
                 )
-        return self._word_group(exact, loose, 1.0, context)
+        return self._word_group(exact, loose, 1.0, context, leaves)
 
-    def _synonym_group(self, syn: SynonymMatch) -> Query:
+    def _synonym_group(self, syn: SynonymMatch, leaves: list[Query]) -> Query:
         exact: list[Query] = []
         context: list[Query] = []
         for alt in syn.alternatives:
@@ -326,11 +327,18 @@ class EmbeddedBackend:
                 else:
                     q = Query.phrase_query(self._schema, field, list(alt), PHRASE_SLOP)
                 (context if field == CONTEXT_FIELD else exact).append(Query.boost_query(q, boost))
-        return self._word_group(exact, [], float(syn.weight), context)
+        return self._word_group(exact, [], float(syn.weight), context, leaves)
 
-    def _text_query(self, parsed: ParsedQuery) -> Query:
-        groups = [self._term_group(t) for t in parsed.terms] + [self._synonym_group(s) for s in parsed.synonyms]
-        return Query.boolean_query([(Occur.Should, g) for g in groups])
+    def _text_queries(self, parsed: ParsedQuery) -> tuple[Query, Query]:
+        """(the scored text query, the same documents without scoring). A document matches the
+        scored query when it matches one of its word queries (exact, prefix, typo, synonym, in any
+        field): counting by kind and tag needs only that, which reads each word's postings once
+        instead of once per scoring part."""
+        leaves: list[Query] = []
+        groups = [self._term_group(t, leaves) for t in parsed.terms] + \
+            [self._synonym_group(s, leaves) for s in parsed.synonyms]
+        scored = Query.boolean_query([(Occur.Should, g) for g in groups])
+        return scored, Query.boolean_query([(Occur.Should, q) for q in leaves])
 
     def _build_quality_query(self) -> Query:
         """Adds the document's quality (search.ranking) to its score; matches nothing by itself."""
@@ -344,23 +352,23 @@ class EmbeddedBackend:
         parsed = parse_query(query.text, self._synonyms)
         filter_q = self._filter(query)
         if parsed.is_empty:
-            final = filter_q
+            final = counted = filter_q
             order_by = "updated_ms"
         else:
-            final = Query.boolean_query(
-                [(Occur.Must, self._text_query(parsed)), (Occur.Must, filter_q), (Occur.Should, self._quality)]
-            )
+            scored, matched = self._text_queries(parsed)
+            final = Query.boolean_query([(Occur.Must, scored), (Occur.Must, filter_q), (Occur.Should, self._quality)])
+            counted = Query.boolean_query([(Occur.Must, matched), (Occur.Must, filter_q)])
             order_by = None
             neighbours = self._neighbours(query)
             if neighbours:
-                return self._hybrid(query, parsed, final, filter_q, neighbours)
+                return self._hybrid(query, parsed, final, matched, filter_q, neighbours)
         searcher = self._index.searcher()
         limit = max(0, query.limit)
         offset = max(0, query.offset)
         highlighter = Highlighter(parsed)
         # One pass over the matches counts them by kind and tag (the facets); the total is the sum
         # of the kinds (every document has one), so the search itself only collects the top hits.
-        facets = self._facets(searcher, final)
+        facets = self._facets(searcher, counted)
         total = sum(facets["kind"].values())
         if order_by:
             result = searcher.search(final, limit=max(1, limit), offset=offset,
@@ -397,8 +405,8 @@ class EmbeddedBackend:
         nearest = self._vectors.nearest(vector, vector_mask(query.viewer), limit=fusion.SEMANTIC_CANDIDATES)
         return {doc_id: sim for doc_id, sim in nearest if sim >= fusion.SEMANTIC_MIN}
 
-    def _hybrid(self, query: SearchQuery, parsed: ParsedQuery, lexical_q: Query, filter_q: Query,
-                neighbours: dict[str, float]) -> SearchResults:
+    def _hybrid(self, query: SearchQuery, parsed: ParsedQuery, lexical_q: Query, matched_q: Query,
+                filter_q: Query, neighbours: dict[str, float]) -> SearchResults:
         searcher = self._index.searcher()
         limit, offset = max(0, query.limit), max(0, query.offset)
         depth = max(offset + limit, fusion.LEXICAL_CANDIDATES)
@@ -426,7 +434,7 @@ class EmbeddedBackend:
             c.accepted_for = self._accepted_for(doc)
         ranked = fusion.fuse(list(candidates.values()), parsed)
         union = Query.boolean_query([
-            (Occur.Must, Query.boolean_query([(Occur.Should, lexical_q), (Occur.Should, ids_q)])),
+            (Occur.Must, Query.boolean_query([(Occur.Should, matched_q), (Occur.Should, ids_q)])),
             (Occur.Must, filter_q),
         ])
         facets = self._facets(searcher, union)

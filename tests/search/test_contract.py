@@ -303,6 +303,18 @@ def test_pagination(base):
     assert counted.hits == [] and counted.total == len(text_all) and counted.facets["tag"]
 
 
+@pytest.mark.parametrize("text", ["customer", "custmer", "cust", "reset password link", "refund the order",
+                                  "passwrod reset", "zzzz nothing"])
+def test_total_counts_exactly_the_documents_found(base, text):
+    """The total and the facet counts are those of every document the search finds (the embedded
+    backend counts them in a pass of its own, without scoring)."""
+    found = search(base, text, limit=100)
+    assert found.total == len(found.hits)
+    assert sum(found.facets["kind"].values()) == found.total
+    narrowed = search(base, text, limit=100, tags=("billing",))
+    assert narrowed.total == len(narrowed.hits) == found.facets["tag"].get("billing", 0)
+
+
 # -- visibility -------------------------------------------------------------------------------------
 
 DRAFT = doc(900, "Quokkaflux escalation procedure", "Quokkaflux steps for the escalation desk.",
