@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import re
+from functools import reduce
 from itertools import accumulate, islice
+from operator import or_
 
 from rapidfuzz.distance import OSA
 
@@ -40,6 +42,8 @@ class Highlighter:
         self._any_synonym = {w for syn in query.synonyms for alt in syn.alternatives for w in alt}
         self._other = 1 << len(self._rules)
         self._masks: dict[str, int] = {}
+        self._last_text: str | None = None
+        self._last_words: list[str] = []
         self._cache: dict[str, bool] = {}
 
     def _mask(self, word: str) -> int:
@@ -70,11 +74,21 @@ class Highlighter:
         """Share of the query's words found in the texts (the first ``words_per_text`` words of each)."""
         if not self._rules:
             return 1.0
-        found = 0
+        words: set[str] = set()
         for text in texts:
-            for word in set(WORD_RE.findall(text or "")[:words_per_text]):
-                found |= self._mask(word)
+            words.update(self._words(text)[:words_per_text])
+        masks = self._masks
+        for word in words.difference(masks):
+            self._mask(word)
+        found = reduce(or_, map(masks.__getitem__, words), 0)
         return (found & (self._other - 1)).bit_count() / len(self._rules)
+
+    def _words(self, text: str | None) -> list[str]:
+        """The words of a text; the last text's are kept (a result's body is read for its
+        confidence, then for its snippet)."""
+        if text is not self._last_text:
+            self._last_text, self._last_words = text, WORD_RE.findall(text or "")
+        return self._last_words
 
     def _render(self, text: str, spans: list[tuple[int, int, bool]], start: int, end: int) -> str:
         out: list[str] = []
@@ -110,7 +124,7 @@ class Highlighter:
         Runs for every shown result of every search: the words are found and judged once each
         (C-level regex and dict lookups), and their positions are taken only up to the window."""
         text = text or ""
-        flags = self._flags(WORD_RE.findall(text))
+        flags = self._flags(self._words(text))
         count = len(flags)
         if count <= words:
             best_start = 0
