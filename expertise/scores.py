@@ -18,9 +18,11 @@ component                weight  evidence (topic: the tags of the revision or en
 =======================  ======  =============================================================
 
 Dated evidence loses half its weight every ``HALF_LIFE_DAYS``. Scores are recomputed from the
-evidence of the users an event concerns (simple, and always the same as a full recompute done
-at the same moment); since decay continues while nothing happens, run ``kb expertise
-recompute`` daily so quiet experts fade too.
+evidence of the users an event concerns, in the topics it concerns (a vote, a review or a
+certification: the entry's topics; simple, and always the same as a full recompute done at the
+same moment; an author of thousands of entries costs a vote only the evidence in its topics);
+since decay continues while nothing happens, run ``kb expertise recompute`` daily so quiet
+experts fade too.
 """
 
 from __future__ import annotations
@@ -94,13 +96,17 @@ def _topic_revision():
     return func.coalesce(Entry.certified_revision_id, Entry.latest_revision_id)
 
 
-def _only(column, user_ids: list[int] | None):
-    return column.in_(user_ids) if user_ids is not None else true()
+def _only(column, ids: list[int] | None):
+    return column.in_(ids) if ids is not None else true()
 
 
-def _certified_authorship(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+def _certified_authorship(session: Session, user_ids: list[int] | None,
+                          tag_ids: list[int] | None = None) -> Iterable[Evidence]:
+    entries = _entries_of(user_ids, tag_ids)
     certified_at = (select(WorkflowEvent.revision_id, func.max(WorkflowEvent.created_at).label("at"))
-                    .where(WorkflowEvent.action == Action.certify.value).group_by(WorkflowEvent.revision_id)
+                    .where(WorkflowEvent.action == Action.certify.value,
+                           true() if entries is None else WorkflowEvent.entry_id.in_(entries))
+                    .group_by(WorkflowEvent.revision_id)
                     .subquery())
     rows = session.exec(
         select(Revision.author_id, Revision.id, RevisionTag.tag_id, Entry.kind, Entry.id,
@@ -112,7 +118,7 @@ def _certified_authorship(session: Session, user_ids: list[int] | None) -> Itera
         .where(Revision.state.in_([RevisionState.certified.value, RevisionState.superseded.value]),
                Entry.kind.in_([EntryKind.article.value, EntryKind.answer.value]),
                (Certification.status.is_(None)) | (Certification.status != CertificationStatus.archived.value),
-               _only(Revision.author_id, user_ids))
+               _only(Revision.author_id, user_ids), true() if tag_ids is None else Entry.id.in_(entries))
     )
     # One piece of evidence per entry and author: their most recently certified revision of it.
     latest: dict[tuple[int, int], tuple[datetime, int, str, list[int]]] = {}
@@ -122,13 +128,26 @@ def _certified_authorship(session: Session, user_ids: list[int] | None) -> Itera
             latest[user_id, entry_id] = held = (at, revision_id, kind, [])
         if held[1] == revision_id:
             held[3].append(tag_id)
-    for (user_id, entry_id), (at, _, kind, tag_ids) in latest.items():
+    for (user_id, entry_id), (at, _, kind, topics) in latest.items():
         component = "certified_articles" if kind == EntryKind.article.value else "certified_answers"
-        for tag_id in tag_ids:
-            yield Evidence(user_id, tag_id, component, at, entry_id)
+        for tag_id in topics:
+            if tag_ids is None or tag_id in tag_ids:
+                yield Evidence(user_id, tag_id, component, at, entry_id)
 
 
-def _accepted_answers(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+def _entries_of(user_ids: list[int] | None, tag_ids: list[int] | None):
+    """The entries with a revision by these users (in one of these topics): the only ones whose
+    most recently certified revision can be their evidence (there). None: every entry."""
+    if user_ids is None and tag_ids is None:
+        return None
+    entries = select(Revision.entry_id).where(_only(Revision.author_id, user_ids))
+    if tag_ids is not None:
+        entries = entries.join(RevisionTag, RevisionTag.revision_id == Revision.id).where(RevisionTag.tag_id.in_(tag_ids))
+    return entries
+
+
+def _accepted_answers(session: Session, user_ids: list[int] | None,
+                      tag_ids: list[int] | None = None) -> Iterable[Evidence]:
     question = aliased(Entry)
     rows = session.exec(
         select(Entry.author_id, RevisionTag.tag_id, Entry.created_at, Entry.id)
@@ -138,10 +157,11 @@ def _accepted_answers(session: Session, user_ids: list[int] | None) -> Iterable[
                _only(Entry.author_id, user_ids))
     )
     for user_id, tag_id, at, entry_id in rows:
-        yield Evidence(user_id, tag_id, "accepted_answers", at, entry_id)
+        if tag_ids is None or tag_id in tag_ids:  # in Python: in SQL, SQLite's plan then scanned the questions
+            yield Evidence(user_id, tag_id, "accepted_answers", at, entry_id)
 
 
-def _reviews(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+def _reviews(session: Session, user_ids: list[int] | None, tag_ids: list[int] | None = None) -> Iterable[Evidence]:
     rows = session.exec(
         select(Review.reviewer_id, RevisionTag.tag_id, Review.created_at, Revision.entry_id)
         .join(Revision, Revision.id == Review.revision_id)
@@ -149,10 +169,12 @@ def _reviews(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]
         .where(_only(Review.reviewer_id, user_ids))
     )
     for user_id, tag_id, at, entry_id in rows:
-        yield Evidence(user_id, tag_id, "reviews", at, entry_id)
+        if tag_ids is None or tag_id in tag_ids:
+            yield Evidence(user_id, tag_id, "reviews", at, entry_id)
 
 
-def _helpful_votes(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+def _helpful_votes(session: Session, user_ids: list[int] | None,
+                   tag_ids: list[int] | None = None) -> Iterable[Evidence]:
     # A vote is about what its voter saw (the certified revision, else the latest): its author gets it.
     rows = session.exec(
         select(Revision.author_id, RevisionTag.tag_id, Vote.updated_at, Entry.id)
@@ -162,25 +184,29 @@ def _helpful_votes(session: Session, user_ids: list[int] | None) -> Iterable[Evi
         .where(Vote.value > 0, Vote.user_id != Revision.author_id, _only(Revision.author_id, user_ids))
     )
     for user_id, tag_id, at, entry_id in rows:
-        yield Evidence(user_id, tag_id, "helpful_votes", at, entry_id)
+        if tag_ids is None or tag_id in tag_ids:
+            yield Evidence(user_id, tag_id, "helpful_votes", at, entry_id)
 
 
-def _declarations(session: Session, user_ids: list[int] | None) -> Iterable[Evidence]:
+def _declarations(session: Session, user_ids: list[int] | None,
+                  tag_ids: list[int] | None = None) -> Iterable[Evidence]:
     for user_id, tag_id, at in session.exec(select(Endorsement.user_id, Endorsement.tag_id, Endorsement.created_at)
-                                            .where(_only(Endorsement.user_id, user_ids))):
+                                            .where(_only(Endorsement.user_id, user_ids),
+                                                   _only(Endorsement.tag_id, tag_ids))):
         yield Evidence(user_id, tag_id, "endorsements", at)
     for user_id, tag_id in session.exec(select(TopicInterest.user_id, TopicInterest.tag_id)
-                                        .where(_only(TopicInterest.user_id, user_ids))):
+                                        .where(_only(TopicInterest.user_id, user_ids),
+                                               _only(TopicInterest.tag_id, tag_ids))):
         yield Evidence(user_id, tag_id, "interest", None)
     for user_id, tag_id in session.exec(select(TopicExpert.user_id, TopicExpert.tag_id)
-                                        .where(_only(TopicExpert.user_id, user_ids))):
+                                        .where(_only(TopicExpert.user_id, user_ids), _only(TopicExpert.tag_id, tag_ids))):
         yield Evidence(user_id, tag_id, "designated", None)
 
 
-def evidence(*, session: Session, user_ids: list[int] | None) -> list[Evidence]:
-    """Every piece of evidence about these users (None: everyone)."""
+def evidence(*, session: Session, user_ids: list[int] | None, tag_ids: list[int] | None = None) -> list[Evidence]:
+    """Every piece of evidence about these users (None: everyone), in these topics (None: all)."""
     return [item for source in (_certified_authorship, _accepted_answers, _reviews, _helpful_votes, _declarations)
-            for item in source(session, user_ids)]
+            for item in source(session, user_ids, tag_ids)]
 
 
 def evidence_counts(*, session: Session, user_id: int) -> dict[int, dict[str, int]]:
@@ -207,8 +233,9 @@ def compute(items: Iterable[Evidence], now: datetime) -> dict[tuple[int, int], t
 
 
 def _store(session: Session, user_ids: list[int], scores: dict[tuple[int, int], tuple[float, dict]],
-           now: datetime) -> None:
-    """Make these users' rows equal ``scores``: update, insert, and delete rows left without evidence."""
+           now: datetime, tag_ids: list[int] | None = None) -> None:
+    """Make these users' rows (in these topics; None: all) equal ``scores``: update, insert, and
+    delete rows left without evidence."""
     if not user_ids:
         return
     # Lock the users (PostgreSQL) so two transactions recomputing the same person take turns; in id
@@ -218,7 +245,7 @@ def _store(session: Session, user_ids: list[int], scores: dict[tuple[int, int], 
     session.exec(select(User.id).where(User.id.in_(user_ids)).order_by(User.id)
                  .with_for_update(key_share=True)).all()
     existing = {(row.user_id, row.tag_id): row for row in session.exec(
-        select(ExpertiseScore).where(ExpertiseScore.user_id.in_(user_ids)))}
+        select(ExpertiseScore).where(ExpertiseScore.user_id.in_(user_ids), _only(ExpertiseScore.tag_id, tag_ids)))}
     for pair, row in existing.items():
         if pair not in scores:
             session.delete(row)
@@ -231,17 +258,21 @@ def _store(session: Session, user_ids: list[int], scores: dict[tuple[int, int], 
             row.score, row.components, row.updated_at = score, components, now
     session.flush()
     # Workflow qualifies reviewers by these scores (``expert_min_score``) from its own copy.
-    reviewer_scores.record(session=session, user_ids=user_ids,
+    reviewer_scores.record(session=session, user_ids=user_ids, tag_ids=tag_ids,
                            scores={pair: score for pair, (score, _) in scores.items()})
 
 
-def recompute_users(*, session: Session, user_ids: Iterable[int | None]) -> None:
-    """Recompute every topic score of these users from their evidence."""
+def recompute_users(*, session: Session, user_ids: Iterable[int | None],
+                    tag_ids: Iterable[int] | None = None) -> None:
+    """Recompute the scores of these users from their evidence: in these topics only (an event
+    changes the evidence of an entry's topics, and an author of thousands of entries must not cost
+    a vote seconds of work), or in every topic (None)."""
     ids = sorted({uid for uid in user_ids if uid is not None})
-    if not ids:
+    topics = None if tag_ids is None else sorted(set(tag_ids))
+    if not ids or topics == []:
         return
     now = utcnow()
-    _store(session, ids, compute(evidence(session=session, user_ids=ids), now), now)
+    _store(session, ids, compute(evidence(session=session, user_ids=ids, tag_ids=topics), now), now, topics)
 
 
 def recompute_all(*, session: Session, progress: Callable[[int, int], None] | None = None) -> int:
@@ -305,13 +336,28 @@ def _on_transition(session: Session, event: Event) -> None:
     # decides whose work the votes and answers are, and in which topics.
     if event.data["action"] == Action.certify.value:
         session.info.setdefault(_PENDING, set()).add(revision.entry_id)
-    _recompute_at_commit(session, [event.actor_id, revision.author_id])
+    _recompute_topics_at_commit(session, [event.actor_id, revision.author_id], _revision_topics(session, revision.id))
 
 
 # What the transaction's events changed, recomputed once just before it commits (``_recompute_pending``):
-# the entries whose authors, and the users, whose scores are due.
+# the entries whose authors are due in the entries' topics, the users due in every topic, and the
+# users due in some topics.
 _PENDING = "kb_expertise_pending_entries"
 _PENDING_USERS = "kb_expertise_pending_users"
+_PENDING_TOPICS = "kb_expertise_pending_topics"
+
+
+def _revision_topics(session: Session, revision_id: int) -> set[int]:
+    return set(session.exec(select(RevisionTag.tag_id).where(RevisionTag.revision_id == revision_id)))
+
+
+def _recompute_topics_at_commit(session: Session, user_ids: Iterable[int | None], tag_ids: Iterable[int]) -> None:
+    """Like ``_recompute_at_commit``, in these topics only."""
+    pending = session.info.setdefault(_PENDING_TOPICS, {})
+    tags = set(tag_ids)
+    for uid in user_ids:
+        if uid is not None:
+            pending.setdefault(uid, set()).update(tags)
 
 
 def _recompute_at_commit(session: Session, user_ids: Iterable[int | None]) -> None:
@@ -341,24 +387,47 @@ def _recompute_pending(session: OrmSession) -> None:
     if session.in_nested_transaction():  # a savepoint: wait for the transaction itself
         return
     entry_ids = session.info.pop(_PENDING, None)
-    user_ids = session.info.pop(_PENDING_USERS, set())
+    everything = session.info.pop(_PENDING_USERS, set())
+    topics: dict[int, set[int]] = session.info.pop(_PENDING_TOPICS, {})
     if entry_ids:
-        user_ids |= set(session.exec(select(Revision.author_id).where(Revision.entry_id.in_(entry_ids)).distinct()))
-    if user_ids:
-        recompute_users(session=session, user_ids=user_ids)
+        # Every author of an entry, in every topic any revision of it had (evidence may leave a topic).
+        rows = session.exec(select(Revision.entry_id, Revision.author_id, RevisionTag.tag_id)
+                            .join(RevisionTag, RevisionTag.revision_id == Revision.id, isouter=True)
+                            .where(Revision.entry_id.in_(entry_ids)))
+        authors: dict[int, set[int]] = defaultdict(set)
+        tags: dict[int, set[int]] = defaultdict(set)
+        for entry_id, author_id, tag_id in rows:
+            authors[entry_id].add(author_id)
+            if tag_id is not None:
+                tags[entry_id].add(tag_id)
+        for entry_id, people in authors.items():
+            for uid in people:
+                topics.setdefault(uid, set()).update(tags[entry_id])
+    partial = {uid: tags for uid, tags in topics.items() if uid not in everything and tags}
+    if not everything and not partial:
+        return
+    # Lock everyone concerned once, in id order (see _store), before recomputing any of them.
+    session.exec(select(User.id).where(User.id.in_(sorted(everything | set(partial)))).order_by(User.id)
+                 .with_for_update(key_share=True)).all()
+    if everything:
+        recompute_users(session=session, user_ids=everything)
+    for uid in sorted(partial):
+        recompute_users(session=session, user_ids=[uid], tag_ids=partial[uid])
 
 
 
 def _on_answer_accepted(session: Session, event: Event) -> None:
+    # The authors of the question's answers, in the answers' topics.
     question_id = event.data.get("question_id")
-    authors = session.exec(select(Entry.author_id).where(Entry.parent_id == question_id).distinct())
-    _recompute_at_commit(session, authors)
+    answers = session.exec(select(Entry.id).where(Entry.parent_id == question_id))
+    session.info.setdefault(_PENDING, set()).update(answers)
 
 
 def _on_vote_changed(session: Session, event: Event) -> None:
     # Only helpful votes are evidence, credited to the author of the rated (certified) revision.
+    # In the entry's topics: its authors (the one credited among them).
     if event.entry_id is not None and 1 in (event.data.get("value"), event.data.get("previous")):
-        _recompute_at_commit(session, [event.data.get("author_id")])
+        session.info.setdefault(_PENDING, set()).add(event.entry_id)
 
 
 def _on_revision_created(session: Session, event: Event) -> None:

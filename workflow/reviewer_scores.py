@@ -16,14 +16,18 @@ from sqlmodel import Session, select
 from workflow.models import ReviewerScore
 
 
-def record(*, session: Session, user_ids: Iterable[int], scores: Mapping[tuple[int, int], float]) -> None:
+def record(*, session: Session, user_ids: Iterable[int], scores: Mapping[tuple[int, int], float],
+           tag_ids: Iterable[int] | None = None) -> None:
     """Make the scores of these users equal ``scores`` ((user id, topic id) -> score): update,
-    insert, and delete the topics they no longer have a score in. Users left out keep theirs."""
+    insert, and delete the topics they no longer have a score in. Users left out keep theirs, and
+    so do topics left out of ``tag_ids`` (None: every topic)."""
     ids = sorted(set(user_ids))
     if not ids:
         return
-    existing = {(row.user_id, row.tag_id): row for row in session.exec(
-        select(ReviewerScore).where(ReviewerScore.user_id.in_(ids)))}
+    statement = select(ReviewerScore).where(ReviewerScore.user_id.in_(ids))
+    if tag_ids is not None:
+        statement = statement.where(ReviewerScore.tag_id.in_(sorted(set(tag_ids))))
+    existing = {(row.user_id, row.tag_id): row for row in session.exec(statement)}
     for pair, row in existing.items():
         if pair not in scores:
             session.delete(row)

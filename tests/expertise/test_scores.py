@@ -245,6 +245,24 @@ def test_incremental_updates_and_a_full_recompute_give_the_same_table(db, cast):
     assert table(db) == incremental
 
 
+def test_recomputing_some_topics_gives_the_full_recompute_there_and_leaves_the_others(db, cast):
+    """What an event recomputes (its entry's topics) is exactly what a full recompute gives there."""
+    from kb.content.models import Tag
+
+    first = certified(db, cast, tags=("refunds", "billing"))
+    certified(db, cast, title="Express shipping", tags=("shipping",))
+    ratings.vote(session=db, entry=reload(db, first), actor=cast["colleague"], value=1)
+    db.commit()
+    full = table(db)
+    assert ("Avery Author", "billing") in full and ("Avery Author", "shipping") in full
+    db.exec(delete(ExpertiseScore))
+    billing = db.exec(select(Tag.id).where(Tag.name == "billing")).one()
+    scores.recompute_users(session=db, user_ids=[cast["author"].id, cast["expert"].id], tag_ids=[billing])
+    assert table(db) == {pair: value for pair, value in full.items() if pair[1] == "billing"}
+    scores.recompute_users(session=db, user_ids=[cast["author"].id], tag_ids=[])  # no topic: nothing to do
+    assert table(db) == {pair: value for pair, value in full.items() if pair[1] == "billing"}
+
+
 def test_recompute_all_reports_progress(db, cast):
     certified(db, cast)
     seen = []
