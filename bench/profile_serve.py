@@ -4,7 +4,7 @@ benchmark's load generator drives one endpoint, then the functions that hold the
 after a database call does not count as time spent in that call).
 
     python -m bench.profile_serve --entries 10000 --endpoint search_api [--seconds 15]
-                                  [--data /tmp/kb-profile-10k] [--top 40]
+                                  [--data /tmp/kb-profile-10k] [--top 25] [--out FILE.json]
 
 The data folder (corpus imported and indexed, the benchmark's accounts) is built on the first run
 and reused by the next ones, so a profile after a change takes seconds, not minutes. The raw
@@ -27,7 +27,7 @@ from pathlib import Path
 from bench import processes as procs
 from bench.corpus import AGENTS, AUTHORS, generate, query_set
 from bench.load import drive
-from bench.serve_bench import base_env, last_json
+from bench.serve_bench import base_env, last_json, machine
 from bench.workload import Client, endpoint_jobs, sign_in
 
 ENDPOINTS = ("healthz", "search_api", "search_page", "entry_page", "save_draft")
@@ -52,8 +52,13 @@ def prepare(data: Path, entries: int) -> tuple[dict, dict]:
     return tokens, facts
 
 
-def top_functions(collapsed: Path, top: int) -> list[tuple[str, float, float]]:
-    """(function, % of samples on the stack anywhere, % of samples where it is the innermost frame)."""
+# kb's own code: the frames a profile is read by (the rest is libraries and the interpreter).
+KB_PACKAGES = ("kb/", "web/", "search/", "workflow/", "expertise/", "cli/")
+
+
+def profile_summary(collapsed: Path, top: int) -> dict:
+    """What the samples say: the functions where the time is spent (innermost frame, "own") and
+    kb's functions whose calls take it (anywhere on the stack, "inclusive"), in % of the samples."""
     total, inclusive, own = 0, collections.Counter(), collections.Counter()
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -62,9 +67,15 @@ def top_functions(collapsed: Path, top: int) -> list[tuple[str, float, float]]:
         total += n
         for frame in set(frames):
             inclusive[frame] += n
-        own[frames[-1]] += n
-    rows = [(frame, 100 * n / total, 100 * own[frame] / total) for frame, n in inclusive.most_common(top)]
-    return rows
+        own[frames[-1] or "(native code)"] += n
+
+    def pct(n: int) -> float:
+        return round(100 * n / total, 1) if total else 0.0
+
+    kb_frames = [(f, n) for f, n in inclusive.most_common() if f.split("(")[-1].startswith(KB_PACKAGES)]
+    return {"samples": total,
+            "own": [{"frame": f, "percent": pct(n)} for f, n in own.most_common(top)],
+            "kb_inclusive": [{"frame": f, "percent": pct(n)} for f, n in kb_frames[:top]]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,8 +84,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--endpoint", choices=ENDPOINTS, default="search_api")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--data", type=Path)
-    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="Only measure requests/s.")
+    parser.add_argument("--out", type=Path, help="Write the measurement and the profile as JSON (bench.report "
+                        "renders bench/results/profile-*.json into docs/performance.md).")
     options = parser.parse_args(argv)
     data = options.data or Path(f"/tmp/kb-profile-{options.entries // 1000}k")
     tokens, facts = prepare(data, options.entries)
@@ -99,10 +112,23 @@ def main(argv: list[str] | None = None) -> None:
         if spy is not None:
             spy.send_signal(2)
             spy.wait(timeout=30)
-    print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in summary.items()}))
-    if options.profile and collapsed.exists():
-        for frame, inclusive, own in top_functions(collapsed, options.top):
-            print(f"{inclusive:5.1f}% {own:5.1f}%  {frame[:150]}")
+    summary = {k: round(v, 1) if isinstance(v, float) else v for k, v in summary.items()}
+    print(json.dumps(summary))
+    result = {"endpoint": options.endpoint, "entries": options.entries, "seconds": options.seconds,
+              "connections": 8, "load": summary, "machine": machine(),
+              "profile": profile_summary(collapsed, options.top) if options.profile and collapsed.exists() else None}
+    if result["profile"]:
+        print(f"{result['profile']['samples']} samples (the thread holding the GIL)")
+        print("where the time is spent (innermost function):")
+        for row in result["profile"]["own"]:
+            print(f"  {row['percent']:5.1f}%  {row['frame'][:140]}")
+        print("kb's functions that take it (anywhere on the stack):")
+        for row in result["profile"]["kb_inclusive"]:
+            print(f"  {row['percent']:5.1f}%  {row['frame'][:140]}")
+    if options.out:
+        options.out.parent.mkdir(parents=True, exist_ok=True)
+        options.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {options.out}")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,38 @@ def _endpoint_table(run: dict) -> list[str]:
     return lines
 
 
+def _code(frame: str) -> str:
+    """A function name in a table cell (a code span; no "|" that would end the cell)."""
+    return f"`{frame[:90].replace('|', '/')}`" if frame else ""
+
+
+def _profiles(folder: Path, rows: int = 12) -> list[str]:
+    """"Where the time goes": the profiles ``bench.profile_serve --out`` wrote next to the results."""
+    found = [json.loads(p.read_text()) for p in sorted(folder.glob("profile-*.json"))]
+    found = [p for p in found if p.get("profile")]
+    if not found:
+        return []
+    lines = ["## Where the time goes", "",
+             "`kb serve` (SQLite + embedded, 1 worker) sampled by py-spy (`--gil`: the thread running Python)",
+             "while the load generator drives one endpoint at 8 connections. Reproduce with",
+             "`python -m bench.profile_serve --entries 100000 --endpoint search_api --out "
+             "bench/results/profile-100k-search_api.json` (needs `pip install py-spy`).", ""]
+    for p in found:
+        load = p["load"]
+        lines += [f"### {LABELS.get(p['endpoint'], p['endpoint'])}, {p['entries']:,} entries", "",
+                  f"{load['rps']:,.1f} req/s, p50 {load['p50_ms']:,.0f} ms, p95 {load['p95_ms']:,.0f} ms while "
+                  f"profiled; {p['profile']['samples']:,} samples (kb commit `{p['machine'].get('kb_commit', '?')}`).",
+                  "", "| where the time is spent (innermost function) | % | kb's calls that spend it | % |",
+                  "|---|---:|---|---:|"]
+        own, mine = p["profile"]["own"][:rows], p["profile"]["kb_inclusive"][:rows]
+        for i in range(max(len(own), len(mine))):
+            a = own[i] if i < len(own) else {"frame": "", "percent": None}
+            b = mine[i] if i < len(mine) else {"frame": "", "percent": None}
+            lines.append(f"| {_code(a['frame'])} | {_fmt(a['percent'])} | {_code(b['frame'])} | {_fmt(b['percent'])} |")
+        lines.append("")
+    return lines
+
+
 def render(result: dict, path: Path, *, results_name: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     chart_name = path.with_suffix(".svg").name
@@ -203,6 +235,7 @@ def render(result: dict, path: Path, *, results_name: str) -> None:
                       f"{_fmt(s['p95_ms'])} | {_fmt(s['p99_ms'])} |",
                       "", f"- server memory with the model loaded: {hybrid['server_rss']['total_mb']:,.0f} MB"]
         lines.append("")
+    lines += _profiles(Path(__file__).resolve().parent / "results")
     lines += [
         "## What is measured",
         "",
