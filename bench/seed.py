@@ -79,7 +79,7 @@ def vectors(sample: int) -> dict:
     from kb.content.models import Entry
     from kb.db import unit_of_work
     from kb.settings import get_settings
-    from search.documents import documents_for_entry
+    from search.documents import documents_for_entries
     from search.embedded import EmbeddedBackend
     from search.models import SearchOutbox
 
@@ -88,8 +88,9 @@ def vectors(sample: int) -> dict:
     started = time.perf_counter()
     docs = []
     with Session(engine) as session:
-        for entry_id in session.exec(select(Entry.id).order_by(Entry.id)).all():
-            docs.extend(documents_for_entry(session=session, entry_id=entry_id)[0])
+        ids = list(session.exec(select(Entry.id).order_by(Entry.id)).all())
+        for start in range(0, len(ids), 1000):  # as kb reindex reads them: each table once per chunk
+            docs.extend(documents_for_entries(session=session, entry_ids=ids[start:start + 1000])[0])
     read_seconds = time.perf_counter() - started
     backend = EmbeddedBackend(settings.data_dir / "search", semantic=True)
     result: dict = {}

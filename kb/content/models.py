@@ -49,6 +49,7 @@ class Entry(SQLModel, table=True):
         sa.Index("uq_entry_promoted_from_id", "promoted_from_id", unique=True),
         # ``kb import``: a file imported again finds its entry instead of duplicating it.
         sa.Index("ix_entry_kind_source_key", "kind", "source_key", unique=True),
+        sa.Index("ix_entry_source_key", "source_key"),  # its lookup by key, whatever the kind
     )
 
     id: int | None = Field(default=None, primary_key=True)

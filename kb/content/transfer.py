@@ -470,11 +470,6 @@ class _Found:
     accepted_answer_id: int | None
 
 
-# Source keys are unique per kind (index ix_entry_kind_source_key): naming the kinds lets the database
-# look each key up in that index; without them every batch of an import read the whole entry table.
-_any_kind = Entry.kind.in_([kind.value for kind in EntryKind])
-
-
 def _write(session: Session, documents: list[_Document], *, context: _Context, outcome: _Outcome) -> None:
     keys = sorted({d.source_key for d in documents} | {a.source_key for d in documents for a in d.answers})
     found = {}
@@ -482,7 +477,7 @@ def _write(session: Session, documents: list[_Document], *, context: _Context, o
         found.update({(kind, key): _Found(*row) for kind, key, *row in session.exec(
             select(Entry.kind, Entry.source_key, Entry.id, Entry.author_id, Entry.latest_revision_id,
                    Entry.certified_revision_id, Entry.accepted_answer_id)
-            .where(_any_kind, Entry.source_key.in_(keys[start:start + 500])))})
+            .where(Entry.source_key.in_(keys[start:start + 500])))})
     new, existing = [], []
     for document in documents:
         here = found.get((document.kind, document.source_key))
@@ -574,7 +569,7 @@ def _create(session: Session, documents: list[_Document], *, context: _Context, 
 
 def _revisions_by_key(session: Session, keys: list[str]) -> dict[tuple[str, str], tuple[int, int]]:
     rows = session.exec(select(Entry.kind, Entry.source_key, Entry.id, Entry.latest_revision_id)
-                        .where(_any_kind, Entry.source_key.in_(keys)))
+                        .where(Entry.source_key.in_(keys)))
     return {(kind, key): (entry_id, revision_id) for kind, key, entry_id, revision_id in rows}
 
 
