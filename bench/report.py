@@ -234,6 +234,9 @@ def render(result: dict, path: Path, *, results_name: str) -> None:
                       f"| search API | {_fmt(s['rps'])} | {_fmt(s['ratio'], 2)} | {_fmt(s['p50_ms'])} | "
                       f"{_fmt(s['p95_ms'])} | {_fmt(s['p99_ms'])} |",
                       "", f"- server memory with the model loaded: {hybrid['server_rss']['total_mb']:,.0f} MB"]
+            if "first_search_ms" in hybrid:
+                lines.append(f"- the first search after the server started (vectors and model loading): "
+                             f"{hybrid['first_search_ms']:,} ms")
         lines.append("")
     lines += _profiles(Path(__file__).resolve().parent / "results")
     lines += [

@@ -137,6 +137,17 @@ class EmbeddedBackend:
         marker.write_text(SCHEMA_VERSION + "\n")
         return index
 
+    def warm(self) -> None:
+        """With hybrid search on: load the vectors and the model now (a server calls this when it
+        starts), not during the first searches, which would otherwise all wait for it."""
+        if not self.semantic:
+            return
+        try:
+            self._vectors.refresh()
+            query_vector("warm up")
+        except Exception:  # the first search will try again, and say what is wrong
+            log.exception("warming up hybrid search failed")
+
     def close(self) -> None:
         """Release the index writer (and its lock on the directory)."""
         with self._write_lock:

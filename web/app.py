@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from contextlib import asynccontextmanager, suppress
 from functools import cache, partial
 from datetime import timedelta
@@ -152,7 +153,11 @@ async def _lifespan(app: FastAPI):
     """Start the periodic jobs (``kb.jobs``: expiry, reminders, email, escalation, ...), the
     search indexer and the webhook sender unless the settings turn them off."""
     tasks = []
-    seconds = app.state.settings.periodic_seconds
+    settings = app.state.settings
+    warm = getattr(backend_for(settings), "warm", None)
+    if settings.semantic and warm is not None:  # hybrid search's vectors and model, off the first searches
+        threading.Thread(target=warm, name="kb-search-warm-up", daemon=True).start()
+    seconds = settings.periodic_seconds
     if seconds > 0:
         tasks.append(asyncio.create_task(_every(seconds, app)))
         tasks.append(asyncio.create_task(_index_every(INDEXER_SECONDS, app)))

@@ -210,3 +210,18 @@ def test_the_vector_stores_own_mask_keeps_limited_documents_to_their_groups(tmp_
             assert "930:public" in nearest(viewer)
     finally:
         backend.close()
+
+
+def test_warming_up_loads_the_vectors_before_the_first_search(tmp_path):
+    """A server warms hybrid search up when it starts: the first agents' searches do not all wait
+    for the vectors (and the model) to load."""
+    from search.embedded import EmbeddedBackend
+
+    with_vectors(EmbeddedBackend(tmp_path / "search", semantic=True), DOCS).close()
+    opened = EmbeddedBackend(tmp_path / "search", semantic=True)  # as a freshly started server opens it
+    try:
+        assert opened._vectors.count == 0
+        opened.warm()
+        assert opened._vectors.count == len(DOCS)
+    finally:
+        opened.close()
