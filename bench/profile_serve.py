@@ -3,13 +3,18 @@ benchmark's load generator drives one endpoint, then the functions that hold the
 (py-spy's ``--gil``: only the thread running Python is sampled, so a thread waiting for the GIL
 after a database call does not count as time spent in that call).
 
-    python -m bench.profile_serve --entries 10000 --endpoint search_api [--seconds 15]
+    python -m bench.profile_serve --entries 10000 --endpoint search_api [--seconds 15] [--hybrid]
                                   [--data /tmp/kb-profile-10k] [--top 25] [--out FILE.json]
 
 The data folder (corpus imported and indexed, the benchmark's accounts) is built on the first run
 and reused by the next ones, so a profile after a change takes seconds, not minutes. The raw
 samples are written as ``<data>/<endpoint>.collapsed`` (py-spy's "collapsed stacks": one stack per
 line, usable by any flame-graph tool). py-spy is not a dependency of kb: ``pip install py-spy``.
+
+``--hybrid`` serves with hybrid search on (the data folder gets vectors once, as ``make bench``
+makes them: ``bench.seed vectors``) and samples every thread, waiting ones included (``--idle``
+instead of ``--gil``): the vector scan and the model release the GIL, so time spent waiting for
+them, or for a lock, is what that profile has to show.
 """
 
 from __future__ import annotations
@@ -78,6 +83,13 @@ def profile_summary(collapsed: Path, top: int) -> dict:
             "kb_inclusive": [{"frame": f, "percent": pct(n)} for f, n in kb_frames[:top]]}
 
 
+def prepare_vectors(data: Path, env: dict) -> None:
+    marker = data / "vectors.json"
+    if not marker.exists():
+        out = procs.run_python({**env, "KB_SEMANTIC": "on"}, data, "bench.seed", "vectors", "--sample", "200")
+        marker.write_text(json.dumps(last_json(out)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=10_000)
@@ -85,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--data", type=Path)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--hybrid", action="store_true", help="Hybrid search on (vectors made once).")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="Only measure requests/s.")
     parser.add_argument("--out", type=Path, help="Write the measurement and the profile as JSON (bench.report "
                         "renders bench/results/profile-*.json into docs/performance.md).")
@@ -92,12 +105,15 @@ def main(argv: list[str] | None = None) -> None:
     data = options.data or Path(f"/tmp/kb-profile-{options.entries // 1000}k")
     tokens, facts = prepare(data, options.entries)
     env = base_env(data / "kb")
-    collapsed = data / f"{options.endpoint}.collapsed"
+    if options.hybrid:
+        prepare_vectors(data, env)
+        env = {**env, "KB_SEMANTIC": "on"}
+    collapsed = data / f"{options.endpoint}{'-hybrid' if options.hybrid else ''}.collapsed"
     with procs.serving(env, data, workers=1, indexer=False) as (port, server, _):
         spy = None
         if options.profile:
-            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw", "--rate", "250", "--gil",
-                                    "--nonblocking", "--output", str(collapsed)],
+            spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw", "--rate", "250",
+                                    "--idle" if options.hybrid else "--gil", "--nonblocking", "--output", str(collapsed)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         client = Client("127.0.0.1", port, tokens)
@@ -114,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             spy.wait(timeout=30)
     summary = {k: round(v, 1) if isinstance(v, float) else v for k, v in summary.items()}
     print(json.dumps(summary))
-    result = {"endpoint": options.endpoint, "entries": options.entries, "seconds": options.seconds,
+    result = {"endpoint": options.endpoint, "hybrid": options.hybrid, "entries": options.entries, "seconds": options.seconds,
               "connections": 8, "load": summary, "machine": machine(),
               "profile": profile_summary(collapsed, options.top) if options.profile and collapsed.exists() else None}
     if result["profile"]:

@@ -53,6 +53,10 @@ class VectorStore:
         self._reset_memory()
 
     def _reset_memory(self) -> None:
+        # Counts the changes of the in-memory arrays: a search scans them outside the lock and
+        # keeps its result only when no change happened meanwhile (``nearest``).
+        self._generation = getattr(self, "_generation", 0) + 1
+        self._data_version: int | None = None  # the file's PRAGMA data_version at the last read
         self._seq = 0
         self._docs: dict[str, _Doc] = {}
         # float32 in memory (float16 on disk): converting float16 at every query costs more than the scan.
@@ -90,6 +94,7 @@ class VectorStore:
             if model_id:
                 self._db.execute("INSERT INTO store_meta VALUES ('model_id', ?)", (model_id,))
             self._db.execute("COMMIT")
+            self._data_version = None  # our own write: read it back
             self._reset_memory()
 
     # -- writes -----------------------------------------------------------------------------
@@ -110,6 +115,7 @@ class VectorStore:
                      doc.state, int(doc.certified), data, _groups(doc)))
                 seq += 1
             self._db.execute("COMMIT")
+            self._data_version = None  # our own write: read it back
         self.refresh()
 
     def documents_indexed(self, docs: list[SearchDocument]) -> None:
@@ -134,6 +140,7 @@ class VectorStore:
                      row[1] if same else None, _groups(doc), doc.id))
                 seq += 1
             self._db.execute("COMMIT")
+            self._data_version = None  # our own write: read it back
         self.refresh()
 
     def delete(self, ids: list[str]) -> None:
@@ -148,6 +155,7 @@ class VectorStore:
                 self._db.execute("UPDATE vectors SET seq = ?, data = NULL WHERE doc_id = ?", (seq, doc_id))
                 seq += 1
             self._db.execute("COMMIT")
+            self._data_version = None  # our own write: read it back
         self.refresh()
 
     def clear(self) -> None:
@@ -158,13 +166,21 @@ class VectorStore:
     def refresh(self) -> None:
         """Bring the in-memory matrix up to date with the file (changes of any process)."""
         with self._lock:
+            # Another connection's commit changes data_version; ours reset it above. Nothing new
+            # (every search asks) costs one pragma, not two queries.
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._data_version:
+                return
             model = self.model_id()
             if model != self._model_seen:
                 self._reset_memory()
                 self._model_seen = model
+            self._data_version = version
             rows = self._db.execute(
                 "SELECT doc_id, seq, revision_id, audience, author_id, entry_author_id, kind, state, certified, data,"
                 " groups FROM vectors WHERE seq > ? ORDER BY seq", (self._seq,)).fetchall()
+            if rows:
+                self._generation += 1
             for doc_id, seq, revision_id, audience, author, entry_author, kind, state, certified, data, groups in rows:
                 self._seq = max(self._seq, seq)
                 self._drop(doc_id)
@@ -220,30 +236,50 @@ class VectorStore:
 
     def nearest(self, vector: np.ndarray, visible, *, limit: int) -> list[tuple[str, float]]:
         """(doc id, cosine similarity of its best chunk), best first, among the rows for which
-        ``visible(store) -> bool mask`` holds (see ``search.visibility.vector_mask``)."""
+        ``visible(store) -> bool mask`` holds (see ``search.visibility.vector_mask``).
+
+        The scan (the matrix-vector product, tens of milliseconds at 100,000 chunks) runs outside
+        the lock, so concurrent searches scan in parallel instead of queueing behind each other;
+        its result is kept only if the arrays did not change meanwhile (a refresh by another
+        thread), else the scan is redone under the lock."""
+        query = np.asarray(vector, dtype=np.float32)
         with self._lock:
             if not self._docs:
                 return []
-            mask = self._used & visible(self)
-            visible_rows = int(mask.sum())
-            if not visible_rows:
-                return []
-            scores = self._matrix @ np.asarray(vector, dtype=np.float32)
-            scores[~mask] = -np.inf
-            wanted = min(visible_rows, limit * 4)
-            top = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(scores) else np.arange(len(scores))
-            order = top[np.argsort(-scores[top])]
-            best: dict[str, float] = {}
-            for i in order:
-                if not mask[i]:
-                    continue
-                doc_id = self._doc_of[i]
-                if doc_id not in best:
-                    best[doc_id] = float(scores[i])
-                    if len(best) >= limit:
-                        break
-            return list(best.items())
+            # Slots are taken lowest first: rows past the last one in use are empty capacity.
+            rows = self._rows_in_use()
+            mask = (self._used & visible(self))[:rows]
+            matrix, generation = self._matrix[:rows], self._generation
+        scores = matrix @ query
+        with self._lock:
+            if generation != self._generation:
+                rows = self._rows_in_use()
+                mask = (self._used & visible(self))[:rows]
+                scores = self._matrix[:rows] @ query
+            return self._best(scores, mask, limit)
 
+    def _rows_in_use(self) -> int:
+        used = np.flatnonzero(self._used)
+        return int(used[-1]) + 1 if len(used) else 0
+
+    def _best(self, scores: np.ndarray, mask: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        visible_rows = int(mask.sum())
+        if not visible_rows:
+            return []
+        scores[~mask] = -np.inf
+        wanted = min(visible_rows, limit * 4)
+        top = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(scores) else np.arange(len(scores))
+        order = top[np.argsort(-scores[top])]
+        best: dict[str, float] = {}
+        for i in order:
+            if not mask[i]:
+                continue
+            doc_id = self._doc_of[i]
+            if doc_id not in best:
+                best[doc_id] = float(scores[i])
+                if len(best) >= limit:
+                    break
+        return list(best.items())
 
 def _groups(doc: SearchDocument) -> str:
     return " ".join(doc.groups)
