@@ -284,3 +284,22 @@ def test_demo_content_loads_once_by_its_authors(engine, db):
     assert (again.articles, again.questions, again.answers, again.authors_created) == (0, 0, 0, [])
     assert again.skipped == report.articles + report.questions
     assert db.exec(select(func.count()).select_from(Entry)).one() == count
+
+
+def test_an_import_brings_the_planners_statistics_up_to_date(engine, db, make_user, tmp_path):
+    """PostgreSQL plans with statistics: a bulk import analyses the tables it filled, so the first
+    votes after it are not planned for empty tables (seconds per vote at 100,000 entries)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's planner works without statistics (kb.content.transfer.refresh_statistics)")
+    author = make_user("author", email="stats-author@example.com")
+    write(tmp_path, "one.md", "---\ntitle: Refund an order\ntags: [billing]\n---\nFrom the billing page.\n")
+    db.commit()
+    with engine.connect() as connection:
+        before = connection.exec_driver_sql(
+            "SELECT coalesce(analyze_count, 0) FROM pg_stat_user_tables WHERE relname = 'revision'").scalar()
+    report = import_folder(engine=engine, path=tmp_path, actor_email=author.email)
+    assert report.created == 1
+    with engine.connect() as connection:
+        after = connection.exec_driver_sql(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'revision'").scalar()
+    assert after > before

@@ -225,3 +225,66 @@ def test_warming_up_loads_the_vectors_before_the_first_search(tmp_path):
         assert opened._vectors.count == len(DOCS)
     finally:
         opened.close()
+
+
+def test_a_second_process_sees_the_vectors_the_first_one_writes_on_its_next_search(tmp_path):
+    """The indexer writes vectors, web workers search them: each worker's store notices the other
+    process's changes (new vectors, a document's vectors dropped) without being reopened, while a
+    search with nothing new reads nothing but the file's change counter."""
+    from search.embedded import EmbeddedBackend
+    from search.embedding import query_vector
+    from search.visibility import vector_mask
+
+    writer = with_vectors(EmbeddedBackend(tmp_path / "search", semantic=True), DOCS[:3])
+    reader = EmbeddedBackend(tmp_path / "search", semantic=True)
+    vector = query_vector("the app keeps logging me out")
+
+    def nearest():
+        reader._vectors.refresh()  # what every hybrid search does first
+        return [doc_id for doc_id, _ in reader._vectors.nearest(vector, vector_mask(AGENT), limit=10)]
+
+    try:
+        assert "4:public" not in nearest()
+        with_vectors(writer, DOCS[3:])
+        assert nearest()[0] == "4:public"
+        writer.delete(["4:public"])
+        assert "4:public" not in nearest() and len(nearest()) == len(DOCS) - 1
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_a_change_during_a_scan_is_not_mixed_into_its_result(tmp_path):
+    """Searches scan the vectors outside the store's lock; a change that lands during a scan (the
+    indexer dropping a document's vectors) makes the scan start again, so the result never holds
+    a document that is gone, nor another document's similarity."""
+    import numpy as np
+
+    from search.embedded import EmbeddedBackend
+    from search.embedding import query_vector
+    from search.visibility import vector_mask
+
+    writer = with_vectors(EmbeddedBackend(tmp_path / "search", semantic=True), DOCS)
+    reader = EmbeddedBackend(tmp_path / "search", semantic=True)
+    store = reader._vectors
+    store.refresh()
+    scans = []
+
+    class Hooked(np.ndarray):
+        def __matmul__(self, other):
+            scans.append(1)
+            if len(scans) == 1:  # the first scan: the indexer drops document 4 meanwhile
+                writer.delete(["4:public"])
+                store.refresh()
+            return np.asarray(self) @ other
+
+    try:
+        store._matrix = store._matrix.view(Hooked)
+        found = dict(store.nearest(query_vector("the app keeps logging me out"), vector_mask(AGENT), limit=10))
+        assert len(scans) == 2  # scanned again after the change
+        assert "4:public" not in found and found
+        fresh = dict(reader._vectors.nearest(query_vector("the app keeps logging me out"), vector_mask(AGENT), limit=10))
+        assert found == pytest.approx(fresh)
+    finally:
+        writer.close()
+        reader.close()
