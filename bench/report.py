@@ -218,6 +218,10 @@ def render(result: dict, path: Path, *, results_name: str) -> None:
                              f"{prepared['reuse']['ok']:,} case reuses, {prepared['in_review']['ok']:,} revisions "
                              f"sent to review ({prepared['seconds']:.0f} s).")
                 lines.append("")
+            if run.get("indexer_backlog_seconds") is not None:
+                lines.append(f"Measured once the search indexer had taken every change (waited "
+                             f"{run['indexer_backlog_seconds']:.0f} s).")
+                lines.append("")
             lines += _endpoint_table(run)
             cts = run["certify_to_searchable"]
             lines += ["", f"- certify → searchable: p50 {_fmt(cts['p50_ms'], 0)} ms, p95 {_fmt(cts['p95_ms'], 0)} ms, "
