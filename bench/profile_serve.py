@@ -12,9 +12,9 @@ samples are written as ``<data>/<endpoint>.collapsed`` (py-spy's "collapsed stac
 line, usable by any flame-graph tool). py-spy is not a dependency of kb: ``pip install py-spy``.
 
 ``--hybrid`` serves with hybrid search on (the data folder gets vectors once, as ``make bench``
-makes them: ``bench.seed vectors``) and samples every thread, waiting ones included (``--idle``
-instead of ``--gil``): the vector scan and the model release the GIL, so time spent waiting for
-them, or for a lock, is what that profile has to show.
+makes them: ``bench.seed vectors``) and samples every thread that runs, not only the one holding
+the GIL: the vector scan (numpy) and the model (ONNX Runtime) release the GIL, and their time is
+what that profile has to show.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         spy = None
         if options.profile:
             spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw", "--rate", "250",
-                                    "--idle" if options.hybrid else "--gil", "--nonblocking", "--output", str(collapsed)],
+                                    *([] if options.hybrid else ["--gil"]), "--nonblocking", "--output", str(collapsed)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         client = Client("127.0.0.1", port, tokens)

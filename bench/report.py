@@ -133,7 +133,11 @@ def _profiles(folder: Path, rows: int = 12) -> list[str]:
              "bench/results/profile-100k-search_api.json` (needs `pip install py-spy`).", ""]
     for p in found:
         load = p["load"]
-        lines += [f"### {LABELS.get(p['endpoint'], p['endpoint'])}, {p['entries']:,} entries", "",
+        what = LABELS.get(p["endpoint"], p["endpoint"])
+        if p.get("hybrid"):
+            what = (f"hybrid {what} (`--hybrid`: every running thread sampled, the GIL's holder or not: numpy's "
+                    "vector scan and the model run without it)")
+        lines += [f"### {what}, {p['entries']:,} entries", "",
                   f"{load['rps']:,.1f} req/s, p50 {load['p50_ms']:,.0f} ms, p95 {load['p95_ms']:,.0f} ms while "
                   f"profiled; {p['profile']['samples']:,} samples (kb commit `{p['machine'].get('kb_commit', '?')}`).",
                   "", "| where the time is spent (innermost function) | % | kb's calls that spend it | % |",
@@ -217,6 +221,10 @@ def render(result: dict, path: Path, *, results_name: str) -> None:
                 lines.append(f"Prepared through the API first: {prepared['votes']['ok']:,} helpful votes, "
                              f"{prepared['reuse']['ok']:,} case reuses, {prepared['in_review']['ok']:,} revisions "
                              f"sent to review ({prepared['seconds']:.0f} s).")
+                lines.append("")
+            if run.get("indexer_backlog_seconds") is not None:
+                lines.append(f"Measured once the search indexer had taken every change (waited "
+                             f"{run['indexer_backlog_seconds']:.0f} s).")
                 lines.append("")
             lines += _endpoint_table(run)
             cts = run["certify_to_searchable"]

@@ -70,6 +70,17 @@ def facts() -> dict:
     }
 
 
+def backlog() -> dict:
+    """Changes the search indexer has not taken yet (the lexical pass: for Meilisearch, a change
+    is done once Meilisearch has applied it)."""
+    from sqlmodel import Session, func, select
+
+    from search.models import SearchOutbox
+
+    with Session(_engine()) as session:
+        return {"pending": session.exec(select(func.count()).where(SearchOutbox.done_at.is_(None))).one()}
+
+
 def vectors(sample: int) -> dict:
     from sqlalchemy import update
     from sqlmodel import Session, select
@@ -107,10 +118,10 @@ def vectors(sample: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["accounts", "facts", "vectors"])
+    parser.add_argument("step", choices=["accounts", "facts", "backlog", "vectors"])
     parser.add_argument("--sample", type=int, default=500)
     options = parser.parse_args()
-    out = {"accounts": accounts, "facts": facts}.get(options.step)
+    out = {"accounts": accounts, "facts": facts, "backlog": backlog}.get(options.step)
     result = out() if out else vectors(options.sample)
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 

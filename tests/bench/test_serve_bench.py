@@ -56,6 +56,7 @@ def test_serve_benchmark_measures_every_figure_and_renders_the_page(tmp_path):
     (run,) = sqlite["runs"]
     assert run["prepared"]["votes"]["ok"] == 40 and run["prepared"]["reuse"]["ok"] == 20
     assert run["prepared"]["in_review"]["ok"] == 10
+    assert run["indexer_backlog_seconds"] >= 0  # measured at rest, after the indexer's backlog
     for name in ENDPOINTS:
         figures = run["endpoints"][name]
         assert figures["errors"] == 0, (name, figures)
