@@ -11,6 +11,7 @@ from search.analysis import highlight_words
 from web.csrf import token_for
 from web.forms import form_token
 from web.nav import admin_nav_for, current_item, nav_for
+from web.pagination import page_numbers
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["csrf_token"] = token_for
@@ -20,6 +21,7 @@ templates.env.globals["admin_nav_for"] = admin_nav_for
 templates.env.globals["current_nav"] = current_item
 # The search words a result's page marks (web/static/highlight.js): no stop words.
 templates.env.globals["highlight_words"] = highlight_words
+templates.env.globals["page_numbers"] = page_numbers
 
 
 def unread_notifications(request: Request) -> int:

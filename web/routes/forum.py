@@ -22,12 +22,13 @@ from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
+LAST_PAGE = 10_000  # the last page of questions served
 
 
 @router.get("/questions")
 def questions(request: Request, session: SessionDep, user: PageUser,
               status: Literal["all", "unanswered", "answered"] = "all", tag: str | None = None,
-              order: Literal["newest", "active"] = "newest", page: Annotated[int, Query(ge=1, le=10_000)] = 1):
+              order: Literal["newest", "active"] = "newest", page: Annotated[int, Query(ge=1, le=LAST_PAGE)] = 1):
     result = forum.list_questions(session=session, status=status, tag=tag or None, order=order, limit=PAGE_SIZE,
                                   offset=(page - 1) * PAGE_SIZE)
     views = entry_sheets(session=session, actor=user, entries=result.questions)
@@ -37,7 +38,7 @@ def questions(request: Request, session: SessionDep, user: PageUser,
         "counts": counts,
         "states": {q.id: forum.forum_state(q, counts[q.id]) for q in result.questions},
         "total": result.total, "status": status, "tag": tag or "", "order": order, "page": page,
-        "pages": max(1, -(-result.total // PAGE_SIZE)),
+        "pages": max(1, -(-result.total // PAGE_SIZE)), "last_page": LAST_PAGE,
         "tags": content.suggest_tags(session=session, actor=user, limit=20),
     }
     return render(request, "questions.html", context)

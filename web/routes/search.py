@@ -22,6 +22,8 @@ from workflow.models import Certification
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
+#: The last results page served (a search of 10,000 results and more is refined, not paged through).
+LAST_PAGE = 500
 
 
 @router.get("/search")
@@ -31,7 +33,7 @@ def search_page(
     tag: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     kind: Annotated[list[Literal["article", "question", "answer"]], Query()] = [],  # noqa: B006
     drafts: bool = False,
-    page: Annotated[int, Query(ge=1, le=500)] = 1,
+    page: Annotated[int, Query(ge=1, le=LAST_PAGE)] = 1,
 ):
     can_see_drafts = access.can_write_articles(user)
     # htmx asks for the results only, as the agent types.
@@ -59,7 +61,7 @@ def search_page(
         "copy_targets": copy_targets(session=session, entry_ids=[h.entry_id for h in results.hits
                                                                  if h.audience == "public"]),
         "suggestions": querylog.suggestions(session=session, query=q) if not results.total and q else [],
-        "pages": max(1, -(-results.total // PAGE_SIZE)),
+        "pages": max(1, -(-results.total // PAGE_SIZE)), "last_page": LAST_PAGE,
     })
 
 
