@@ -94,8 +94,7 @@ class VectorStore:
             if model_id:
                 self._db.execute("INSERT INTO store_meta VALUES ('model_id', ?)", (model_id,))
             self._db.execute("COMMIT")
-            self._data_version = None  # our own write: read it back
-            self._reset_memory()
+            self._reset_memory()  # which forgets the data_version read last too
 
     # -- writes -----------------------------------------------------------------------------
 
